@@ -1,0 +1,44 @@
+# Two commands do everything on a fresh Debian machine, set-up included:
+#   make quickstart   prepare the synthetic corpora and train the quickstart model (CPU)
+#   make test         run the test suite
+# Each installs what is missing first (apt: ffmpeg, espeak-ng, sox; pip: requirements.txt into .venv).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := ffmpeg espeak-ng sox
+STAMP := $(VENV)/.installed
+
+.PHONY: setup system-packages quickstart test test-fast benchmarks clean
+
+setup: system-packages $(STAMP)
+
+system-packages:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing system packages:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $(STAMP)
+
+quickstart: setup
+	$(PY) train.py --recipe quickstart
+
+test: setup
+	$(PY) -m pytest -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; fi; exit $$rc
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+benchmarks: setup
+	$(PY) benchmarks/prepare.py
+
+clean:
+	rm -rf $(VENV) prepared outputs .pytest_cache

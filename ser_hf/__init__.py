@@ -1,0 +1,3 @@
+"""ser-hf: speech emotion recognition on the Hugging Face stack."""
+
+__version__ = "0.1.0"

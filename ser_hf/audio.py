@@ -1,0 +1,147 @@
+"""Waveform I/O and the seeds' preprocessing: mono, 16 kHz, silence trim, peak norm, fixed length.
+
+Decoding goes through ``soundfile`` (libsndfile) and resampling through ``soxr``: on a
+2-core machine this is ~30x cheaper per file than ``datasets``' torchcodec path, which is
+why preparation decodes the original files once and stores 16-kHz PCM WAV bytes in a
+normal ``datasets.Audio`` column.
+"""
+
+from __future__ import annotations
+
+import io
+import wave as wavfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+import xxhash
+
+
+class AudioError(ValueError):
+    """A file that cannot be used as audio; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How every file is turned into a training waveform (seed 003 defaults)."""
+
+    sampling_rate: int = 16000
+    trim_db: float | None = 25.0  # librosa top_db; seeds 003/004 trim at 25 dB; None = no trim
+    peak_normalize: bool = False  # seeds 000/004 peak-normalise
+    fixed_seconds: float | None = None  # seed 001: 4 s, seed 004: 3 s (centre crop / symmetric pad)
+    min_peak: float = 1e-4  # below this the file "has no signal" (CREMA-D 1076_MTI_SAD_XX)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def read_audio(path: str | Path, sampling_rate: int | None = 16000) -> tuple[np.ndarray, int]:
+    """Decode ``path`` to float32 mono at ``sampling_rate`` (None keeps the file's rate)."""
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise AudioError(f"{path}: empty file (0 bytes)")
+        with sf.SoundFile(str(path)) as fh:
+            # libsndfile's int16 -> float conversion costs ~5x the read; convert in numpy instead.
+            if fh.subtype == "PCM_16":
+                data = np.multiply(fh.read(dtype="int16", always_2d=True), 1 / 32768, dtype=np.float32)
+            else:
+                data = fh.read(dtype="float32", always_2d=True)
+            sr = fh.samplerate
+    except AudioError:
+        raise
+    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+        raise AudioError(f"{path}: not readable as audio ({err})") from err
+    except OSError as err:
+        raise AudioError(f"{path}: cannot open ({err})") from err
+    if data.shape[0] == 0:
+        raise AudioError(f"{path}: no audio frames")
+    wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if sampling_rate and sr != sampling_rate:
+        wave = soxr.resample(wave, sr, sampling_rate, quality="HQ")
+        sr = sampling_rate
+    return np.ascontiguousarray(wave, dtype=np.float32), sr
+
+
+def trim_bounds(wave: np.ndarray, top_db: float, frame_length: int = 2048, hop_length: int = 512) -> tuple[int, int]:
+    """Start/end samples of the non-silent part, by librosa.effects.trim's rule.
+
+    librosa's frames are centred and zero-padded; with ``frame_length = 4 * hop_length`` frame i
+    spans hop-blocks i-2 .. i+1, so frame power is a 4-tap sum over per-block energies: one pass
+    over the samples instead of four, the same result (tested against librosa).
+    """
+    n = len(wave)
+    if n == 0:
+        return 0, 0
+    if frame_length != 4 * hop_length:
+        raise ValueError("trim_bounds needs frame_length == 4 * hop_length (librosa's default ratio)")
+    n_blocks = -(-n // hop_length)
+    squares = np.zeros(n_blocks * hop_length, dtype=np.float64)
+    np.square(wave, out=squares[:n])
+    block_energy = squares.reshape(n_blocks, hop_length).sum(axis=1)
+    n_frames = 1 + n // hop_length  # librosa's frame count for a centred, padded signal
+    padded = np.concatenate([np.zeros(2), block_energy, np.zeros(2)])
+    frame_energy = np.convolve(padded, np.ones(4), mode="valid")[:n_frames]
+    db = 10.0 * np.log10(np.maximum(frame_energy / frame_length, 1e-10))
+    loud = np.flatnonzero(db > db.max() - top_db)
+    if len(loud) == 0:
+        return 0, 0
+    return int(loud[0] * hop_length), int(min(n, (loud[-1] + 1) * hop_length))
+
+
+def trim_silence(wave: np.ndarray, top_db: float, frame_length: int = 2048, hop_length: int = 512) -> np.ndarray:
+    """Cut leading/trailing frames more than ``top_db`` below the loudest frame."""
+    start, end = trim_bounds(wave, top_db, frame_length, hop_length)
+    return wave[start:end]
+
+
+def fix_length(wave: np.ndarray, length: int) -> np.ndarray:
+    """Centre-crop or symmetrically zero-pad to ``length`` samples (seed 004)."""
+    n = len(wave)
+    if n >= length:
+        start = (n - length) // 2
+        return wave[start : start + length]
+    left = (length - n) // 2
+    return np.pad(wave, (left, length - n - left))
+
+
+def preprocess(wave: np.ndarray, cfg: PreprocessConfig, name: str = "<array>") -> np.ndarray:
+    peak = float(np.max(np.abs(wave))) if len(wave) else 0.0
+    if peak < cfg.min_peak:
+        raise AudioError(f"{name}: no signal (peak {peak:.2g})")
+    if cfg.trim_db is not None:
+        wave = trim_silence(wave, cfg.trim_db)
+    if cfg.peak_normalize:
+        wave = wave * (0.99 / peak) if peak > 0 else wave
+    if cfg.fixed_seconds:
+        wave = fix_length(wave, int(round(cfg.fixed_seconds * cfg.sampling_rate)))
+    return np.clip(wave, -1.0, 1.0).astype(np.float32, copy=False)
+
+
+def to_pcm16(wave: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(wave, -1.0, 1.0) * 32767.0).astype("<i2")
+
+
+def encode_wav(wave: np.ndarray, sampling_rate: int) -> bytes:
+    """16-bit PCM WAV bytes (from float in [-1, 1] or int16): what the prepared ``audio`` column stores."""
+    pcm = wave if wave.dtype == np.int16 else to_pcm16(wave)
+    buf = io.BytesIO()
+    with wavfile.open(buf, "wb") as out:  # the stdlib writer: ~8x cheaper than soundfile for this
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sampling_rate)
+        out.writeframes(pcm.astype("<i2", copy=False).tobytes())
+    return buf.getvalue()
+
+
+def decode_wav_bytes(data: bytes) -> tuple[np.ndarray, int]:
+    """Fast decode of prepared bytes (soundfile), for training loops that skip torchcodec."""
+    wave, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    return (wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0]), sr
+
+
+def content_hash(pcm16: np.ndarray) -> str:
+    """Hash of the prepared samples: identical audio under two names collides (leakage report)."""
+    return xxhash.xxh3_128_hexdigest(pcm16.tobytes())

@@ -1,0 +1,124 @@
+"""One emotion vocabulary for every corpus, and the named label sets a recipe selects.
+
+Each corpus module turns its own codes into a *canonical* emotion name (``CANONICAL``).
+A *label set* then maps canonical names onto the classes a model is trained on. What a
+label set leaves out is dropped explicitly and counted (``apply_label_set`` returns the
+counts), never silently.
+
+The canonical names follow seed 003's seven classes (``angry disgust fear happy neutral
+sad surprise``) and extend them with the other emotions the supported corpora carry.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import datasets
+
+CANONICAL: tuple[str, ...] = (
+    "angry",
+    "disgust",
+    "fear",
+    "happy",
+    "neutral",
+    "sad",
+    "surprise",
+    "calm",  # RAVDESS 02
+    "boredom",  # EmoDB L
+    "contempt",
+    "excited",  # JL-Corpus, IEMOCAP exc
+    "guilt",  # DEMoS col
+    "other",  # JL secondary emotions and similar
+)
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """Classes a model predicts, and how canonical emotions map onto them.
+
+    ``mapping`` sends a canonical emotion to a class name; a canonical emotion absent from
+    ``mapping`` is dropped (and counted) when the set is applied.
+    """
+
+    name: str
+    classes: tuple[str, ...]
+    mapping: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    def map(self, emotion: str) -> str | None:
+        return self.mapping.get(emotion)
+
+    def dropped(self) -> tuple[str, ...]:
+        return tuple(e for e in CANONICAL if e not in self.mapping)
+
+
+SEVEN = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+LABEL_SETS: dict[str, LabelSet] = {
+    # Seed 003: seven classes; RAVDESS calm is merged with neutral.
+    "seven": LabelSet(
+        "seven",
+        SEVEN,
+        {**{e: e for e in SEVEN}, "calm": "neutral"},
+        "Seed 003's seven classes; calm -> neutral; boredom, contempt, excited, guilt, other dropped.",
+    ),
+    # Seed 003's real-time demo: four merged classes, neutral left out.
+    "realtime4": LabelSet(
+        "realtime4",
+        ("anger_disgust", "fear_surprise", "happy", "sad"),
+        {
+            "angry": "anger_disgust",
+            "disgust": "anger_disgust",
+            "fear": "fear_surprise",
+            "surprise": "fear_surprise",
+            "happy": "happy",
+            "sad": "sad",
+        },
+        "Seed 003's real-time four classes; neutral and calm (and all else) dropped.",
+    ),
+    # IEMOCAP-style four classes (EmoBox cross-corpus): excited joins happy, calm is NOT merged.
+    "iemocap4": LabelSet(
+        "iemocap4",
+        ("angry", "happy", "neutral", "sad"),
+        {"angry": "angry", "happy": "happy", "excited": "happy", "neutral": "neutral", "sad": "sad"},
+        "IEMOCAP-style four classes; excited -> happy; everything else dropped.",
+    ),
+    # Every canonical emotion is its own class; classes are narrowed to those present.
+    "all": LabelSet("all", CANONICAL, {e: e for e in CANONICAL}, "Keep every emotion as its own class."),
+}
+
+
+def get_label_set(name: str) -> LabelSet:
+    try:
+        return LABEL_SETS[name]
+    except KeyError:
+        raise ValueError(f"unknown label set {name!r}; choose one of {sorted(LABEL_SETS)}") from None
+
+
+def apply_label_set(
+    ds: datasets.Dataset, label_set: str | LabelSet, num_proc: int | None = None
+) -> tuple[datasets.Dataset, Counter]:
+    """Add a ``label`` ClassLabel column from ``emotion``; drop rows the set leaves out.
+
+    Returns the new dataset and a Counter of dropped canonical emotions. For the ``all``
+    set the classes are narrowed to the emotions present, in canonical order, so a model
+    gets no output that the data can never train.
+    """
+    ls = get_label_set(label_set) if isinstance(label_set, str) else label_set
+    emotions = ds["emotion"]
+    counts = Counter(emotions)
+    dropped = Counter({e: n for e, n in counts.items() if ls.map(e) is None})
+    classes = ls.classes
+    if ls.name == "all":
+        classes = tuple(e for e in CANONICAL if e in counts)
+    index = {c: i for i, c in enumerate(classes)}
+    # Label every row (-1 = dropped) before selecting: add_column on an index-mapped dataset
+    # would copy all the audio, select after it only records indices.
+    labels = [index[ls.map(e)] if ls.map(e) is not None else -1 for e in emotions]
+    if "label" in ds.column_names:
+        ds = ds.remove_columns("label")
+    ds = ds.add_column("label", labels, feature=datasets.ClassLabel(names=list(classes)))
+    if dropped:
+        ds = ds.select([i for i, y in enumerate(labels) if y >= 0])
+    return ds, dropped

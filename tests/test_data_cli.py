@@ -1,0 +1,60 @@
+"""``python -m ser_hf.data prepare`` end to end on a small hand-made RAVDESS tree."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import datasets
+
+from ser_hf.data import main
+
+from .conftest import write_tone
+
+
+def small_ravdess(root: Path) -> Path:
+    for actor in (1, 2, 3, 4):
+        for emo in ("01", "02", "05", "03"):
+            for rep in ("01", "02"):
+                write_tone(root / f"Actor_{actor:02d}/03-01-{emo}-01-01-{rep}-{actor:02d}.wav", seconds=0.4,
+                           freq=150 + 40 * int(emo) + actor, sr=48000)
+    (root / "Actor_01/03-01-01-01-01-03-01.wav").write_text("junk")  # bad name (repetition 03)
+    (root / "Actor_02/03-01-04-01-01-01-02.wav").write_bytes(b"")  # empty
+    return root
+
+
+def test_prepare_writes_splits_reports_and_summary(tmp_path, capsys):
+    root = small_ravdess(tmp_path / "RAVDESS")
+    out = tmp_path / "prepared"
+    assert main(["prepare", "--corpus", "ravdess", "--root", str(root), "--out", str(out), "--split", "speaker:0.5,0.25,0.25"]) == 0
+    printed = capsys.readouterr().out
+    assert "Files per class and split" in printed and "neutral" in printed
+    assert "skipped 1x: unknown repetition code '03'" in printed
+    assert "failed 1x: empty file" in printed
+    dd = datasets.load_from_disk(str(out / "data"))
+    assert list(dd) == ["train", "validation", "test"]
+    assert sum(len(p) for p in dd.values()) == 32
+    # calm (02) was merged into neutral by the default label set "seven".
+    names = dd["train"].features["label"].names
+    assert {names[i] for p in dd.values() for i in p["label"]} == {"neutral", "angry", "happy"}
+    leakage = json.loads((out / "leakage.json").read_text())
+    assert leakage["speaker_independent"] is True
+    report = json.loads((out / "report.json").read_text())[0]
+    assert report["kept"] == 32 and len(report["failed"]) == 1 and len(report["skipped"]) == 1
+    assert (out / "summary.txt").read_text().startswith("Files per class and split")
+
+
+def test_missing_root_is_a_clear_error(tmp_path, capsys):
+    assert main(["prepare", "--corpus", "savee", "--root", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "AudioData/DC/a01.wav" in err
+
+
+def test_refuses_to_write_inside_the_corpus(tmp_path):
+    root = small_ravdess(tmp_path / "RAVDESS")
+    proc = subprocess.run(
+        [sys.executable, "-m", "ser_hf.data", "prepare", "--corpus", "ravdess", "--root", str(root), "--out", str(root / "out")],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode != 0 and "never written" in proc.stderr
+    assert not (root / "out").exists()
