@@ -1,0 +1,105 @@
+"""Evaluation figures as PNG files: the confusion matrix (seeds 000-004) and one-vs-rest ROC curves (seed 000).
+
+Figures are drawn on matplotlib's Agg canvas through ``matplotlib.figure.Figure`` rather than
+``pyplot``: no display is needed, no global figure state is left behind, and nothing leaks
+when a training run draws a figure per evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn.metrics import roc_auc_score, roc_curve
+
+
+def _new_figure(size: tuple[float, float]) -> Figure:
+    figure = Figure(figsize=size, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png", dpi=120)
+    return path
+
+
+def plot_confusion_matrix(
+    cm: Sequence[Sequence[int]] | np.ndarray,
+    label_names: Sequence[str],
+    path: str | Path,
+    normalize: bool = True,
+    title: str | None = None,
+) -> Path:
+    """Write the confusion matrix (rows = true class) as a PNG and return its path.
+
+    With ``normalize`` each row is divided by its total, so a cell reads "share of this class
+    predicted as that class" and the diagonal is the per-class recall; rows with no examples
+    stay zero. Cells show the share and, below it, the count.
+    """
+    counts = np.asarray(cm, dtype=np.int64)
+    n = len(label_names)
+    if counts.shape != (n, n):
+        raise ValueError(f"confusion matrix has shape {counts.shape}, expected {(n, n)} for {n} labels")
+    row_totals = counts.sum(axis=1, keepdims=True)
+    shown = np.divide(counts, row_totals, out=np.zeros(counts.shape), where=row_totals > 0) if normalize else counts
+
+    side = max(4.0, 0.7 * n + 2.0)
+    figure = _new_figure((side + 1.0, side))
+    ax = figure.add_subplot()
+    image = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else max(int(counts.max()), 1))
+    figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_xticks(range(n), labels=list(label_names), rotation=45, ha="right")
+    ax.set_yticks(range(n), labels=list(label_names))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title or ("Confusion matrix (row-normalised)" if normalize else "Confusion matrix"))
+    threshold = (1.0 if normalize else max(int(counts.max()), 1)) / 2
+    for t in range(n):
+        for p in range(n):
+            text = f"{shown[t, p]:.2f}\n({counts[t, p]})" if normalize else str(counts[t, p])
+            ax.text(p, t, text, ha="center", va="center", fontsize=8,
+                    color="white" if shown[t, p] > threshold else "black")
+    return _save(figure, path)
+
+
+def plot_roc_curves(
+    references: Sequence[int],
+    probabilities: Sequence[Sequence[float]] | np.ndarray,
+    label_names: Sequence[str],
+    path: str | Path,
+    title: str | None = None,
+) -> Path:
+    """Write one one-vs-rest ROC curve per class (AUC in the legend) as a PNG and return its path.
+
+    A class with no positive or no negative example in ``references`` has no ROC curve and is
+    listed in the legend as "n/a".
+    """
+    refs = np.asarray(references, dtype=np.int64)
+    probs = np.asarray(probabilities, dtype=np.float64)
+    if probs.shape != (len(refs), len(label_names)):
+        raise ValueError(f"probabilities must have shape {(len(refs), len(label_names))}, got {probs.shape}")
+
+    figure = _new_figure((6.5, 5.5))
+    ax = figure.add_subplot()
+    for class_id, name in enumerate(label_names):
+        positives = refs == class_id
+        if positives.all() or not positives.any():
+            ax.plot([], [], label=f"{name} (AUC n/a)")
+            continue
+        fpr, tpr, _ = roc_curve(positives, probs[:, class_id])
+        auc = roc_auc_score(positives, probs[:, class_id])
+        ax.plot(fpr, tpr, linewidth=1.5, label=f"{name} (AUC {auc:.3f})")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(title or "ROC curves (one vs rest)")
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(figure, path)
