@@ -6,7 +6,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := ffmpeg espeak-ng sox
+APT_PACKAGES := ffmpeg espeak-ng sox chromium
 STAMP := $(VENV)/.installed
 
 .PHONY: setup system-packages quickstart test test-fast benchmarks clean

@@ -75,7 +75,7 @@ def test_hand_computed_metrics_on_a_small_example():
     assert m["uar"] == pytest.approx(balanced_accuracy_score(REFS, PREDS))
     # tess rows: refs 0 0 0 0, preds 0 0 0 1 -> 3/4; savee rows: refs 1 1 2 2, preds 1 0 2 1 -> 2/4
     assert m["per_group"]["corpus"]["tess"] == pytest.approx({"accuracy": 0.75, "macro_f1": (6 / 7 + 0) / 2,
-                                                              "uar": 0.75, "n": 4})
+                                                              "weighted_f1": 6 / 7, "uar": 0.75, "n": 4})
     assert m["per_group"]["corpus"]["savee"]["accuracy"] == pytest.approx(0.5)
     assert m["per_group"]["corpus"]["savee"]["uar"] == pytest.approx(0.5)
     assert m["per_group"]["corpus"]["savee"]["n"] == 4

@@ -125,7 +125,7 @@ def compute_classification_metrics(
         ``accuracy``, ``weighted_f1``, ``macro_f1``, ``uar``, ``n``, ``per_class`` ({name:
         {precision, recall, f1, support}}), ``confusion_matrix`` (list of lists, rows = true
         class), ``roc_auc_ovr`` (None when not computable), ``per_group`` ({group: {value:
-        {accuracy, macro_f1, uar, n}}}), ``top_confusions`` ([{true, predicted, count}]) and
+        {accuracy, weighted_f1, macro_f1, uar, n}}}), ``top_confusions`` ([{true, predicted, count}]) and
         ``label_names``.
     """
     label_names = list(label_names)
@@ -164,8 +164,7 @@ def compute_classification_metrics(
         for value in sorted(set(values.tolist())):
             mask = values == value
             head = headline_metrics(refs[mask], preds[mask])
-            per_value[value] = {"accuracy": head["accuracy"], "macro_f1": head["macro_f1"], "uar": head["uar"],
-                                "n": int(mask.sum())}
+            per_value[value] = {**head, "n": int(mask.sum())}
         result["per_group"][group_name] = per_value
 
     result["top_confusions"] = top_confusions(cm, label_names, top_k_confusions)

@@ -1,0 +1,171 @@
+"""Inference for demos and long clips: several classifiers at once, one encoder pass where they share it.
+
+``EmotionModels.load({"hubert": "outputs/quickstart", "other": "ORG/NAME"})`` loads each model once.
+Models whose encoders hold identical weights (heads trained on one frozen backbone) are grouped:
+the encoder runs once per clip and every head reads its hidden states. ``to_label_view`` turns a
+seven-class distribution into seed 003's real-time four classes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+from .labels import get_label_set
+
+logger = logging.getLogger(__name__)
+
+SAMPLING_RATE = 16000
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    model: torch.nn.Module
+    extractor: object
+    labels: list[str]
+    encoder_hash: str
+
+
+def _encoder_hash(model: torch.nn.Module) -> str:
+    """Hash of every weight outside the classification head (projector / classifier)."""
+    h = hashlib.sha1()
+    for key, tensor in sorted(model.state_dict().items()):
+        if key.startswith(("projector", "classifier", "layer_weights")):
+            continue
+        h.update(key.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def cpu_fast_path(model: torch.nn.Module) -> torch.nn.Module:
+    """Dynamic int8 Linear layers: on 2 CPU cores the encoder's matmuls run ~2.4x faster
+    (benchmarks/latency.py); the CNN then runs under bf16 autocast where the CPU supports it."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao's notice about moving to torchao
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    encoder = getattr(getattr(model, model.base_model_prefix, None), "feature_extractor", None)
+    if encoder is not None and cpu_has_bf16():
+        cnn_forward = encoder.forward
+
+        def bf16_cnn(*args, **kwargs):  # int8 Linear layers downstream need float inputs back
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return cnn_forward(*args, **kwargs).float()
+
+        encoder.forward = bf16_cnn
+    return model
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def load_model(name: str, source: str, device: str = "cpu", fast: bool = False) -> LoadedModel:
+    try:
+        extractor = AutoFeatureExtractor.from_pretrained(source)
+        model = AutoModelForAudioClassification.from_pretrained(source).to(device).eval()
+    except OSError as err:
+        raise OSError(
+            f"model {name!r}: cannot load {source!r} ({err}). Give a local folder written by train.py "
+            "(e.g. outputs/quickstart after `make quickstart`) or a Hub id reachable from this machine."
+        ) from err
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    encoder_hash = _encoder_hash(model)  # before quantisation, which renames the weights
+    if fast and device == "cpu":
+        model = cpu_fast_path(model)
+    return LoadedModel(name, model, extractor, labels, encoder_hash)
+
+
+@dataclass
+class EmotionModels:
+    models: list[LoadedModel]
+    device: str = "cpu"
+    fast: bool = False  # int8 Linear layers + bf16 autocast on CPU
+    groups: dict[str, list[LoadedModel]] = field(init=False)
+
+    def __post_init__(self):
+        self.groups = {}
+        for m in self.models:
+            self.groups.setdefault(m.encoder_hash, []).append(m)
+        shared = [g for g in self.groups.values() if len(g) > 1]
+        for g in shared:
+            logger.info("models %s share one encoder: it runs once per clip", [m.name for m in g])
+
+    @classmethod
+    def load(cls, sources: dict[str, str], device: str = "cpu", fast: bool = False) -> "EmotionModels":
+        return cls([load_model(name, src, device, fast) for name, src in sources.items()], device, fast)
+
+    @property
+    def names(self) -> list[str]:
+        return [m.name for m in self.models]
+
+    def _inputs(self, extractor, wave: np.ndarray) -> dict[str, torch.Tensor]:
+        batch = extractor(wave, sampling_rate=SAMPLING_RATE, return_tensors="pt")
+        return {k: v.to(self.device) for k, v in batch.items() if k in ("input_values", "attention_mask", "input_features")}
+
+    @torch.inference_mode()
+    def predict(self, wave: np.ndarray) -> dict[str, dict]:
+        """{model name: {"label", "probabilities", "latency_ms"}} for one 16-kHz mono clip."""
+        out: dict[str, dict] = {}
+        for group in self.groups.values():
+            first = group[0]
+            start = time.perf_counter()
+            inputs = self._inputs(first.extractor, wave)
+            if len(group) == 1:
+                logits_of = {first.name: first.model(**inputs).logits}
+            else:
+                base = getattr(first.model, first.model.base_model_prefix)
+                hidden = base(**inputs, output_hidden_states=True)
+                logits_of = {m.name: _head(m.model, hidden, inputs.get("attention_mask")) for m in group}
+            elapsed = (time.perf_counter() - start) * 1000
+            for m in group:
+                probs = torch.softmax(logits_of[m.name].float(), dim=-1)[0].cpu().numpy()
+                scores = {label: float(p) for label, p in zip(m.labels, probs)}
+                out[m.name] = {"label": max(scores, key=scores.get), "probabilities": scores, "latency_ms": elapsed}
+        return {name: out[name] for name in self.names}
+
+
+def _head(model, encoder_output, attention_mask) -> torch.Tensor:
+    """The classification head of wav2vec2-family models applied to a shared encoder output."""
+    if getattr(model.config, "use_weighted_layer_sum", False):
+        stacked = torch.stack(encoder_output.hidden_states, dim=1)
+        weights = torch.softmax(model.layer_weights, dim=-1)
+        hidden = (stacked * weights.view(-1, 1, 1)).sum(dim=1)
+    else:
+        hidden = encoder_output.last_hidden_state
+    hidden = model.projector(hidden)
+    if attention_mask is None:
+        pooled = hidden.mean(dim=1)
+    else:
+        mask = model._get_feature_vector_attention_mask(hidden.shape[1], attention_mask)
+        pooled = (hidden * mask.unsqueeze(-1)).sum(dim=1) / mask.sum(dim=1, keepdim=True)
+    return model.classifier(pooled)
+
+
+def to_label_view(probabilities: dict[str, float], view: str) -> dict[str, float]:
+    """Re-express a distribution in another label set (e.g. seven -> realtime4), renormalised.
+
+    Classes the view leaves out (neutral for realtime4) are dropped; if nothing remains, an empty dict.
+    """
+    if view in ("", "model", None):
+        return probabilities
+    ls = get_label_set(view)
+    merged = {c: 0.0 for c in ls.classes}
+    for label, p in probabilities.items():
+        target = ls.map(label) or (label if label in merged else None)
+        if target is not None:
+            merged[target] += p
+    total = sum(merged.values())
+    return {k: v / total for k, v in merged.items()} if total > 0 else {}
