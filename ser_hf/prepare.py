@@ -16,11 +16,14 @@ import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import datasets
 
 from .audio import AudioError, PreprocessConfig, content_hash, encode_wav, preprocess, read_audio, to_pcm16
-from .corpora.base import CorpusInfo, ScanResult, scan
+
+if TYPE_CHECKING:  # corpora imports this module: import it lazily, so either can be imported first
+    from .corpora.base import CorpusInfo, ScanResult
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +77,7 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("SER_HF_CACHE", Path.home() / ".cache" / "ser_hf"))
 
 
-def _fingerprint(info: CorpusInfo, scanned: ScanResult, cfg: PreprocessConfig) -> str:
+def _fingerprint(info: "CorpusInfo", scanned: "ScanResult", cfg: PreprocessConfig) -> str:
     h = hashlib.sha1()
     h.update(json.dumps([CACHE_VERSION, info.name, cfg.to_dict()]).encode())
     for f in scanned.files:
@@ -130,7 +133,7 @@ def _pick_num_proc(n_files: int, num_proc: int | None) -> int | None:
 
 
 def prepare_corpus(
-    info: CorpusInfo,
+    info: "CorpusInfo",
     root: str | Path,
     preprocess_cfg: PreprocessConfig | None = None,
     num_proc: int | None = None,
@@ -141,6 +144,8 @@ def prepare_corpus(
 
     ``use_cache=False`` re-decodes even when a cached preparation of the same files exists.
     """
+    from .corpora.base import scan
+
     cfg = preprocess_cfg or PreprocessConfig()
     if cfg.sampling_rate != 16000:
         raise ValueError("the prepared audio column is 16 kHz; resample later if a model needs another rate")
