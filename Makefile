@@ -39,6 +39,9 @@ test-fast: setup
 
 benchmarks: setup
 	$(PY) benchmarks/prepare.py
+	$(PY) benchmarks/train.py
+	$(PY) benchmarks/latency.py
+	$(PY) benchmarks/extract.py
 
 clean:
 	rm -rf $(VENV) prepared outputs .pytest_cache

@@ -1,0 +1,301 @@
+"""Recipes: flat YAML files whose keys are the fields of :class:`Recipe`; the command line overrides them.
+
+    python train.py --recipe hubert_bilingual learning_rate=3e-5 --num_train_epochs 3 roots.ravdess=/data/RAVDESS
+
+``--recipe NAME`` resolves ``recipes/NAME.yaml`` (or takes a path to a YAML file). An unknown key,
+in the file or on the command line, is an error that names the key. Values are converted to the
+field's type, and fields with a fixed set of values are checked, before anything is loaded.
+``python train.py --help`` lists every field with its help text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
+
+BALANCE_METHODS = ("none", "harmonic", "undersample", "oversample", "class_weights")
+BEST_METRICS = ("uar", "macro_f1", "accuracy", "weighted_f1")
+AUGMENT_PRESETS = ("seed003", "seed004")
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be used; the message names the key."""
+
+
+def _f(default: Any, help: str) -> Any:
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class Recipe:
+    # ---- data
+    corpora: list[str] = _f(["all"], "Corpora or consolidated sets (all_en, all_bn, all) to train on.")
+    synthetic: bool = _f(False, "Use the project's synthetic espeak-ng corpus instead of real downloads.")
+    synthetic_size: str = _f("small", "Size of the synthetic corpus: tiny, small or full.")
+    data_root: str = _f("data", "Folder that relative corpus roots are resolved against.")
+    roots: dict[str, str] = _f({}, "Corpus -> download folder (relative paths are under data_root); override one with roots.NAME=PATH.")
+    label_set: str = _f("seven", "Classes: seven, realtime4, iemocap4 or all (ser_hf/labels.py).")
+    split: str = _f("seed003", "Split protocol: seed003 (70/10/20), seed000, seed001, seed002, ratio:.., speaker:.., kfold:K:T[:V], loso:T[:V].")
+    split_seed: int = _f(42, "Seed of the split.")
+    trim_db: float | None = _f(25.0, "Trim leading/trailing silence quieter than this (dB below peak); null = no trim.")
+    peak_normalize: bool = _f(False, "Peak-normalise every file (seeds 000/004).")
+    fixed_seconds: float | None = _f(None, "Crop/pad every file to this length at preparation (seed 001: 4, seed 004: 3).")
+    max_train_samples: int | None = _f(None, "Keep this many training rows (random, before balancing/augmentation): debug runs.")
+    max_eval_samples: int | None = _f(None, "Keep this many validation and test rows each: debug runs.")
+    max_train_seconds: float = _f(6.0, "Random crop of training clips (bounds padded shapes and memory).")
+    max_eval_seconds: float = _f(12.0, "Centre crop of evaluation clips.")
+    pad_to_multiple_seconds: float = _f(0.5, "Pad batches to a multiple of this many seconds (a small, fixed set of shapes).")
+    # ---- model
+    model_name_or_path: str = _f("facebook/hubert-base-ls960", "Hub id or local folder of the audio encoder.")
+    tiny_model: str | None = _f(None, "Build a tiny randomly initialised model of this type (hubert, wav2vec2, wavlm, data2vec-audio, whisper, audio-spectrogram-transformer) instead of loading one.")
+    freeze_feature_encoder: bool = _f(True, "Freeze the CNN feature encoder (seed 003).")
+    mask_time_prob: float = _f(0.05, "SpecAugment time-mask probability (model config).")
+    mask_time_length: int = _f(10, "SpecAugment time-mask length in frames.")
+    mask_feature_prob: float = _f(0.0, "SpecAugment feature-mask probability.")
+    mask_feature_length: int = _f(10, "SpecAugment feature-mask length in channels.")
+    # ---- augmentation and balancing (training part only)
+    augment_preset: str | None = _f(None, "audiomentations preset: seed003 or seed004; null = none.")
+    augment_offline_factor: int = _f(1, "Expand the training part this many times with augmented copies (seed 003: 5).")
+    augment_online_p: float = _f(0.0, "Probability of augmenting a training clip on the fly.")
+    balance: str = _f("none", "Training balance: none, harmonic, undersample, oversample or class_weights.")
+    # ---- training
+    output_dir: str = _f("outputs/run", "Where the model, checkpoints and results go.")
+    resume: bool = _f(True, "Resume from the last complete checkpoint in output_dir when there is one.")
+    num_train_epochs: float = _f(5.0, "Epochs (seed 003: 5).")
+    max_steps: int = _f(-1, "Stop after this many optimiser steps (overrides epochs when > 0).")
+    learning_rate: float = _f(3e-5, "Peak learning rate.")
+    warmup_ratio: float = _f(0.1, "Fraction of steps for linear warm-up.")
+    weight_decay: float = _f(0.0, "AdamW weight decay.")
+    per_device_train_batch_size: int = _f(8, "Training batch per device.")
+    per_device_eval_batch_size: int = _f(8, "Evaluation batch per device.")
+    gradient_accumulation_steps: int = _f(1, "Gradient accumulation.")
+    group_by_length: bool = _f(True, "Batch clips of similar duration together (reads the stored duration column, no audio).")
+    eval_strategy: str = _f("epoch", "When to evaluate and save: epoch or steps.")
+    eval_steps: int | None = _f(None, "Steps between evaluations (and checkpoints) when eval_strategy is steps.")
+    save_total_limit: int = _f(2, "Checkpoints kept (the best is always kept).")
+    metric_for_best_model: str = _f("uar", "Best checkpoint by uar, macro_f1, accuracy or weighted_f1.")
+    early_stopping_patience: int | None = _f(3, "Evaluations without improvement before stopping; null = never.")
+    bf16: str = _f("auto", "bf16 mixed precision: auto (where the GPU has it), true or false.")
+    seed: int = _f(42, "Training seed.")
+    dataloader_num_workers: int = _f(2, "Dataloader worker processes.")
+    logging_steps: int = _f(10, "Steps between log lines.")
+    num_proc: int | None = _f(None, "Processes for corpus preparation and offline augmentation.")
+    # ---- evaluation extras
+    long_clip: str | None = _f(None, "A labelled long recording (WAV with a .csv of start,end,emotion beside it); null = a synthetic one.")
+    # ---- publishing
+    push_to_hub: bool = _f(False, "Push the result to the Hub after training (its own revision; never overwrites one).")
+    hub_model_id: str | None = _f(None, "ORG/NAME on the Hub (needed with push_to_hub).")
+
+    def __post_init__(self) -> None:
+        _check_choice("balance", self.balance, BALANCE_METHODS)
+        _check_choice("metric_for_best_model", self.metric_for_best_model, BEST_METRICS)
+        _check_choice("eval_strategy", self.eval_strategy, ("epoch", "steps"))
+        _check_choice("bf16", str(self.bf16).lower(), ("auto", "true", "false"))
+        _check_choice("synthetic_size", self.synthetic_size, ("tiny", "small", "full"))
+        if self.augment_preset is not None:
+            _check_choice("augment_preset", self.augment_preset, AUGMENT_PRESETS)
+        if self.augment_offline_factor < 1:
+            raise RecipeError(f"augment_offline_factor must be >= 1, got {self.augment_offline_factor}")
+        if (self.augment_offline_factor > 1 or self.augment_online_p > 0) and not self.augment_preset:
+            raise RecipeError("augment_offline_factor > 1 or augment_online_p > 0 needs augment_preset (seed003 or seed004)")
+        if not 0.0 <= self.augment_online_p <= 1.0:
+            raise RecipeError(f"augment_online_p must be in [0, 1], got {self.augment_online_p}")
+        if self.eval_strategy == "steps" and not self.eval_steps:
+            raise RecipeError("eval_strategy=steps needs eval_steps")
+        if self.push_to_hub and not self.hub_model_id:
+            raise RecipeError("push_to_hub needs hub_model_id=ORG/NAME")
+        from .labels import LABEL_SETS
+
+        _check_choice("label_set", self.label_set, tuple(LABEL_SETS))
+        from .corpora import expand_names
+
+        try:
+            expand_names(self.corpora)
+        except ValueError as err:
+            raise RecipeError(f"corpora: {err}") from None
+
+    def corpus_roots(self) -> dict[str, str | None]:
+        """Root per corpus: None for the synthetic corpus; relative roots are under data_root."""
+        from .corpora import expand_names
+
+        names = expand_names(self.corpora)
+        if self.synthetic:
+            return {n: None for n in names}
+        missing = [n for n in names if not self.roots.get(n)]
+        if missing:
+            raise RecipeError(
+                f"no root for corpus {', '.join(missing)}: set roots.{missing[0]}=/path/to/download "
+                "(relative to data_root), or synthetic=true for the synthetic corpus"
+            )
+        return {n: str(Path(self.data_root) / self.roots[n]) for n in names}  # an absolute root stays absolute
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(dataclasses.asdict(self), sort_keys=False, allow_unicode=True)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Recipe)}
+_HINTS = typing.get_type_hints(Recipe)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise RecipeError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+
+
+def _coerce(name: str, value: Any) -> Any:
+    hint = _HINTS[name]
+    args = typing.get_args(hint)
+    optional = isinstance(hint, types.UnionType) and type(None) in args
+    base = next(a for a in args if a is not type(None)) if optional else hint
+    # "null" always means None; "none" only for optional fields (balance: none is a method)
+    if value is None or (isinstance(value, str) and (value.lower() == "null" or (optional and value.lower() == "none"))):
+        if not optional:
+            raise RecipeError(f"{name} cannot be null")
+        return None
+    origin = typing.get_origin(base) or base
+    try:
+        if origin is list:
+            if isinstance(value, str):
+                value = yaml.safe_load(value) if value.startswith("[") else [v for v in value.split(",") if v]
+            return [str(v) for v in (value if isinstance(value, list) else [value])]
+        if origin is dict:
+            value = yaml.safe_load(value) if isinstance(value, str) else value
+            if not isinstance(value, dict):
+                raise TypeError("expected a mapping")
+            return {str(k): str(v) for k, v in value.items()}
+        if origin is bool:
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise TypeError(f"{value!r} is not a boolean")
+                return value.lower() in ("true", "1", "yes")
+            return bool(value)
+        if origin is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise TypeError("expected an integer")
+            return int(float(value)) if isinstance(value, str) and any(c in value.lower() for c in "e.") else int(value)
+        if origin is float:
+            return float(value)
+        if isinstance(value, bool):  # YAML reads `bf16: true` as a bool
+            return str(value).lower()
+        return str(value)
+    except (TypeError, ValueError) as err:
+        raise RecipeError(f"{name}: cannot use {value!r} ({err})") from None
+
+
+def _unknown(key: str) -> RecipeError:
+    close = difflib.get_close_matches(key, FIELDS, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(FIELDS)}"
+    return RecipeError(f"unknown recipe key {key!r}{hint}")
+
+
+def _set(values: dict, key: str, value: Any) -> None:
+    if "." in key:  # roots.ravdess=/data/RAVDESS
+        head, sub = key.split(".", 1)
+        if head not in FIELDS or typing.get_origin(_HINTS[head]) is not dict:
+            raise _unknown(key)
+        values[head] = {**values.get(head, {}), sub: str(value)}
+        return
+    if key not in FIELDS:
+        raise _unknown(key)
+    values[key] = value
+
+
+def resolve_path(name_or_path: str) -> Path:
+    """``recipes/NAME.yaml`` for a bare name, else the YAML file at that path."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        if path.is_file():
+            return path
+        raise RecipeError(f"no recipe file {path}")
+    candidate = RECIPES_DIR / f"{name_or_path}.yaml"
+    if candidate.is_file():
+        return candidate
+    known = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+    raise RecipeError(f"no recipe {name_or_path!r}; recipes: {', '.join(known)}")
+
+
+def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> Recipe:
+    """The recipe file with ``overrides`` (``key=value`` / ``--key value``) applied on top."""
+    path = resolve_path(name_or_path)
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path}: a recipe is a flat mapping of keys to values")
+    values: dict = {}
+    for key, value in raw.items():
+        try:
+            _set(values, str(key), value)
+        except RecipeError as err:
+            raise RecipeError(f"{path}: {err}") from None
+    for key, value in parse_overrides(overrides or []):
+        _set(values, key, value)
+    return Recipe(**{k: _coerce(k, v) for k, v in values.items()})
+
+
+def parse_overrides(args: list[str]) -> list[tuple[str, str]]:
+    """``key=value`` and ``--key value`` / ``--key=value`` pairs, in order."""
+    out, i = [], 0
+    while i < len(args):
+        arg = args[i]
+        if arg.startswith("--"):
+            key = arg[2:]
+            if "=" in key:
+                key, value = key.split("=", 1)
+            elif i + 1 < len(args):
+                i += 1
+                value = args[i]
+            else:
+                raise RecipeError(f"{arg} needs a value")
+            out.append((key.replace("-", "_"), value))
+        elif "=" in arg:
+            key, value = arg.split("=", 1)
+            out.append((key, value))
+        else:
+            raise RecipeError(f"cannot read {arg!r}: use key=value or --key value")
+        i += 1
+    return out
+
+
+def usage() -> str:
+    lines = [
+        "usage: train.py --recipe NAME|PATH [key=value | --key value ...]",
+        "",
+        f"recipes: {', '.join(sorted(p.stem for p in RECIPES_DIR.glob('*.yaml')))}",
+        "",
+        "keys (recipe fields):",
+    ]
+    for name, f in FIELDS.items():
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        lines.append(f"  {name} = {default!r}\n      {f.metadata['help']}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str]) -> Recipe:
+    """``--recipe NAME`` plus overrides, from a command line (``-h``/``--help`` prints the keys)."""
+    if any(a in ("-h", "--help") for a in argv):
+        print(usage())
+        raise SystemExit(0)
+    argv = list(argv)
+    name = None
+    for i, arg in enumerate(argv):
+        if arg == "--recipe" and i + 1 < len(argv):
+            name = argv[i + 1]
+            del argv[i : i + 2]
+            break
+        if arg.startswith("--recipe=") or arg.startswith("recipe="):
+            name = arg.split("=", 1)[1]
+            del argv[i]
+            break
+    if name is None:
+        raise RecipeError("give a recipe: --recipe NAME (recipes/NAME.yaml) or --recipe path/to/recipe.yaml")
+    return load_recipe(name, argv)

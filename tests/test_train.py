@@ -1,0 +1,317 @@
+"""Training: collator, length grouping, tiny models of every supported type, the Trainer pieces, and
+``train.py`` end to end (in process, killed and resumed, and as two processes under accelerate)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+import torch
+
+import train
+from ser_hf.audio import encode_wav
+from ser_hf.corpora import CorpusRootError
+from ser_hf.models import TINY_TYPES, build_model
+from ser_hf.recipe import load_recipe
+from ser_hf.training import (
+    AudioCollator,
+    PreparedData,
+    build_trainer,
+    epoch_padding_fraction,
+    last_complete_checkpoint,
+    padding_fraction,
+    training_arguments,
+    weighted_cross_entropy,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = ["angry", "happy", "sad"]
+SR = 16000
+
+# Small enough for 2 CPU cores: two tiny synthetic corpora (English + Bengali), a few steps.
+TINY_RUN = [
+    "corpora=ravdess,subesco", "synthetic_size=tiny", "per_device_train_batch_size=8",
+    "per_device_eval_batch_size=16", "max_train_seconds=2.0", "dataloader_num_workers=0", "logging_steps=2",
+]
+
+
+def wav_row(seconds: float, label: int, freq: float = 220.0) -> dict:
+    t = np.arange(int(seconds * SR)) / SR
+    wave = (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    return {"audio": {"bytes": encode_wav(wave, SR), "path": None}, "label": label, "duration": seconds}
+
+
+def toy_dataset(durations: list[float], audio_seconds: float | None = None) -> datasets.Dataset:
+    """Rows whose ``duration`` column says ``durations``; ``audio_seconds`` makes every clip that long instead."""
+    rows = []
+    for i, d in enumerate(durations):
+        row = wav_row(audio_seconds or d, i % len(LABELS), 150 + 40 * (i % len(LABELS)))
+        rows.append({**row, "duration": d})
+    return datasets.Dataset.from_list(rows)
+
+
+# ---------------------------------------------------------------- collator and grouping
+def test_collator_crops_randomly_only_at_train_time_and_pads_to_bounded_shapes():
+    _, extractor = build_model(LABELS, tiny_model="hubert")
+    rows = [wav_row(3.0, 0), wav_row(0.7, 1)]
+    train_collator = AudioCollator(extractor, max_seconds=2.0, train=True, pad_to_multiple_seconds=0.5)
+    eval_collator = AudioCollator(extractor, max_seconds=2.0, train=False, pad_to_multiple_seconds=0.5)
+    batch = train_collator(rows)
+    assert batch["input_values"].shape == (2, 2 * SR)  # cropped to 2 s, padded to a multiple of 0.5 s
+    assert batch["attention_mask"][1].sum() == int(0.7 * SR)
+    assert batch["labels"].tolist() == [0, 1]
+    torch.manual_seed(0)
+    crops = {tuple(train_collator(rows[:1])["input_values"][0, :50].tolist()) for _ in range(5)}
+    assert len(crops) > 1, "training crops start at random offsets"
+    centred = {tuple(eval_collator(rows[:1])["input_values"][0, :50].tolist()) for _ in range(3)}
+    assert len(centred) == 1, "evaluation crops are deterministic"
+    assert eval_collator([wav_row(0.3, 2)])["input_values"].shape == (1, SR // 2)
+    # padding bookkeeping: 2*32000 samples, of which 32000 + 11200 are real
+    assert train_collator.stats["examples"] >= 2
+    fresh = AudioCollator(extractor, max_seconds=2.0, train=True)
+    fresh(rows)
+    assert fresh.padding_fraction == pytest.approx(1 - (2 * SR + int(0.7 * SR)) / (4 * SR))
+
+
+def test_group_norm_checkpoints_get_no_attention_mask():
+    _, extractor = build_model(LABELS, tiny_model="hubert")
+    extractor.return_attention_mask = False  # as facebook/hubert-base-ls960 ships it
+    batch = AudioCollator(extractor, max_seconds=2.0)([wav_row(1.0, 0), wav_row(0.5, 1)])
+    assert "attention_mask" not in batch
+
+
+def test_padding_fraction_from_durations():
+    durations = [1.0, 1.0, 2.0, 2.0]
+    assert padding_fraction(durations, [[0, 1], [2, 3]], 6.0, 0.5) == 0.0
+    assert padding_fraction(durations, [[0, 2], [1, 3]], 6.0, 0.5) == pytest.approx(0.25)
+    assert padding_fraction(durations, [[0, 2]], 1.0, 0.5) == 0.0  # both cropped to 1 s
+    assert padding_fraction(durations, [[0]], 6.0, 0.5, fixed_seconds=4.0) == pytest.approx(0.75)
+
+
+def _toy_trainer(tmp_path, durations, audio_seconds=None, **recipe_overrides):
+    ds = toy_dataset(durations, audio_seconds)
+    recipe = load_recipe("quickstart", [f"output_dir={tmp_path}", "dataloader_num_workers=0",
+                                        *[f"{k}={v}" for k, v in recipe_overrides.items()]])
+    data = PreparedData(datasets.DatasetDict(train=ds, validation=ds, test=ds), LABELS, [], {})
+    model, extractor = build_model(LABELS, tiny_model="hubert")
+    return build_trainer(recipe, training_arguments(recipe), model, extractor, data), recipe
+
+
+def test_length_grouping_uses_the_duration_column_and_decodes_no_audio(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    durations = rng.uniform(0.5, 4.0, 800).round(2).tolist()
+    # The clips hold 50 ms of audio whatever their duration column says: only that column is read.
+    grouped, recipe = _toy_trainer(tmp_path / "g", durations, 0.05, group_by_length="true", per_device_train_batch_size=8)
+    shuffled, _ = _toy_trainer(tmp_path / "r", durations, 0.05, group_by_length="false", per_device_train_batch_size=8)
+
+    def no_decoding(*_):
+        raise AssertionError("grouping decoded audio")
+
+    monkeypatch.setattr("ser_hf.training.decode_wav_bytes", no_decoding)
+    monkeypatch.setattr("ser_hf.audio.decode_wav_bytes", no_decoding)
+    with_grouping = epoch_padding_fraction(grouped, recipe)
+    without = epoch_padding_fraction(shuffled, recipe)
+    assert with_grouping < without / 2
+    assert grouped.args.length_column_name == "duration"
+
+
+def test_evaluation_keeps_dataset_order_even_when_training_groups_by_length(tmp_path):
+    trainer, _ = _toy_trainer(tmp_path, [0.5, 3.0, 1.0, 2.5, 0.8], group_by_length="true")
+    assert list(iter(trainer._get_eval_sampler(trainer.eval_dataset))) == [0, 1, 2, 3, 4]
+    assert not trainer.model_accepts_loss_kwargs  # the loss is a batch mean: GA / DDP scale it themselves
+
+
+def test_weighted_cross_entropy_matches_torch():
+    logits = torch.randn(6, 3)
+    labels = torch.tensor([0, 1, 2, 2, 1, 0])
+    weights = torch.tensor([0.5, 1.0, 1.5])
+    loss_fn = weighted_cross_entropy(weights)
+    expected = torch.nn.functional.cross_entropy(logits, labels, weight=weights)
+    assert torch.allclose(loss_fn({"logits": logits}, labels), expected)
+    total = torch.nn.functional.cross_entropy(logits, labels, weight=weights, reduction="sum")
+    assert torch.allclose(loss_fn({"logits": logits}, labels, num_items_in_batch=12), total / 12)
+
+
+# ---------------------------------------------------------------- models
+@pytest.mark.parametrize("model_type", TINY_TYPES)
+def test_tiny_models_of_every_supported_type_train_a_step(model_type):
+    model, extractor = build_model(LABELS, tiny_model=model_type, spec_augment={"mask_time_prob": 0.05, "mask_time_length": 5})
+    assert model.config.id2label == dict(enumerate(LABELS))
+    assert model.config.label2id == {n: i for i, n in enumerate(LABELS)}
+    batch = AudioCollator(extractor, max_seconds=2.0, train=True)([wav_row(1.5, 0), wav_row(0.6, 2)])
+    model.train()
+    out = model(**batch)
+    assert out.logits.shape == (2, 3)
+    out.loss.backward()
+    if model_type in ("hubert", "wav2vec2", "wavlm", "data2vec-audio"):
+        assert model.config.mask_time_prob == 0.05
+        cnn = model.base_model.feature_extractor
+        assert not any(p.requires_grad for p in cnn.parameters()), "the CNN feature encoder is frozen"
+        assert all(p.grad is None for p in cnn.parameters())
+
+
+def test_feature_encoder_can_stay_trainable():
+    model, _ = build_model(LABELS, tiny_model="wav2vec2", freeze_feature_encoder_=False)
+    assert all(p.requires_grad for p in model.base_model.feature_extractor.parameters())
+
+
+def test_hub_model_that_cannot_be_loaded_says_what_to_do(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)  # read at import time
+    with pytest.raises(OSError, match="tiny_model=hubert"):
+        build_model(LABELS, "ser-hf/no-such-model-anywhere")
+
+
+# ---------------------------------------------------------------- resume bookkeeping
+def test_last_complete_checkpoint_skips_one_cut_off_while_saving(tmp_path):
+    assert last_complete_checkpoint(tmp_path / "missing") is None
+    assert last_complete_checkpoint(tmp_path) is None
+    for step, complete in ((10, True), (20, True), (30, False)):
+        d = tmp_path / f"checkpoint-{step}"
+        d.mkdir()
+        (d / "model.safetensors").write_bytes(b"")
+        if complete:
+            (d / "trainer_state.json").write_text("{}")
+    assert last_complete_checkpoint(tmp_path, is_main_process=False) == str(tmp_path / "checkpoint-20")
+    assert (tmp_path / "checkpoint-30").is_dir(), "only the main process removes anything"
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-20")
+    assert not (tmp_path / "checkpoint-30").exists()
+
+
+# ---------------------------------------------------------------- train.py
+def test_real_recipe_without_corpora_fails_before_loading_a_model(tmp_path):
+    with pytest.raises(CorpusRootError, match="roots.ravdess="):
+        train.main(["--recipe", "hubert_bilingual", f"data_root={tmp_path}", f"output_dir={tmp_path / 'out'}"])
+    assert not (tmp_path / "out" / "config.json").exists()
+
+
+@pytest.mark.slow
+def test_train_end_to_end_writes_every_output_and_the_pipeline_loads_it(tmp_path):
+    from transformers import pipeline
+
+    out = tmp_path / "run"
+    result = train.main(["--recipe", "quickstart", f"output_dir={out}", *TINY_RUN,
+                         "max_steps=12", "eval_strategy=steps", "eval_steps=6", "learning_rate=1e-3"])
+    for name in ("config.json", "model.safetensors", "preprocessor_config.json", "results.json", "results.md",
+                 "confusion_matrix.png", "roc_curves.png", "recipe.yaml", "leakage.json", "long_clip.json",
+                 "data_report.json"):
+        assert (out / name).is_file(), name
+    results = json.loads((out / "results.json").read_text())
+    test = results["test"]
+    for key in ("accuracy", "weighted_f1", "macro_f1", "uar", "per_class", "confusion_matrix", "top_confusions"):
+        assert key in test
+    assert set(test["per_group"]["corpus"]) == {"ravdess", "subesco"}
+    assert set(test["per_group"]["language"]) == {"en", "bn"}
+    assert results["run"]["world_size"] == 1 and results["run"]["global_step"] == 12
+    assert results["run"]["resumed_from"] is None
+    assert 0.0 <= results["run"]["train_padding_fraction"] < 0.5
+    assert results["long_clip"]["n_scored"] > 0 and results["long_clip"]["n_silent"] > 0
+    assert "synthetic" in results["data"] and "synthetic" in (out / "results.md").read_text()
+    assert load_recipe(str(out / "recipe.yaml")).max_steps == 12
+    assert result["test"]["accuracy"] == test["accuracy"]
+
+    classifier = pipeline("audio-classification", model=str(out), device=-1)
+    t = np.arange(SR) / SR
+    scores = classifier({"raw": (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), "sampling_rate": SR}, top_k=None)
+    assert {s["label"] for s in scores} == set(results["labels"]) and len(results["labels"]) == 7
+    assert sum(s["score"] for s in scores) == pytest.approx(1.0, abs=1e-4)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe, split", [("hubert_bilingual", "seed003"), ("hubert_bilingual_si", "speaker")])
+def test_seed_recipe_runs_on_the_synthetic_corpus_with_a_tiny_model(tmp_path, recipe, split):
+    """The real recipe's own path (x5 offline augmentation of the training part, its split) with
+    the synthetic corpus and a tiny model standing in for the downloads and the Hub."""
+    out = tmp_path / recipe
+    result = train.main(["--recipe", recipe, "synthetic=true", "tiny_model=hubert", f"output_dir={out}", *TINY_RUN,
+                         "max_steps=4", "eval_strategy=steps", "eval_steps=4", "num_proc=1"])
+    results = json.loads((out / "results.json").read_text())
+    leakage = json.loads((out / "leakage.json").read_text())
+    originals = leakage["parts"]["train"]
+    assert results["split_sizes"]["train"] == 5 * originals  # augmented x5, training part only
+    assert results["split_sizes"]["test"] == leakage["parts"]["test"]
+    assert results["speaker_independent"] is (split == "speaker")
+    assert result["run"]["global_step"] == 4
+
+
+def _launch(args: list[str], log: Path, launcher: list[str] | None = None) -> subprocess.Popen:
+    cmd = [*(launcher or [sys.executable]), str(ROOT / "train.py"), *args]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    args = ["--recipe", "quickstart", f"output_dir={out}", *TINY_RUN, "max_steps=40", "eval_strategy=steps",
+            "eval_steps=10", "save_total_limit=3", "early_stopping_patience=null"]
+    first = _launch(args, tmp_path / "first.log")
+    deadline = time.time() + 240
+    try:
+        while not (out / "checkpoint-10" / "trainer_state.json").is_file():
+            assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+            assert time.time() < deadline, "no checkpoint in time"
+            time.sleep(0.2)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # what the OOM killer or a pre-empted node does
+        first.wait()
+    assert not (out / "results.json").exists(), "the first run was killed before it finished"
+    killed_at = max(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*")
+                    if (p / "trainer_state.json").is_file())
+    assert killed_at < 40
+
+    second = _launch(args, tmp_path / "second.log")  # the very same command
+    assert second.wait(timeout=300) == 0, (tmp_path / "second.log").read_text()[-3000:]
+    log = (tmp_path / "second.log").read_text()
+    assert f"resuming from {out / f'checkpoint-{killed_at}'} (global step {killed_at})" in log
+    run = json.loads((out / "results.json").read_text())["run"]
+    assert run["resumed_from"] == str(out / f"checkpoint-{killed_at}")
+    assert run["global_step"] == 40 and run["steps_this_launch"] == 40 - killed_at
+    # Evidence independent of train.py's own account: the second process logged the loss only for
+    # the steps after the checkpoint (every 2 steps), not for a run started over.
+    assert log.count("'loss':") == (40 - killed_at) // 2
+    state = json.loads((out / "trainer_state.json").read_text())
+    steps = [e["step"] for e in state["log_history"] if "loss" in e]
+    assert steps[0] == 1 and steps[-1] == 40 and len(steps) == len(set(steps))  # one history, both launches
+
+
+@pytest.mark.slow
+def test_two_processes_under_accelerate_share_one_run(tmp_path):
+    out = tmp_path / "ddp"
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                "--main_process_port", str(free_port())]
+    args = ["--recipe", "quickstart", f"output_dir={out}", *TINY_RUN, "max_steps=8", "eval_strategy=steps", "eval_steps=4"]
+    proc = _launch(args, tmp_path / "ddp.log", launcher)
+    assert proc.wait(timeout=300) == 0, (tmp_path / "ddp.log").read_text()[-4000:]
+    log = (tmp_path / "ddp.log").read_text()
+    assert "[rank 0] INFO train: process rank 0 of world size 2" in log
+    assert "[rank 1] INFO train: process rank 1 of world size 2" in log
+    assert "[rank 1] INFO train: rank 1 done" in log  # rank 1 trained and predicted its share of the test set
+    assert log.count("results written to") == 1
+    results = json.loads((out / "results.json").read_text())
+    assert results["run"]["world_size"] == 2
+    assert len(list(out.rglob("results.json"))) == 1
+    # The data was shared: 8 steps of 8 clips per process covered the 124 training clips once
+    # (one process alone would have needed 16 steps for an epoch).
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert results["split_sizes"]["train"] == 124
+    assert state["global_step"] == 8 and state["epoch"] == pytest.approx(1.0)
+    # Each process predicted part of the test set; gathered, every test clip counts exactly once.
+    assert results["test"]["n"] == results["split_sizes"]["test"]
