@@ -57,15 +57,20 @@ def load_long_clip(path: str | None, label_set: str) -> tuple[np.ndarray, int, l
     return wave, sr, mapped, source
 
 
-def long_clip_results(model_dir: str, label_names: list[str], clip: str | None, label_set: str, device: int = -1) -> dict:
-    from transformers import pipeline
+def long_clip_results(model_dir: str, label_names: list[str], clip: str | None, label_set: str, device: str | None = None) -> dict:
+    """Score the long clip with the saved model, through the same loader the Space uses."""
+    import torch
 
-    classifier = pipeline("audio-classification", model=model_dir, device=device, top_k=None)
+    from .inference import SAMPLING_RATE, EmotionModels
+
+    models = EmotionModels.load({"model": model_dir}, device or ("cuda" if torch.cuda.is_available() else "cpu"))
     wave, sr, annotations, source = load_long_clip(clip, label_set)
+    if sr != SAMPLING_RATE:
+        raise ValueError(f"long clip at {sr} Hz; {SAMPLING_RATE} Hz expected")
 
     def predict(segment: np.ndarray, rate: int):
-        scores = {r["label"]: r["score"] for r in classifier({"raw": segment, "sampling_rate": rate})}
-        return max(scores, key=scores.get), scores
+        result = models.predict(segment)["model"]
+        return result["label"], result["probabilities"]
 
     result = evaluate_long_clip(predict, wave, sr, annotations, label_names)
     result["source"] = source

@@ -15,7 +15,7 @@ the seed, never of the file system's walk order.
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 
 import datasets
@@ -264,10 +264,6 @@ def _speakers_per_corpus(ds: datasets.Dataset) -> dict[str, int]:
     for corpus, speaker in zip(ds["corpus"], ds["speaker"]):
         seen[corpus].add(speaker)
     return {c: len(s) for c, s in sorted(seen.items())}
-
-
-def label_counts(ds: datasets.Dataset, column: str = "label") -> Counter:
-    return Counter(ds[column])
 
 
 def _replace_column(ds: datasets.Dataset, name: str, values: list) -> datasets.Dataset:

@@ -22,7 +22,7 @@ if not (HERE / "ser_hf").is_dir():  # run from the repository: use the library n
 
 from ser_hf.audio import AudioError, read_audio  # noqa: E402
 from ser_hf.inference import EmotionModels, to_label_view  # noqa: E402
-from ser_hf.longclip import segment_clip  # noqa: E402
+from ser_hf.longclip import rms, segment_clip  # noqa: E402
 
 VIEWS = {"model's classes": "model", "real-time 4 classes (seed 003)": "realtime4"}
 SR = 16000
@@ -78,11 +78,11 @@ def predict_clip(path: str | None, view: str = "model") -> list[dict[str, float]
 
 
 def _segment_row(start: float, end: float, wave: np.ndarray, view: str) -> dict:
-    rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) if len(wave) else 0.0
-    if rms < CONFIG["silence_rms"]:
-        return {"start": round(start, 2), "end": round(end, 2), "rms": round(rms, 4), **{n: "silence" for n in models().names}, "latency_ms": 0.0}
+    energy = rms(wave)
+    row = {"start": round(start, 2), "end": round(end, 2), "rms": round(energy, 4)}
+    if energy < CONFIG["silence_rms"]:  # seed 003: silence is shown, no model runs
+        return {**row, **{n: "silence" for n in models().names}, "latency_ms": 0.0}
     results = models().predict(wave)
-    row = {"start": round(start, 2), "end": round(end, 2), "rms": round(rms, 4)}
     for name, r in results.items():
         probs = to_label_view(r["probabilities"], _view(view))
         row[name] = max(probs, key=probs.get) if probs else "neutral"
