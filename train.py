@@ -1,10 +1,16 @@
 #!/usr/bin/env python
-"""Fine-tune an audio encoder for speech emotion recognition, as a recipe says.
+"""Train a speech emotion recognition model, as a recipe says.
 
     python train.py --recipe quickstart                          # synthetic corpus, tiny model, CPU, minutes
     accelerate launch train.py --recipe hubert_bilingual         # seed 003
     accelerate launch --config_file recipes/accelerate/multi_gpu.yaml train.py --recipe hubert_bilingual learning_rate=3e-5
+    python train.py --recipe vggish_lr_emodb                     # seed 000: frozen embeddings x classifiers
+    accelerate launch train.py --recipe vgg19_mel_demos_c2       # seed 002: VGG-19 on mel-spectrogram images
     python train.py --help                                       # every recipe key
+
+The recipe's ``method`` picks the model: finetune (an HF audio encoder), image_cnn, cnn_blstm,
+patch_finetune (all trained by the same Trainer path below) or embeddings (a table of frozen
+embeddings x classifiers, ser_hf.baselines.run).
 
 Recipe -> datasets -> model -> Trainer -> test evaluation -> outputs, top to bottom. Launched again
 with the same output_dir, it resumes from the last complete checkpoint there. What lands in
@@ -26,7 +32,7 @@ import transformers
 import yaml
 from transformers import set_seed
 
-from ser_hf.models import build_model
+from ser_hf.models import build_recipe_model
 from ser_hf.corpora import CorpusRootError
 from ser_hf.recipe import Recipe, RecipeError, parse_args
 from ser_hf.results import long_clip_results, test_metrics, write_results
@@ -66,6 +72,11 @@ def warn_if_recipe_changed(recipe: Recipe, output_dir: Path) -> None:
         logger.warning("resuming a run whose recipe differed in: %s", ", ".join(f"{k} ({old.get(k)!r} -> {new[k]!r})" for k in changed))
 
 
+def model_description(recipe: Recipe) -> str:
+    name = recipe.model_name_or_path if recipe.method == "finetune" else f"{recipe.method} {recipe.backbone or recipe.cnn_blstm_variant}"
+    return f"tiny random {recipe.tiny_model if recipe.method == 'finetune' else name}" if recipe.tiny_model else name
+
+
 def main(argv: list[str] | None = None) -> dict | None:
     recipe = parse_args(sys.argv[1:] if argv is None else argv)
     args = training_arguments(recipe)
@@ -73,16 +84,21 @@ def main(argv: list[str] | None = None) -> dict | None:
     logger.info("process rank %d of world size %d on %s", args.process_index, args.world_size, args.device)
     out = Path(args.output_dir)
     set_seed(recipe.seed)
+    if recipe.method == "embeddings":  # frozen embeddings x scikit-learn / MLP classifiers: no Trainer
+        if args.world_size > 1:
+            raise RecipeError("method=embeddings runs in one process: python train.py --recipe ...")
+        from ser_hf.baselines.run import run_embeddings_recipe
+
+        return run_embeddings_recipe(recipe)
 
     # 1. Data. The main process prepares and caches; the others then read its cache.
     with args.main_process_first(desc="corpus preparation"):
         data = prepare_data(recipe)
 
-    # 2. Model: Hub checkpoint (or a tiny random one), labels in its config, CNN frozen or not.
-    spec_augment = {k: getattr(recipe, k) for k in ("mask_time_prob", "mask_time_length", "mask_feature_prob", "mask_feature_length")}
-    model, extractor = build_model(
-        data.label_names, recipe.model_name_or_path, recipe.tiny_model, recipe.freeze_feature_encoder, spec_augment
-    )
+    # 2. Model for the recipe's method (an HF audio encoder, a spectrogram CNN, the CNN-BLSTM, VGGish/YAMNet
+    #    + head), from the Hub or weight files, or a tiny random one; labels in its config.
+    set_seed(recipe.seed)  # initial weights depend on the seed alone, not on what data preparation drew
+    model, extractor = build_recipe_model(recipe, data.label_names)
 
     # 3. Train, from the last complete checkpoint when there is one.
     trainer = build_trainer(recipe, args, model, extractor, data)
@@ -124,10 +140,11 @@ def main(argv: list[str] | None = None) -> dict | None:
         "train_samples_per_second": train_result.metrics.get("train_samples_per_second"),
         "train_padding_fraction": padding,
         "test_runtime_s": test_seconds,
-        "model": recipe.tiny_model and f"tiny random {recipe.tiny_model}" or recipe.model_name_or_path,
+        "method": recipe.method,
+        "model": model_description(recipe),
     }
     long_clip_summary = {k: v for k, v in long_clip.items() if k != "segments"}
-    write_results(out, recipe, data, metrics, probs, data.splits["test"], {"run": run, "long_clip": long_clip_summary})
+    write_results(out, recipe, data, metrics, probs, data.splits["test"]["label"], {"run": run, "long_clip": long_clip_summary})
     logger.info(
         "test accuracy %.2f %%, UAR %.2f %%, macro F1 %.2f %% (%d files); results written to %s",
         100 * metrics["accuracy"], 100 * metrics["uar"], 100 * metrics["macro_f1"], len(data.splits["test"]), out,

@@ -30,7 +30,7 @@ SEED_CITATIONS = [
 ]
 
 # What each corpus licence implies for the model trained on it.
-NON_COMMERCIAL = {"ravdess", "tess", "savee", "esd"}
+NON_COMMERCIAL = {"ravdess", "tess", "savee", "esd", "demos"}
 SPLIT_DESCRIPTIONS = {
     "seed003": "70/10/20 train/validation/test, stratified by label (seed 003)",
     "seed000": "80/20 train/test, stratified by label (seed 000); validation taken from train",
@@ -72,6 +72,56 @@ def _label_rows(label_set: str, corpora: list[str]) -> tuple[list[dict], str]:
             rows.append({"cls": cls, "codes": "; ".join(codes)})
     dropped = ", ".join(e for e in CANONICAL if ls.map(e) is None)
     return rows, dropped
+
+
+def _base_model(recipe: dict) -> str | None:
+    """The Hub model this one starts from, where there is one (not for tiny, from-scratch or embedding runs)."""
+    if recipe.get("tiny_model"):
+        return None
+    method = recipe.get("method", "finetune")
+    if method == "finetune":
+        return recipe.get("model_name_or_path")
+    backbone = str(recipe.get("backbone") or "")
+    if method == "image_cnn" and backbone.lower() in ("vgg16", "vgg19"):
+        weights = str(recipe.get("backbone_weights") or f"timm/{backbone.lower()}.tv_in1k")
+        return weights if "/" in weights and not Path(weights).suffix else None
+    return backbone if method == "image_cnn" and "/" in backbone else None
+
+
+def _model_text(recipe: dict) -> str:
+    method = recipe.get("method", "finetune")
+    tiny = "a tiny randomly initialised " if recipe.get("tiny_model") else ""
+    if method == "finetune":
+        return f"{tiny}{recipe.get('tiny_model')} encoder" if tiny else f"`{recipe.get('model_name_or_path')}`"
+    if method == "image_cnn":
+        return (f"{tiny or 'an ImageNet '}`{recipe.get('backbone')}` CNN on {recipe.get('spectrogram', 'mel')}-spectrogram images "
+                f"(freeze `{recipe.get('freeze')}`)")
+    if method == "cnn_blstm":
+        return f"{tiny or 'a '}{recipe.get('cnn_blstm_variant', 'cnn_blstm_attention')} network (seed 004) trained from scratch"
+    if method == "patch_finetune":
+        return f"{tiny or ''}{recipe.get('backbone')} with a dense head ({'frozen' if recipe.get('freeze') == 'all' else 'fine-tuned'} backbone)"
+    return "frozen audio embeddings with a classical classifier"
+
+
+def _training_summary(recipe: dict, results: dict) -> str:
+    if recipe.get("method") == "embeddings":
+        best = results.get("best", {})
+        return (f"Embeddings {', '.join(recipe.get('extractors', []))} ({recipe.get('pooling', 'mean')} pooling"
+                f"{', training frames balanced to the harmonic mean' if recipe.get('balance') == 'harmonic' else ''}) x classifiers "
+                f"{', '.join(recipe.get('classifiers', []))}, each standardised, fitted on the training part; best: "
+                f"{best.get('embedding')} + {best.get('classifier')} by {best.get('selected_by')}.")
+    encoder = ""
+    if recipe.get("method", "finetune") == "finetune":
+        encoder = f", feature encoder {'frozen' if recipe.get('freeze_feature_encoder') else 'trained'}"
+    elif recipe.get("freeze"):
+        encoder = f", backbone freeze `{recipe.get('freeze')}`"
+    return (
+        f"`transformers.Trainer`, {recipe.get('num_train_epochs')} epochs (max_steps {recipe.get('max_steps')}), "
+        f"learning rate {recipe.get('learning_rate')}, batch {recipe.get('per_device_train_batch_size')} per device "
+        f"× {results.get('run', {}).get('world_size', results.get('world_size', 1))} process(es){encoder}, "
+        f"augmentation {recipe.get('augment_preset') or 'none'} (×{recipe.get('augment_offline_factor', 1)} offline), "
+        f"balancing {recipe.get('balance', 'none')}, best checkpoint by {recipe.get('metric_for_best_model', 'uar')}."
+    )
 
 
 def card_data(run_dir: Path, repo_id: str) -> tuple[ModelCardData, dict]:
@@ -119,7 +169,7 @@ def card_data(run_dir: Path, repo_id: str) -> tuple[ModelCardData, dict]:
         library_name="transformers",
         pipeline_tag="audio-classification",
         tags=["audio-classification", "speech-emotion-recognition", "ser-hf"] + (["synthetic-data"] if synthetic else []),
-        base_model=None if recipe.get("tiny_model") else recipe.get("model_name_or_path"),
+        base_model=_base_model(recipe),
         metrics=["accuracy", "f1", "uar"],
         eval_results=eval_results,
     )
@@ -153,7 +203,7 @@ def render_card(run_dir: str | Path, repo_id: str = "ser-hf/model", template: st
     elif ctx["non_commercial"]:
         licence_text = (
             f"**Licence terms bind this model.** {', '.join(ctx['non_commercial'])} are licensed for non-commercial or research "
-            "use only (RAVDESS CC BY-NC-SA 4.0, TESS CC BY-NC-ND 4.0, SAVEE and ESD research-only): this model may not be used "
+            "use only (RAVDESS CC BY-NC-SA 4.0, TESS CC BY-NC-ND 4.0, SAVEE, ESD and DEMoS research-only): this model may not be used "
             "commercially, and share-alike terms apply to derivatives. Check each corpus licence before any use."
         )
     else:
@@ -162,20 +212,20 @@ def render_card(run_dir: str | Path, repo_id: str = "ser-hf/model", template: st
     confusion_rows = list(zip(ctx["classes"], metrics.get("confusion_matrix", [])))
     top = "; ".join(f"{c['true']} → {c['predicted']} ({c['count']})" for c in metrics.get("top_confusions", [])[:5])
     long_clip = results.get("long_clip") if results.get("long_clip", {}).get("accuracy") is not None else None
-    training_summary = (
-        f"`transformers.Trainer`, {recipe.get('num_train_epochs')} epochs (max_steps {recipe.get('max_steps')}), "
-        f"learning rate {recipe.get('learning_rate')}, batch {recipe.get('per_device_train_batch_size')} per device "
-        f"× {results.get('run', {}).get('world_size', results.get('world_size', 1))} process(es), feature encoder {'frozen' if recipe.get('freeze_feature_encoder') else 'trained'}, "
-        f"augmentation {recipe.get('augment_preset') or 'none'} (×{recipe.get('augment_offline_factor', 1)} offline), "
-        f"balancing {recipe.get('balance', 'none')}, best checkpoint by {recipe.get('metric_for_best_model', 'uar')}."
-    )
+    training_summary = _training_summary(recipe, results)
+    best = results.get("best", {})
     citations = [getattr(CORPORA[c], "citation", "") for c in ctx["corpora"] if c in CORPORA and not ctx["synthetic"]]
     return ModelCard.from_template(
         data,
         template_path=str(template),
         model_name=repo_id.split("/")[-1],
         repo_id=repo_id,
-        base_model_text=f"`{recipe.get('model_name_or_path')}`" if not recipe.get("tiny_model") else f"a tiny randomly initialised {recipe.get('tiny_model')} encoder",
+        base_model_text=_model_text(recipe),
+        method=recipe.get("method", "finetune"),
+        baselines=results.get("baselines", []),
+        best_embedding=best.get("embedding"),
+        best_classifier_file=Path(best.get("classifier_path") or "classifier.skops").name,
+        selected_by=best.get("selected_by"),
         classes=ctx["classes"],
         synthetic=ctx["synthetic"],
         label_set=label_set,

@@ -40,8 +40,12 @@ RUN_FILES = (
     "roc_curves.png",
 )
 REQUIRED = ("config.json", "model.safetensors", "preprocessor_config.json", "results.json")
+# An embeddings run (method: embeddings) publishes its table, plots and fitted classifiers (skops files and MLP
+# folders of safetensors + JSON) instead of one transformers model.
+EMBEDDING_RUN_FILES = ("baselines.md", "baselines.csv", "baselines.json")
+EMBEDDING_RUN_DIRS = ("classifiers", "plots")
 # Corpora whose terms forbid redistributing their audio (corpora.md).
-NO_REDISTRIBUTION = {"savee": "the SAVEE EULA", "esd": "ESD's research-only terms", "tess": "CC BY-NC-ND 4.0 (no derivatives)"}
+NO_REDISTRIBUTION = {"demos": "the DEMoS EULA (academic research only)", "savee": "the SAVEE EULA", "esd": "ESD's research-only terms", "tess": "CC BY-NC-ND 4.0 (no derivatives)"}
 
 
 class PublishError(RuntimeError):
@@ -68,15 +72,24 @@ def stage_run(run_dir: str | Path, repo_id: str, staging: str | Path) -> list[st
     from .cards import render_card
 
     run_dir, staging = Path(run_dir), Path(staging)
-    missing = [f for f in REQUIRED if not (run_dir / f).is_file()]
+    embeddings = (run_dir / "baselines.json").is_file() and not (run_dir / "model.safetensors").is_file()
+    required = ("results.json", "baselines.json") if embeddings else REQUIRED
+    missing = [f for f in required if not (run_dir / f).is_file()]
     if missing:
         raise PublishError(f"{run_dir} is not a finished training run: missing {', '.join(missing)}")
     staging.mkdir(parents=True, exist_ok=True)
     files = []
-    for name in RUN_FILES:
+    for name in RUN_FILES + (EMBEDDING_RUN_FILES if embeddings else ()):
         if (run_dir / name).is_file():
             shutil.copy2(run_dir / name, staging / name)
             files.append(name)
+    for folder in EMBEDDING_RUN_DIRS if embeddings else ():
+        for path in sorted((run_dir / folder).rglob("*")):
+            if path.is_file() and path.suffix in (".skops", ".json", ".safetensors", ".png"):
+                rel = path.relative_to(run_dir)
+                (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, staging / rel)
+                files.append(str(rel))
     card = render_card(run_dir, repo_id)
     card.save(staging / "README.md")
     files.append("README.md")

@@ -34,7 +34,13 @@ class LoadedModel:
 
 
 def _encoder_hash(model: torch.nn.Module) -> str:
-    """Hash of every weight outside the classification head (projector / classifier)."""
+    """Hash of every weight outside the classification head (projector / classifier).
+
+    Only wav2vec2-family classifiers (encoder -> projector -> mean pool -> classifier) can share an encoder
+    run (:func:`_head`); any other model gets a key of its own.
+    """
+    if not hasattr(model, "projector"):
+        return f"own:{id(model)}"
     h = hashlib.sha1()
     for key, tensor in sorted(model.state_dict().items()):
         if key.startswith(("projector", "classifier", "layer_weights")):
@@ -73,6 +79,8 @@ def cpu_has_bf16() -> bool:
 
 
 def load_model(name: str, source: str, device: str = "cpu", fast: bool = False) -> LoadedModel:
+    import ser_hf.baselines  # noqa: F401  registers ser-hf's own model types (spectrogram CNN, CNN-BLSTM, VGGish/YAMNet heads)
+
     try:
         extractor = AutoFeatureExtractor.from_pretrained(source)
         model = AutoModelForAudioClassification.from_pretrained(source).to(device).eval()
@@ -113,7 +121,7 @@ class EmotionModels:
 
     def _inputs(self, extractor, wave: np.ndarray) -> dict[str, torch.Tensor]:
         batch = extractor(wave, sampling_rate=SAMPLING_RATE, return_tensors="pt")
-        return {k: v.to(self.device) for k, v in batch.items() if k in ("input_values", "attention_mask", "input_features")}
+        return {k: v.to(self.device) for k, v in batch.items() if k in ("input_values", "attention_mask", "input_features", "patch_mask")}
 
     @torch.inference_mode()
     def predict(self, wave: np.ndarray) -> dict[str, dict]:

@@ -45,6 +45,7 @@ class LabelSet:
     classes: tuple[str, ...]
     mapping: dict[str, str] = field(default_factory=dict)
     description: str = ""
+    narrow: bool = False  # classes narrowed to the emotions present in the data
 
     def map(self, emotion: str) -> str | None:
         return self.mapping.get(emotion)
@@ -85,7 +86,15 @@ LABEL_SETS: dict[str, LabelSet] = {
         "IEMOCAP-style four classes; excited -> happy; everything else dropped.",
     ),
     # Every canonical emotion is its own class; classes are narrowed to those present.
-    "all": LabelSet("all", CANONICAL, {e: e for e in CANONICAL}, "Keep every emotion as its own class."),
+    "all": LabelSet("all", CANONICAL, {e: e for e in CANONICAL}, "Keep every emotion as its own class.", narrow=True),
+    # Seed 000's RAVDESS (7 x 192: neutral removed, calm kept) and seed 002's runs without neutral.
+    "all_but_neutral": LabelSet(
+        "all_but_neutral",
+        tuple(e for e in CANONICAL if e != "neutral"),
+        {e: e for e in CANONICAL if e != "neutral"},
+        "Every emotion as its own class except neutral, which is dropped (seed 000's RAVDESS, seed 002 without neutral).",
+        narrow=True,
+    ),
 }
 
 
@@ -101,8 +110,8 @@ def apply_label_set(
 ) -> tuple[datasets.Dataset, Counter]:
     """Add a ``label`` ClassLabel column from ``emotion``; drop rows the set leaves out.
 
-    Returns the new dataset and a Counter of dropped canonical emotions. For the ``all``
-    set the classes are narrowed to the emotions present, in canonical order, so a model
+    Returns the new dataset and a Counter of dropped canonical emotions. For the narrowing
+    sets (``all``, ``all_but_neutral``) the classes are narrowed to the emotions present, in canonical order, so a model
     gets no output that the data can never train.
     """
     ls = get_label_set(label_set) if isinstance(label_set, str) else label_set
@@ -110,7 +119,7 @@ def apply_label_set(
     counts = Counter(emotions)
     dropped = Counter({e: n for e, n in counts.items() if ls.map(e) is None})
     classes = ls.classes
-    if ls.name == "all":
+    if ls.narrow:
         classes = tuple(e for e in CANONICAL if e in counts)
     index = {c: i for i, c in enumerate(classes)}
     # Label every row (-1 = dropped) before selecting: add_column on an index-mapped dataset

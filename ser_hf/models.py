@@ -166,3 +166,71 @@ def build_model(
     n_all = sum(p.numel() for p in model.parameters())
     logger.info("model %s: %.2fM parameters, %.2fM trainable", model.config.model_type, n_all / 1e6, n_train / 1e6)
     return model, extractor
+
+
+def _head_kwargs(recipe) -> dict:
+    dropout = recipe.head_dropout or [0.0] * len(recipe.head_hidden_sizes)
+    return {"head_hidden_sizes": list(recipe.head_hidden_sizes), "head_dropout": list(dropout)}
+
+
+def spectrogram_extractor(recipe, image: bool, n_mels: int = 128):
+    """The spectrogram front end a recipe asks for: ImageNet-normalised 3-channel images (image_cnn) or a
+    standardised 1-channel log-mel spectrogram at its own resolution (cnn_blstm)."""
+    from .baselines.spectrogram import SpectrogramImageFeatureExtractor
+
+    if image:
+        return SpectrogramImageFeatureExtractor(clip_seconds=recipe.clip_seconds, kind=recipe.spectrogram,
+                                                image_size=recipe.image_size, channels=3, normalize="imagenet")
+    return SpectrogramImageFeatureExtractor(clip_seconds=recipe.clip_seconds, kind=recipe.spectrogram, n_mels=n_mels,
+                                            n_mfcc=n_mels, image_size=None, channels=1, normalize="standard")
+
+
+# seed 004's CNN-BLSTM at a size that trains on 2 CPU cores in seconds
+TINY_CNN_BLSTM = dict(num_mel_bins=32, conv_channels=(8, 16), lstm_hidden_size=16, attention_size=16)
+
+
+def build_recipe_model(recipe, label_names: list[str]) -> tuple[PreTrainedModel, object]:
+    """The model and feature extractor of a recipe's ``method`` (every Trainer-based method).
+
+    finetune: :func:`build_model`; image_cnn: :func:`ser_hf.baselines.image_cnn.build_spectrogram_cnn`;
+    cnn_blstm: seed 004's network from scratch; patch_finetune: VGGish / YAMNet with a dense head.
+    ``tiny_model`` (any value) gives each method's tiny randomly initialised version.
+    """
+    if recipe.method == "finetune":
+        spec_augment = {k: getattr(recipe, k) for k in SPEC_AUGMENT_KEYS}
+        return build_model(label_names, recipe.model_name_or_path, recipe.tiny_model, recipe.freeze_feature_encoder,
+                           spec_augment)
+    label2id, id2label = label_maps(label_names)
+    tiny = bool(recipe.tiny_model)
+    if recipe.method == "image_cnn":
+        from .baselines.image_cnn import build_spectrogram_cnn
+
+        model = build_spectrogram_cnn(
+            recipe.backbone, label_names, weights=recipe.backbone_weights, tiny=tiny, image_size=recipe.image_size,
+            pooling=recipe.head_pooling if recipe.backbone.lower() in ("vgg16", "vgg19") else "avg",
+            head_batchnorm=recipe.head_batchnorm, head_l2=recipe.l2, freeze=recipe.freeze, **_head_kwargs(recipe))
+        extractor = spectrogram_extractor(recipe, image=True)
+    elif recipe.method == "cnn_blstm":
+        from .baselines.cnn_blstm import CNNBLSTMAttentionConfig, CNNBLSTMAttentionForAudioClassification, cnn_blstm_variant
+
+        config = CNNBLSTMAttentionConfig(num_labels=len(label_names), id2label=id2label, label2id=label2id,
+                                         l2=recipe.l2, **cnn_blstm_variant(recipe.cnn_blstm_variant),
+                                         **(TINY_CNN_BLSTM if tiny else {}))
+        model = CNNBLSTMAttentionForAudioClassification(config)
+        extractor = spectrogram_extractor(recipe, image=False, n_mels=config.num_mel_bins)
+    elif recipe.method == "patch_finetune":
+        from .baselines.patch_classifier import build_patch_classifier
+
+        if len(set(recipe.head_dropout)) > 1:
+            raise ValueError(f"patch_finetune takes one dropout for every head layer, got head_dropout={recipe.head_dropout}")
+        model, extractor = build_patch_classifier(
+            recipe.backbone, label_names, weights=recipe.backbone_weights, random_weights=recipe.random_weights,
+            tiny=tiny, seed=recipe.seed, freeze_backbone=recipe.freeze == "all",
+            head_hidden_sizes=list(recipe.head_hidden_sizes), head_dropout=(recipe.head_dropout or [0.0])[0])
+    else:
+        raise ValueError(f"method {recipe.method!r} does not train a model with Trainer")
+    n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    n_all = sum(p.numel() for p in model.parameters())
+    logger.info("%s model %s: %.2fM parameters, %.2fM trainable", recipe.method, model.config.model_type, n_all / 1e6,
+                n_train / 1e6)
+    return model, extractor

@@ -25,6 +25,9 @@ RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
 BALANCE_METHODS = ("none", "harmonic", "undersample", "oversample", "class_weights")
 BEST_METRICS = ("uar", "macro_f1", "accuracy", "weighted_f1")
 AUGMENT_PRESETS = ("seed003", "seed004")
+METHODS = ("finetune", "image_cnn", "cnn_blstm", "patch_finetune", "embeddings")
+SPECTROGRAM_KINDS = ("mel", "mfcc")
+POOLINGS = ("mean", "frames")
 
 
 class RecipeError(ValueError):
@@ -45,6 +48,7 @@ class Recipe:
     synthetic_size: str = _f("small", "Size of the synthetic corpus: tiny, small or full.")
     data_root: str = _f("data", "Folder that relative corpus roots are resolved against.")
     roots: dict[str, str] = _f({}, "Corpus -> download folder (relative paths are under data_root); override one with roots.NAME=PATH.")
+    languages: list[str] = _f([], "Keep only rows of these languages (e.g. [en]: ESD's English speakers, seed 004); [] = all.")
     label_set: str = _f("seven", "Classes: seven, realtime4, iemocap4 or all (ser_hf/labels.py).")
     split: str = _f("seed003", "Split protocol: seed003 (70/10/20), seed000, seed001, seed002, ratio:.., speaker:.., kfold:K:T[:V], loso:T[:V].")
     split_seed: int = _f(42, "Seed of the split.")
@@ -64,6 +68,28 @@ class Recipe:
     mask_time_length: int = _f(10, "SpecAugment time-mask length in frames.")
     mask_feature_prob: float = _f(0.0, "SpecAugment feature-mask probability.")
     mask_feature_length: int = _f(10, "SpecAugment feature-mask length in channels.")
+    # ---- method: what is trained (train.py's branches)
+    method: str = _f("finetune", "finetune (an HF audio encoder, seed 003), image_cnn (ImageNet CNN on spectrogram images, seeds 002-004), cnn_blstm (seed 004, from scratch), patch_finetune (VGGish/YAMNet + dense head, seeds 000/001) or embeddings (frozen embeddings x classifiers table, seeds 000/003).")
+    backbone: str | None = _f(None, "image_cnn: vgg16, vgg19 or an HF/timm image model id (microsoft/resnet-50, timm/tf_efficientnetv2_b0.in1k ...); patch_finetune: vggish or yamnet.")
+    backbone_weights: str | None = _f(None, "image_cnn with VGG: Hub id / torchvision .pth / Keras .h5 of the ImageNet weights (default timm/vggNN.tv_in1k); patch_finetune: the VGGish .pth / YAMNet .h5 or converted folder (default under $SER_HF_CACHE/weights).")
+    freeze: str = _f("all", "image_cnn: none, all (C1), last_blocks:K (VGG, seed 002 C2: 2), last_layers:N (seed 002 EfficientNet C2: 32), first_layers:N (seed 004: 15); patch_finetune: all (frozen backbone) or none.")
+    head_hidden_sizes: list[int] = _f([], "image_cnn / patch_finetune: dense ReLU layers of the head (seed 002: [512, 256]; seed 004: [128, 64]).")
+    head_dropout: list[float] = _f([], "Dropout after each head layer (one value per layer).")
+    head_batchnorm: bool = _f(False, "image_cnn: BatchNorm after each head layer (seed 004).")
+    head_pooling: str = _f("flatten", "image_cnn with VGG: flatten (Keras Flatten, seeds 002/004) or avg (global average pooling).")
+    l2: float = _f(0.0, "Keras-style L2 kernel regulariser added to the loss: the head's dense layers (image_cnn) or every conv/dense kernel (cnn_blstm); seed 004: 0.01.")
+    spectrogram: str = _f("mel", "image_cnn / cnn_blstm input: mel (seeds 002/004) or mfcc (seed 003) spectrogram.")
+    image_size: int = _f(224, "image_cnn: spectrogram images are resized to image_size x image_size (seed 003: 224).")
+    clip_seconds: float = _f(3.0, "image_cnn / cnn_blstm: every clip is centre-padded or cropped to this length before the spectrogram (seed 004: 3).")
+    cnn_blstm_variant: str = _f("cnn_blstm_attention", "cnn_blstm: cnn, lstm, cnn_lstm, cnn_blstm or cnn_blstm_attention (seed 004's models).")
+    # ---- embeddings method (frozen embeddings -> classifiers, one table)
+    extractors: list[str] = _f(["vggish", "yamnet"], "Embeddings: vggish, yamnet, egemaps, compare, mfcc, hf:<model id> (ser_hf.baselines.build_extractor).")
+    classifiers: list[str] = _f(["svm_linear", "svm_rbf", "knn", "random_forest", "logistic_regression", "mlp"], "Classifiers fitted on each embedding.")
+    pooling: str = _f("mean", "mean (one row per file, seed 000) or frames (one row per frame, seed 003).")
+    extractor_weights: dict[str, str] = _f({}, "Extractor -> weight file or folder (e.g. extractor_weights.vggish=vggish-10086976.pth).")
+    random_weights: bool = _f(False, "Embeddings / patch_finetune: random network weights, asked for explicitly (synthetic runs, timing); never a fallback.")
+    mlp_trials: int = _f(10, "Points of seed 003's MLP grid sampled by the random search.")
+    mlp_max_epochs: int = _f(5000, "MLP epoch limit (seed 003: 5000, early stopping patience 20).")
     # ---- augmentation and balancing (training part only)
     augment_preset: str | None = _f(None, "audiomentations preset: seed003 or seed004; null = none.")
     augment_offline_factor: int = _f(1, "Expand the training part this many times with augmented copies (seed 003: 5).")
@@ -103,6 +129,20 @@ class Recipe:
         _check_choice("eval_strategy", self.eval_strategy, ("epoch", "steps"))
         _check_choice("bf16", str(self.bf16).lower(), ("auto", "true", "false"))
         _check_choice("synthetic_size", self.synthetic_size, ("tiny", "small", "full"))
+        _check_choice("method", self.method, METHODS)
+        _check_choice("spectrogram", self.spectrogram, SPECTROGRAM_KINDS)
+        _check_choice("pooling", self.pooling, POOLINGS)
+        _check_choice("head_pooling", self.head_pooling, ("flatten", "avg"))
+        if self.method in ("image_cnn", "patch_finetune") and not self.backbone:
+            raise RecipeError(f"method={self.method} needs backbone=" + ("vgg19 (or another)" if self.method == "image_cnn" else "vggish or yamnet"))
+        if self.method == "patch_finetune" and self.backbone not in ("vggish", "yamnet"):
+            raise RecipeError(f"patch_finetune: backbone must be vggish or yamnet, got {self.backbone!r}")
+        if self.method == "patch_finetune" and self.freeze not in ("all", "none"):
+            raise RecipeError(f"patch_finetune: freeze must be all or none, got {self.freeze!r}")
+        if len(self.head_dropout) not in (0, len(self.head_hidden_sizes)):
+            raise RecipeError(f"head_dropout needs one value per head layer ({len(self.head_hidden_sizes)}), got {self.head_dropout}")
+        if self.method == "embeddings" and self.balance not in ("none", "harmonic"):
+            raise RecipeError(f"embeddings: balance must be none or harmonic (frame rows), got {self.balance!r}")
         if self.augment_preset is not None:
             _check_choice("augment_preset", self.augment_preset, AUGMENT_PRESETS)
         if self.augment_offline_factor < 1:
@@ -168,7 +208,8 @@ def _coerce(name: str, value: Any) -> Any:
         if origin is list:
             if isinstance(value, str):
                 value = yaml.safe_load(value) if value.startswith("[") else [v for v in value.split(",") if v]
-            return [str(v) for v in (value if isinstance(value, list) else [value])]
+            item = (typing.get_args(base) or (str,))[0]
+            return [item(v) for v in (value if isinstance(value, list) else [value])]
         if origin is dict:
             value = yaml.safe_load(value) if isinstance(value, str) else value
             if not isinstance(value, dict):

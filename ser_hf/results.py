@@ -77,9 +77,15 @@ def long_clip_results(model_dir: str, label_names: list[str], clip: str | None, 
     return result
 
 
-def write_results(out: Path, recipe, data, metrics: dict, probs: np.ndarray, test_ds, extra: dict) -> None:
+def write_results(out: Path, recipe, data, metrics: dict, probs: np.ndarray, test_labels, extra: dict,
+                  label_names: list[str] | None = None) -> None:
+    """results.json / results.md, the confusion matrix and ROC plots, leakage, data report and recipe of a run.
+
+    ``test_labels`` are the label ids of the test rows in ``label_names``' order (default ``data.label_names``;
+    the embedding table passes the classes present in its split).
+    """
     out.mkdir(parents=True, exist_ok=True)
-    label_names = data.label_names
+    label_names = label_names or data.label_names
     synthetic = all(r.synthetic for r in data.reports)
     results = {
         "data": "synthetic espeak-ng corpus (not real emotional speech)" if synthetic else "real corpora",
@@ -96,7 +102,7 @@ def write_results(out: Path, recipe, data, metrics: dict, probs: np.ndarray, tes
     table = f"Data: {results['data']}\n\n" + format_results_table(metrics)
     (out / "results.md").write_text(table + "\n```\n" + format_leakage_report(data.leakage) + "\n```\n")
     plot_confusion_matrix(metrics["confusion_matrix"], label_names, out / "confusion_matrix.png")
-    plot_roc_curves(test_ds["label"], probs, label_names, out / "roc_curves.png")
+    plot_roc_curves(test_labels, probs, label_names, out / "roc_curves.png")
     (out / "leakage.json").write_text(json.dumps(data.leakage, indent=1))
     (out / "data_report.json").write_text(json.dumps([asdict(r) for r in data.reports], indent=1, ensure_ascii=False))
     (out / "recipe.yaml").write_text(recipe.to_yaml())

@@ -74,6 +74,12 @@ def prepare_data(recipe: Recipe) -> PreparedData:
         num_proc=recipe.num_proc,
         return_report=True,
     )
+    if recipe.languages:
+        before = len(ds)
+        ds = ds.filter(lambda lang: lang in recipe.languages, input_columns="language")
+        logger.info("languages %s: %d of %d rows kept", recipe.languages, len(ds), before)
+        if not len(ds):
+            raise ValueError(f"no rows in languages {recipe.languages}")
     splits = make_splits(ds, recipe.split, recipe.split_seed)
     if "validation" not in splits:  # 80/20-style protocols: early stopping needs a held-out part of train
         inner = make_splits(splits["train"], "ratio:0.9,0.1", recipe.split_seed)
@@ -111,8 +117,8 @@ def model_view(ds: datasets.Dataset) -> datasets.Dataset:
 
 # ---------------------------------------------------------------- batches
 def fixed_input_seconds(extractor) -> float | None:
-    """Models whose extractor pads every clip to one length: Whisper (30 s), AST (max_length frames)."""
-    if getattr(extractor, "n_samples", None):  # WhisperFeatureExtractor
+    """Models whose extractor brings every clip to one length: Whisper (30 s), AST (max_length frames), spectrogram images."""
+    if getattr(extractor, "n_samples", None):  # WhisperFeatureExtractor, SpectrogramImageFeatureExtractor
         return extractor.n_samples / SAMPLING_RATE
     if type(extractor).__name__ == "ASTFeatureExtractor":
         return extractor.max_length * 0.01  # 10-ms fbank frames
@@ -168,7 +174,8 @@ class AudioCollator:
             )
             if not getattr(self.feature_extractor, "return_attention_mask", True):
                 batch.pop("attention_mask", None)  # group-norm checkpoints (hubert-base, wav2vec2-base) take none
-            width = batch["input_values"].shape[-1]
+            # VGGish/YAMNet patch extractors return patches, not padded samples: count the longest clip
+            width = batch["input_values"].shape[-1] if "input_values" in batch else max(len(w) for w in waves)
         real = sum(min(len(w), width) for w in waves)
         self.stats["real"] += real
         self.stats["padded"] += width * len(waves) - real

@@ -28,6 +28,7 @@ CREMA_FEMALE = set(
 )
 ESD_FEMALE = set("0001 0002 0003 0007 0009 0015 0016 0017 0018 0019".split())
 EMODB_MALE = {"03", "10", "11", "12", "15"}
+DEMOS_FEMALE = set("01 17 21 22 29 31 36 37 38 40 43 44 45 46 47 48 49 54 55 56 57 60 61".split())
 
 # The file-name grammar of each download (corpora.md), applied to the relative path.
 NAME = {
@@ -40,6 +41,7 @@ NAME = {
     "emodb": r"wav/(03|08|09|10|11|12|13|14|15|16)(a0[12457]|b0[1239]|b10)[WLEAFTN][a-f]\.wav",
     "jl_corpus": r"Raw JL corpus \(unchecked and unannotated\)/JL\(wav\+txt\)/(fe)?male[12]_[a-z]+_\d+[ab]_[12]\.wav",
     "esd": r"Emotion Speech Dataset/(\d{4})/(Neutral|Angry|Happy|Sad|Surprise)/(train|evaluation|test)/\1_\d{6}\.wav",
+    "demos": r"(DEMOS/(PR|NP)_[fm]_\d\d_(col|dis|gio|pau|rab|sor|tri)|NEU/[fm]_\d\d_neu)\d\d[abc]\.wav",
 }
 
 
@@ -63,6 +65,8 @@ def tiny_grid(corpus: str) -> tuple[Counter, Counter]:
         return Counter({**{e: 4 * 2 for e in ("angry", "sad", "neutral", "happy", "excited")}, "other": 4 * 5}), Counter({s: 5 * 2 + 5 for s in ("male1", "male2", "female1", "female2")})  # fmt: skip
     if corpus == "esd":  # speakers 0001 0006 (Mandarin) 0011 0015 (English) x 3 utterances (one per split) x 5 emotions
         return Counter({e: 4 * 3 for e in ("neutral", "angry", "happy", "sad", "surprise")}), Counter({s: 15 for s in ("0001", "0006", "0011", "0015")})  # fmt: skip
+    if corpus == "demos":  # speakers 01 22 (F) 02 06 (M) x 7 emotions x 2 takes; neutral 2 takes, not for 22
+        return Counter({**{e: 4 * 2 for e in ("guilt", "disgust", "happy", "fear", "angry", "surprise", "sad")}, "neutral": 3 * 2}), Counter({"01": 16, "22": 14, "02": 16, "06": 16})  # fmt: skip
     raise KeyError(corpus)
 
 
@@ -70,7 +74,7 @@ def expected_rate(corpus: str, m: dict) -> int:
     if corpus == "subesco":
         return 48000 if m["speaker"] in {"F_06", "F_07", "F_08", "M_06", "M_10"} else 44100  # tiny has no mixed speaker
     return {"ravdess": 48000, "tess": 24414, "savee": 44100, "crema_d": 16000, "banglaser": 44100, "emodb": 16000,
-            "jl_corpus": 44100, "esd": 16000}[corpus]  # fmt: skip
+            "jl_corpus": 44100, "esd": 16000, "demos": 48000}[corpus]  # fmt: skip
 
 
 def expected_gender(corpus: str, speaker: str) -> str:
@@ -82,6 +86,8 @@ def expected_gender(corpus: str, speaker: str) -> str:
         return "female" if speaker in ESD_FEMALE else "male"
     if corpus == "emodb":
         return "male" if speaker in EMODB_MALE else "female"
+    if corpus == "demos":
+        return "female" if speaker in DEMOS_FEMALE else "male"
     if corpus == "subesco":
         return "female" if speaker.startswith("F") else "male"
     if corpus == "jl_corpus":
@@ -121,7 +127,7 @@ def test_full_sizes_reproduce_the_real_grids():
     count = lambda corpus, key: Counter(m[key] for m in manifest(corpus, "full"))  # noqa: E731
     assert {c: len(manifest(c, "full")) for c in CORPORA} == {
         "ravdess": 1440, "tess": 2800, "savee": 480, "crema_d": 7442, "subesco": 7000, "banglaser": 1467,
-        "emodb": 535, "jl_corpus": 2400, "esd": 35000,
+        "emodb": 535, "jl_corpus": 2400, "esd": 35000, "demos": 9697,
     }  # fmt: skip
     assert count("ravdess", "emotion") == Counter({"neutral": 96, **{e: 192 for e in ("calm", "happy", "sad", "angry", "fear", "disgust", "surprise")}})  # fmt: skip
     assert set(count("savee", "speaker").values()) == {120} and count("savee", "emotion")["neutral"] == 120

@@ -12,10 +12,19 @@ Modules, one job each:
 - :mod:`~ser_hf.baselines.weights`: weight files (lookup, safe loading, fingerprints);
 - :mod:`~ser_hf.baselines.classifiers`: SVM / KNN / random forest / logistic regression pipelines, saved with skops;
 - :mod:`~ser_hf.baselines.mlp`: seed 003's MLP and its random grid search;
-- :mod:`~ser_hf.baselines.table`: every embedding x classifier on one split, one table, plots, saved models.
+- :mod:`~ser_hf.baselines.table`: every embedding x classifier on one split, one table, plots, saved models;
+- :mod:`~ser_hf.baselines.run`: ``train.py``'s ``method: embeddings`` (the table on a recipe's data and split);
+- :mod:`~ser_hf.baselines.spectrogram`: waveforms -> mel / MFCC spectrogram images;
+- :mod:`~ser_hf.baselines.image_cnn`: ImageNet CNNs (VGG, ResNet, EfficientNet, timm ...) on those images, seeds 002-004;
+- :mod:`~ser_hf.baselines.cnn_blstm`: seed 004's CNN-BLSTM with attention, trained from scratch;
+- :mod:`~ser_hf.baselines.patch_classifier`: VGGish / YAMNet with a dense head, fine-tuned or frozen (seeds 000, 001).
 
-Importing this package registers ``vggish`` and ``yamnet`` with ``AutoConfig`` / ``AutoModel``.
+Importing this package registers ``vggish``, ``yamnet``, ``spectrogram_cnn``, ``cnn_blstm_attention`` and
+``patch_embedding_classifier`` with the ``transformers`` Auto classes, so their ``save_pretrained`` folders load
+with ``AutoModelForAudioClassification`` / ``pipeline("audio-classification")``.
 """
+
+from transformers import AutoFeatureExtractor
 
 from .classifiers import CLASSIFIER_NAMES, load_classifier, make_classifier, save_classifier
 from .extract import EXTRACTOR_NAMES, EmbeddingExtractor, Embeddings, build_extractor, extract, pool_per_file
@@ -23,8 +32,24 @@ from .frontend import LogMelPatchFeatureExtractor, vggish_feature_extractor, yam
 from .vggish import VGGishConfig, VGGishExtractor, VGGishModel, convert_torchvggish_checkpoint, load_vggish
 from .weights import MissingWeightsError
 from .yamnet import YAMNetConfig, YAMNetExtractor, YAMNetModel, convert_yamnet_h5, load_yamnet
+from .spectrogram import SpectrogramImageFeatureExtractor
+from .image_cnn import SpectrogramCNNConfig, SpectrogramCNNForAudioClassification, build_spectrogram_cnn
+from .cnn_blstm import CNNBLSTMAttentionConfig, CNNBLSTMAttentionForAudioClassification, cnn_blstm_variant
+from .patch_classifier import PatchClassifierConfig, PatchEmbeddingForAudioClassification, build_patch_classifier
+
+AutoFeatureExtractor.register(CNNBLSTMAttentionConfig, SpectrogramImageFeatureExtractor, exist_ok=True)
 
 __all__ = [
+    "CNNBLSTMAttentionConfig",
+    "CNNBLSTMAttentionForAudioClassification",
+    "PatchClassifierConfig",
+    "PatchEmbeddingForAudioClassification",
+    "SpectrogramCNNConfig",
+    "SpectrogramCNNForAudioClassification",
+    "SpectrogramImageFeatureExtractor",
+    "build_patch_classifier",
+    "build_spectrogram_cnn",
+    "cnn_blstm_variant",
     "CLASSIFIER_NAMES",
     "EXTRACTOR_NAMES",
     "EmbeddingExtractor",

@@ -98,6 +98,22 @@ def _device_weights(window_length: int, num_mel_bins: int, num_spectrogram_bins:
             torch.as_tensor(np.array(mel), dtype=torch.float32, device=device))
 
 
+# What a training collator passes to any audio feature extractor; extractors that bring every clip to their own
+# shape (patches, fixed-length images) accept and ignore them.
+IGNORED_ARGUMENTS = frozenset({"padding", "pad_to_multiple_of", "return_attention_mask", "max_length", "truncation"})
+
+
+def waves_at_rate(raw_speech, sampling_rate: int | None, target_rate: int) -> list:
+    """One waveform or a list of them, as a list, resampled (soxr HQ) from ``sampling_rate`` when it differs."""
+    single = isinstance(raw_speech, (np.ndarray, torch.Tensor)) and raw_speech.ndim == 1
+    waves = [raw_speech] if single else list(raw_speech)
+    if sampling_rate is not None and sampling_rate != target_rate:
+        import soxr
+
+        waves = [soxr.resample(np.asarray(w, dtype=np.float32), sampling_rate, target_rate, quality="HQ") for w in waves]
+    return waves
+
+
 class LogMelPatchFeatureExtractor(SequenceFeatureExtractor):
     """Waveforms -> VGGish/YAMNet log-mel patches ``(num_patches, patch_frames, num_mel_bins)``.
 
@@ -229,13 +245,7 @@ class LogMelPatchFeatureExtractor(SequenceFeatureExtractor):
         """Patches of one waveform or a list of them; waveforms at another rate are resampled (soxr)."""
         if kwargs:
             raise TypeError(f"unexpected arguments: {sorted(kwargs)}")
-        single = isinstance(raw_speech, (np.ndarray, torch.Tensor)) and raw_speech.ndim == 1
-        waves = [raw_speech] if single else list(raw_speech)
-        if sampling_rate is not None and sampling_rate != self.sampling_rate:
-            import soxr
-
-            waves = [soxr.resample(np.asarray(w, dtype=np.float32), sampling_rate, self.sampling_rate, quality="HQ")
-                     for w in waves]
+        waves = waves_at_rate(raw_speech, sampling_rate, self.sampling_rate)
         per_wave = [self.patches(w) for w in waves]
         features = torch.cat(per_wave) if per_wave else torch.empty(0, self.patch_frames, self.num_mel_bins)
         counts = torch.tensor([p.shape[0] for p in per_wave], dtype=torch.long)

@@ -38,6 +38,7 @@ from .extract import EmbeddingExtractor, Embeddings, extract, pool_per_file
 logger = logging.getLogger(__name__)
 
 DEFAULT_CLASSIFIERS: tuple[str, ...] = (*CLASSIFIER_NAMES, "mlp")
+IN_MEMORY_ONLY = ("probabilities", "references", "label_names")  # in the returned rows, not in baselines.json
 TABLE_COLUMNS = ("embedding", "classifier", "level", "accuracy", "weighted_f1", "macro_f1", "uar", "roc_auc_ovr",
                  "n", "fit_seconds")
 
@@ -185,7 +186,8 @@ def run_baselines_table(
                     groups=groups if level == "file" else None)
                 row = {"embedding": emb_name, "classifier": clf_name, "level": level,
                        **{k: metrics[k] for k in ("accuracy", "weighted_f1", "macro_f1", "uar", "roc_auc_ovr", "n")},
-                       "fit_seconds": fit_seconds, "predictions": probs.argmax(axis=1).tolist(), "metrics": metrics}
+                       "fit_seconds": fit_seconds, "predictions": probs.argmax(axis=1).tolist(), "metrics": metrics,
+                       "label_names": label_names, "probabilities": probs, "references": refs}
                 if plots:
                     stem = f"{emb_name}_{clf_name}" + ("" if level == "file" else "_frames")
                     title = f"{emb_name} + {clf_name}" + ("" if level == "file" else " (frames)")
@@ -215,5 +217,6 @@ def run_baselines_table(
             writer.writerow([_fmt(r[c]) for c in TABLE_COLUMNS])
     (output_dir / "baselines.json").write_text(json.dumps(
         {"label_names": label_names, "pooling": pooling, "balance": balance, "seed": seed,
-         "splits": {name: len(part) for name, part in splits.items()}, "rows": rows}, indent=1, default=str))
+         "splits": {name: len(part) for name, part in splits.items()},
+         "rows": [{k: v for k, v in r.items() if k not in IN_MEMORY_ONLY} for r in rows]}, indent=1, default=str))
     return rows

@@ -17,13 +17,13 @@ import datasets
 from ..audio import PreprocessConfig
 from ..labels import apply_label_set, get_label_set
 from ..prepare import PrepareReport, prepare_corpus
-from . import banglaser, crema_d, emodb, esd, jl_corpus, ravdess, savee, subesco, tess
+from . import banglaser, crema_d, demos, emodb, esd, jl_corpus, ravdess, savee, subesco, tess
 from .base import CorpusFile, CorpusInfo, CorpusRootError
 
 logger = logging.getLogger(__name__)
 
 CORPORA: dict[str, CorpusInfo] = {
-    m.CORPUS.name: m.CORPUS for m in (ravdess, tess, savee, crema_d, subesco, banglaser, emodb, jl_corpus, esd)
+    m.CORPUS.name: m.CORPUS for m in (ravdess, tess, savee, crema_d, subesco, banglaser, emodb, jl_corpus, esd, demos)
 }
 
 # Seed 003's consolidated sets.

@@ -33,6 +33,15 @@ Choices where corpora.md leaves the facts open:
 * EmoDB ``full`` matches both the per-emotion and the per-speaker totals (the speaker x emotion
   table itself is not published: cells are proportional to the margins) and the version-letter
   totals (a 170, b 150, c 135, d 73, e 5, f 2). The non-wav files are small placeholders.
+* DEMoS: the name grammar (``<PR|NP>_<g>_<SS>_<emo><NN><v>``, neutral ``<g>_<SS>_neu<NN><v>`` in ``NEU/``)
+  and the totals come from a published listing of the real file names (see ``ser_hf.corpora.demos``).
+  ``full`` matches the per-speaker and per-emotion totals of all files and of PR files (cells
+  proportional to the margins, PR cells capped by their cell) and the neutral count of each speaker;
+  speaker 20's missing happiness is not reproduced. Take numbers run 00, 01, ... per cell; take 00 is
+  ``a`` as in reality, the ``b``/``c`` letters of later takes are invented, and the real repeats of
+  one number with both letters are not reproduced. The sample rate is unknown: 48 kHz is a guess. The
+  texts are Italian stand-ins (what DEMoS speakers say is not documented) and ``DEMoS_readme.txt`` is a
+  paraphrase of the real legend.
 """
 
 from __future__ import annotations
@@ -310,21 +319,28 @@ EMODB_SPEAKER_TOTALS = {"03": 49, "08": 58, "09": 43, "10": 38, "11": 55, "12": 
 EMODB_VERSION_TOTALS = {"a": 170, "b": 150, "c": 135, "d": 73, "e": 5, "f": 2}
 
 
-def _table_with_margins(rows: dict[str, int], cols: dict[str, int]) -> dict[tuple[str, str], int]:
-    """An integer table proportional to rows x cols whose sums are exactly the given margins."""
+def _table_with_margins(
+    rows: dict[str, int], cols: dict[str, int], caps: dict[tuple[str, str], int] | None = None
+) -> dict[tuple[str, str], int]:
+    """An integer table proportional to rows x cols whose sums are exactly the given margins.
+
+    With ``caps`` no cell exceeds its cap (DEMoS: prototypical files within each speaker-emotion cell);
+    the margins are then met only if the caps allow it, which the caller's counts must be checked for.
+    """
+    cap = (lambda k: caps[k]) if caps else (lambda k: float("inf"))
     total = sum(rows.values())
     exact = {(r, c): rows[r] * cols[c] / total for r in rows for c in cols}
-    table = {k: int(v) for k, v in exact.items()}
+    table = {k: int(min(v, cap(k))) for k, v in exact.items()}
     row_left = {r: rows[r] - sum(table[r, c] for c in cols) for r in rows}
     col_left = {c: cols[c] - sum(table[r, c] for r in rows) for c in cols}
     for (r, c) in sorted(exact, key=lambda k: (table[k] - exact[k], k)):  # largest remainders first
-        if row_left[r] and col_left[c]:
+        if row_left[r] and col_left[c] and table[r, c] < cap((r, c)):
             table[r, c] += 1
             row_left[r] -= 1
             col_left[c] -= 1
     for r in rows:  # whatever the remainders could not place (both margins sum to the same total)
         for c in cols:
-            while row_left[r] and col_left[c]:
+            while row_left[r] and col_left[c] and table[r, c] < cap((r, c)):
                 table[r, c] += 1
                 row_left[r] -= 1
                 col_left[c] -= 1
@@ -455,6 +471,91 @@ def plan_esd(size: str, layout: str) -> Plan:
     return Plan(files, extras)
 
 
+# ------------------------------------------------------------------------------------------ DEMoS
+DEMOS_EMOTIONS = {"col": "guilt", "dis": "disgust", "gio": "happy", "pau": "fear", "rab": "angry", "sor": "surprise", "tri": "sad"}  # fmt: skip
+DEMOS_FEMALE = frozenset("01 17 21 22 29 31 36 37 38 40 43 44 45 46 47 48 49 54 55 56 57 60 61".split())
+DEMOS_SPEAKERS = tuple(f"{i:02d}" for i in range(1, 70) if i != 35)  # 68: 23 F, 45 M
+# Emotional files per speaker and per emotion, prototypical (PR) files per speaker (59 speakers) and per
+# emotion, neutral files per speaker (58 speakers): all from the listing of the real file names.
+DEMOS_EMOTION_TOTALS = {"col": 1129, "dis": 1678, "gio": 1395, "pau": 1156, "rab": 1477, "sor": 1000, "tri": 1530}
+DEMOS_PR_TOTALS = {"col": 209, "dis": 140, "gio": 167, "pau": 177, "rab": 246, "sor": 203, "tri": 422}
+DEMOS_SPEAKER_TOTALS = {
+    "01": 119, "02": 121, "03": 123, "04": 121, "05": 119, "06": 114, "07": 114, "08": 120, "09": 126, "10": 115,
+    "11": 124, "12": 119, "13": 121, "14": 122, "15": 120, "16": 117, "17": 126, "18": 123, "19": 115, "20": 100,
+    "21": 118, "22": 132, "23": 126, "24": 125, "25": 123, "26": 126, "27": 127, "28": 120, "29": 123, "30": 133,
+    "31": 125, "32": 134, "33": 162, "34": 150, "36": 195, "37": 151, "38": 139, "39": 135, "40": 146, "41": 149,
+    "42": 134, "43": 138, "44": 156, "45": 171, "46": 164, "47": 169, "48": 132, "49": 131, "50": 181, "51": 148,
+    "52": 157, "53": 158, "54": 151, "55": 143, "56": 136, "57": 147, "58": 143, "59": 187, "60": 180, "61": 140,
+    "62": 148, "63": 156, "64": 152, "65": 140, "66": 149, "67": 158, "68": 134, "69": 144,
+}  # fmt: skip
+DEMOS_PR_SPEAKER_TOTALS = {
+    "01": 24, "02": 19, "03": 15, "04": 10, "05": 45, "08": 36, "09": 32, "10": 25, "11": 51, "12": 14, "14": 1,
+    "15": 4, "16": 15, "17": 18, "18": 18, "19": 26, "21": 36, "22": 91, "23": 43, "24": 16, "25": 7, "26": 26,
+    "27": 16, "28": 39, "29": 40, "30": 44, "31": 34, "33": 54, "34": 2, "36": 18, "37": 10, "38": 2, "39": 27,
+    "40": 2, "41": 9, "43": 6, "45": 9, "46": 4, "47": 18, "49": 20, "50": 65, "51": 45, "52": 13, "53": 43,
+    "54": 13, "55": 16, "56": 9, "57": 48, "58": 7, "59": 88, "60": 62, "61": 28, "63": 12, "64": 2, "65": 5,
+    "66": 74, "67": 11, "68": 40, "69": 57,
+}  # fmt: skip
+DEMOS_NO_NEUTRAL = frozenset("09 15 20 22 29 32 38 45 59 62".split())
+# Neutral files of the speakers who do not have the usual 6.
+DEMOS_NEUTRAL_COUNTS = {"03": 5, "07": 5, "10": 5, "13": 5, "16": 5, "28": 4, "41": 2, "42": 5, "43": 5, "49": 5, "50": 5, "68": 5}  # fmt: skip
+DEMOS_SENTENCES = (
+    "Domani mattina andiamo al mercato.", "Il treno parte alle nove.", "Ho lasciato le chiavi sul tavolo.",
+    "Questa sera piove di nuovo.", "La lettera è arrivata ieri.", "Non ho ancora finito il lavoro.",
+    "Il gatto dorme sulla sedia.", "Abbiamo cambiato casa in primavera.", "La porta del giardino è aperta.",
+    "Ci vediamo dopo pranzo.",
+)  # fmt: skip
+DEMOS_README = """\
+DEMoS: Database of Elicited Mood in Speech -- synthetic stand-in written by ser-hf.
+
+File names: the first two letters are PR (prototypical, selected samples) or NP (non-prototypical);
+the letter after the first '_' is the speaker's gender (f, m); the number after the second '_' is
+the speaker; the three letters after the last '_' are the emotion: col guilt, dis disgust,
+gio happiness, pau fear, rab anger, sor surprise, tri sadness, neu neutral.
+Emotional files are in DEMOS/, neutral ones (no PR/NP prefix) in NEU/.
+"""
+
+
+def _demos_take(take: int, emotion_index: int, speaker: str) -> str:
+    """``NNv``: take 00 is always ``a`` (as in the real names); later takes are mostly ``b``, some ``c``."""
+    letter = "a" if take == 0 else ("c" if (take + emotion_index + int(speaker)) % 8 == 0 else "b")
+    return f"{take:02d}{letter}"
+
+
+def plan_demos(size: str, layout: str) -> Plan:
+    """``DEMOS/<PR|NP>_<g>_<SS>_<emo><NNv>.wav`` and ``NEU/<g>_<SS>_neu<NNv>.wav`` at 48 kHz, plus a readme."""
+    emotions = list(DEMOS_EMOTIONS)
+    if size == "full":  # the real per-speaker and per-emotion totals, of all files and of PR files
+        speakers = list(DEMOS_SPEAKERS)
+        counts = _table_with_margins(DEMOS_SPEAKER_TOTALS, DEMOS_EMOTION_TOTALS)
+        pr = _table_with_margins(DEMOS_PR_SPEAKER_TOTALS, DEMOS_PR_TOTALS, caps=counts)
+        neutral = {s: 0 if s in DEMOS_NO_NEUTRAL else DEMOS_NEUTRAL_COUNTS.get(s, 6) for s in speakers}
+    else:
+        # tiny: 01 and 22 female, 02 and 06 male; 22 has no neutral, 06 no PR file (as in reality).
+        speakers = ["01", "22", "02", "06"] if size == "tiny" else ["01", "17", "22", "29", "02", "06", "11", "59"]
+        takes = _pick(size, 2, 4, None)
+        counts = {(s, e): takes for s in speakers for e in emotions}
+        pr = {(s, e): takes // 2 for s in speakers if s in DEMOS_PR_SPEAKER_TOTALS for e in emotions}
+        neutral = {s: 0 if s in DEMOS_NO_NEUTRAL else takes for s in speakers}
+    files = []
+    for spk in speakers:
+        g = "f" if spk in DEMOS_FEMALE else "m"
+        gender = "female" if g == "f" else "male"
+        for ei, code in enumerate(emotions):
+            n, n_pr = counts[spk, code], pr.get((spk, code), 0)  # pr lists PR speakers only
+            for take in range(n):
+                prototypical = (take + 1) * n_pr // n > take * n_pr // n  # spreads the n_pr PR takes over the n
+                prefix = "PR" if prototypical else "NP"
+                name = f"DEMOS/{prefix}_{g}_{spk}_{code}{_demos_take(take, ei, spk)}.wav"
+                text = DEMOS_SENTENCES[(take + int(spk)) % len(DEMOS_SENTENCES)]
+                files.append(PlannedFile(name, DEMOS_EMOTIONS[code], code, spk, gender, text, "it", "it", 48000))
+        for take in range(neutral[spk]):
+            name = f"NEU/{g}_{spk}_neu{_demos_take(take, len(emotions), spk)}.wav"
+            text = DEMOS_SENTENCES[(take + int(spk)) % len(DEMOS_SENTENCES)]
+            files.append(PlannedFile(name, "neutral", "neu", spk, gender, text, "it", "it", 48000))
+    return Plan(files, {"DEMoS_readme.txt": DEMOS_README})
+
+
 # corpus -> (builder, layouts); the first layout is the default.
 PLANS = {
     "ravdess": (plan_ravdess, ("zenodo", "kaggle")),
@@ -466,4 +567,5 @@ PLANS = {
     "emodb": (plan_emodb, ("download",)),
     "jl_corpus": (plan_jl_corpus, ("kaggle",)),
     "esd": (plan_esd, ("official", "kaggle")),
+    "demos": (plan_demos, ("zenodo",)),
 }
