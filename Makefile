@@ -42,6 +42,7 @@ benchmarks: setup
 	$(PY) benchmarks/train.py
 	$(PY) benchmarks/latency.py
 	$(PY) benchmarks/extract.py
+	$(PY) benchmarks/trained_baselines.py
 
 clean:
 	rm -rf $(VENV) prepared outputs .pytest_cache

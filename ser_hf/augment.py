@@ -20,6 +20,10 @@ Presets (each technique always applied; the chain as a whole with probability ``
     * ``pitch``: pitch shift U(-2, 2) semitones;
     * ``noise``: Gaussian noise of amplitude (standard deviation) 0.005.
 
+``seed004_images`` (the same paper's spectrogram-image augmentation, on the waveform before the spectrogram)
+    * ``shift``: roll by up to ±10 % of the clip;
+    * ``noise``: Gaussian noise of amplitude 0.005.
+
 Three ways to use them, **on the training part only** (validation and test stay untouched; the
 caller splits first, then augments ``splits["train"]``):
 
@@ -51,7 +55,7 @@ from .audio import decode_wav_bytes, encode_wav, read_audio
 
 logger = logging.getLogger(__name__)
 
-PRESETS: tuple[str, ...] = ("seed003", "seed004")
+PRESETS: tuple[str, ...] = ("seed003", "seed004", "seed004_images")
 
 
 class PeakRelativeGaussianNoise(BaseWaveformTransform):
@@ -94,6 +98,14 @@ def preset_techniques(preset: str) -> dict[str, BaseWaveformTransform]:
             # the length changes with the rate: seed 004 fixes every clip to 3 s afterwards anyway
             "stretch": TimeStretch(min_rate=0.8, max_rate=1.2, leave_length_unchanged=False, p=1.0),
             "pitch": PitchShift(min_semitones=-2.0, max_semitones=2.0, p=1.0),
+            "noise": AddGaussianNoise(min_amplitude=0.005, max_amplitude=0.005, p=1.0),
+        }
+    if preset == "seed004_images":
+        # Seed 004 shifts its spectrogram images in time and adds Gaussian noise; done here on the waveform
+        # before the spectrogram (a time shift of the clip is a time shift of its image). The shift range is
+        # not given: up to 10 % of the clip, rolled over as the seed-003 shift is.
+        return {
+            "shift": Shift(min_shift=-0.1, max_shift=0.1, shift_unit="fraction", rollover=True, fade_duration=0.0, p=1.0),
             "noise": AddGaussianNoise(min_amplitude=0.005, max_amplitude=0.005, p=1.0),
         }
     raise ValueError(f"unknown augmentation preset {preset!r}; choose one of {', '.join(PRESETS)}")

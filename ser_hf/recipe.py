@@ -24,7 +24,7 @@ RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
 
 BALANCE_METHODS = ("none", "harmonic", "undersample", "oversample", "class_weights")
 BEST_METRICS = ("uar", "macro_f1", "accuracy", "weighted_f1")
-AUGMENT_PRESETS = ("seed003", "seed004")
+AUGMENT_PRESETS = ("seed003", "seed004", "seed004_images")
 METHODS = ("finetune", "image_cnn", "cnn_blstm", "patch_finetune", "embeddings")
 SPECTROGRAM_KINDS = ("mel", "mfcc")
 POOLINGS = ("mean", "frames")
@@ -94,6 +94,7 @@ class Recipe:
     augment_preset: str | None = _f(None, "audiomentations preset: seed003 or seed004; null = none.")
     augment_offline_factor: int = _f(1, "Expand the training part this many times with augmented copies (seed 003: 5).")
     augment_online_p: float = _f(0.0, "Probability of augmenting a training clip on the fly.")
+    online_augment_preset: str | None = _f(None, "Preset of the on-the-fly augmentation when it differs from augment_preset (seed 004's images: seed004_images).")
     balance: str = _f("none", "Training balance: none, harmonic, undersample, oversample or class_weights.")
     # ---- training
     output_dir: str = _f("outputs/run", "Where the model, checkpoints and results go.")
@@ -147,8 +148,12 @@ class Recipe:
             _check_choice("augment_preset", self.augment_preset, AUGMENT_PRESETS)
         if self.augment_offline_factor < 1:
             raise RecipeError(f"augment_offline_factor must be >= 1, got {self.augment_offline_factor}")
-        if (self.augment_offline_factor > 1 or self.augment_online_p > 0) and not self.augment_preset:
-            raise RecipeError("augment_offline_factor > 1 or augment_online_p > 0 needs augment_preset (seed003 or seed004)")
+        if self.online_augment_preset is not None:
+            _check_choice("online_augment_preset", self.online_augment_preset, AUGMENT_PRESETS)
+        if self.augment_offline_factor > 1 and not self.augment_preset:
+            raise RecipeError("augment_offline_factor > 1 needs augment_preset (seed003 or seed004)")
+        if self.augment_online_p > 0 and not (self.online_augment_preset or self.augment_preset):
+            raise RecipeError("augment_online_p > 0 needs online_augment_preset or augment_preset")
         if not 0.0 <= self.augment_online_p <= 1.0:
             raise RecipeError(f"augment_online_p must be in [0, 1], got {self.augment_online_p}")
         if self.eval_strategy == "steps" and not self.eval_steps:

@@ -335,7 +335,7 @@ def build_trainer(recipe: Recipe, args: TrainingArguments, model, extractor, dat
     if recipe.augment_online_p > 0:
         from .augment import OnTheFlyAugment  # audiomentations only when augmenting
 
-        augment = OnTheFlyAugment(recipe.augment_preset, recipe.augment_online_p, recipe.seed)
+        augment = OnTheFlyAugment(recipe.online_augment_preset or recipe.augment_preset, recipe.augment_online_p, recipe.seed)
     train_collator = AudioCollator(extractor, recipe.max_train_seconds, train=True, augment=augment,
                                    pad_to_multiple_seconds=recipe.pad_to_multiple_seconds)
     eval_collator = AudioCollator(extractor, recipe.max_eval_seconds, pad_to_multiple_seconds=recipe.pad_to_multiple_seconds)

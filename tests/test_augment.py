@@ -133,7 +133,7 @@ def test_probability_zero_leaves_audio_unchanged_and_unknown_names_fail():
         build_augmenter("seed999")
     with pytest.raises(ValueError, match="technique"):
         build_augmenter("seed003", technique="stretch")
-    assert set(PRESETS) == {"seed003", "seed004"}
+    assert set(PRESETS) == {"seed003", "seed004", "seed004_images"}
     assert list(preset_techniques("seed003")) == ["noise", "pitch", "shift"]
 
 
@@ -192,3 +192,14 @@ def test_expand_offline_updates_duration_of_stretched_copies_and_is_independent_
     assert any(abs(d - 0.5) > 0.01 for d in durations[3:])
     parallel = expand_offline(ds, factor=2, preset="seed004", seed=0, num_proc=2)
     assert raw_audio(parallel) == raw_audio(expanded)
+
+
+def test_seed004_image_shift_rolls_the_clip_by_at_most_a_tenth():
+    wave = tone()
+    shift = build_augmenter("seed004_images", technique="shift")
+    for seed in range(5):
+        shifted = shift.apply(wave, seed)
+        offsets = [k for k in range(-len(wave) // 10, len(wave) // 10 + 1) if np.allclose(np.roll(wave, k), shifted)]
+        assert offsets, "not a roll of the clip within 10 %"
+    noisy = build_augmenter("seed004_images", technique="noise").apply(np.zeros(16000, np.float32), 0)
+    assert np.std(noisy) == pytest.approx(0.005, rel=0.02)

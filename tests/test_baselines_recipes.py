@@ -16,6 +16,7 @@ import train
 from ser_hf.baselines import MissingWeightsError, build_extractor, extract, load_classifier
 from ser_hf.cards import render_card
 from ser_hf.hub import stage_run
+from ser_hf.inference import EmotionModels
 from ser_hf.models import build_recipe_model
 from ser_hf.recipe import load_recipe
 from ser_hf.results import load_long_clip
@@ -147,6 +148,13 @@ def test_cnn_blstm_recipe_on_english_rows_only(tmp_path):
     model = AutoModelForAudioClassification.from_pretrained(out)
     assert model.config.model_type == "cnn_blstm_attention" and model.config.l2 == 0.01
     assert len(_pipeline_labels(out, 2)) == 2
+    # The Space's loader: two copies of one model share every weight but run separately (no shared-encoder head).
+    models = EmotionModels.load({"a": str(out), "b": str(out)}, fast=True)
+    assert len(models.groups) == 2
+    wave, sr, _, _ = load_long_clip(None, "seven")
+    a, b = models.predict(wave[: 2 * sr]).values()
+    assert a["label"] == b["label"] in model.config.id2label.values()
+    assert sum(a["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_patch_finetune_recipe_keeps_a_frozen_backbone(tmp_path):
@@ -170,3 +178,25 @@ def test_missing_weights_stop_with_how_to_get_them(tmp_path, monkeypatch):
     with pytest.raises(MissingWeightsError, match="no such file"):
         run("vgg19_mel_english6", tmp_path / "c", "corpora=[tess]", "languages=[]", "balance=none",
             "augment_preset=null", "backbone_weights=/nowhere/vgg19-dcbb9e9d.pth")
+
+
+def test_image_cnn_under_accelerate_two_processes(tmp_path):
+    """Seed 002's launch line (accelerate launch), with frozen layers under DDP (gloo on CPU)."""
+    import sys
+
+    from tests.test_train import _launch, free_port
+
+    out = tmp_path / "ddp"
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                "--main_process_port", str(free_port())]
+    overrides = ["tiny_model=tiny", "image_size=64", "clip_seconds=1.5", "learning_rate=1e-3"]
+    args = ["--recipe", "vgg19_mel_demos_c2", *TRAIN_FAST, f"output_dir={out}", *overrides, "max_steps=4"]
+    proc = _launch(args, tmp_path / "ddp.log", launcher)
+    assert proc.wait(timeout=300) == 0, (tmp_path / "ddp.log").read_text()[-4000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["run"]["world_size"] == 2 and results["test"]["n"] == results["split_sizes"]["test"]
+    trained = AutoModelForAudioClassification.from_pretrained(out)
+    start = _fresh_model("vgg19_mel_demos_c2", out, *overrides)
+    assert torch.equal(trained.backbone.blocks()[0][0].weight, start.backbone.blocks()[0][0].weight)
+    assert not torch.equal(trained.backbone.blocks()[4][0].weight, start.backbone.blocks()[4][0].weight)

@@ -120,6 +120,11 @@ def test_parse_args_finds_the_recipe_anywhere():
         ("synthetic=maybe", "synthetic: cannot use 'maybe'"),
         ("eval_strategy=steps", "needs eval_steps"),
         ("learning_rate=null", "learning_rate cannot be null"),
+        ("method=svm", "method: 'svm' is not one of"),
+        ("method=image_cnn", "needs backbone"),
+        ("spectrogram=cqt", "spectrogram"),
+        ("augment_online_p=0.5", "needs online_augment_preset or augment_preset"),
+        ("online_augment_preset=seed999", "online_augment_preset"),
     ],
 )
 def test_bad_values_fail_before_anything_runs(override, message):
