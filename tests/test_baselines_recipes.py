@@ -113,6 +113,23 @@ def _fresh_model(recipe_name: str, out: Path, *overrides: str):
     return build_recipe_model(recipe, data.label_names)[0]
 
 
+def _saved_model_accuracy(out: Path, recipe_name: str, *overrides: str) -> float:
+    """Test accuracy of the model folder train.py saved, recomputed from the test split."""
+    from transformers import AutoFeatureExtractor
+
+    from ser_hf.training import AudioCollator, model_view
+
+    recipe = load_recipe(recipe_name, [*TRAIN_FAST, f"output_dir={out}", *overrides])
+    test = model_view(prepare_data(recipe).splits["test"])
+    model = AutoModelForAudioClassification.from_pretrained(out).eval()
+    collate = AudioCollator(AutoFeatureExtractor.from_pretrained(out), recipe.max_eval_seconds)
+    rows = [test[i] for i in range(len(test))]
+    with torch.inference_mode():
+        batch = collate(rows)
+        labels = batch.pop("labels")
+        return (model(**batch).logits.argmax(-1) == labels).float().mean().item()
+
+
 def _pipeline_labels(out: Path, n: int = 3) -> list[str]:
     wave, sr, _, _ = load_long_clip(None, "seven")
     clf = pipeline("audio-classification", model=str(out))
@@ -134,6 +151,7 @@ def test_image_cnn_recipe_trains_only_what_the_freeze_rule_allows(tmp_path):
     assert not torch.equal(blocks_trained[4][-1].weight, blocks_start[4][-1].weight)
     assert not torch.equal(trained.classifier.weight, start.classifier.weight)
     assert set(_pipeline_labels(out)) <= set(trained.config.id2label.values())
+    assert _saved_model_accuracy(out, "vgg19_mel_demos_c2", *overrides) == pytest.approx(result["test"]["accuracy"])
     card = str(render_card(out, "org/x"))
     assert "freeze `last_blocks:2`" in card and "import ser_hf.baselines" in card
 
@@ -159,7 +177,8 @@ def test_cnn_blstm_recipe_on_english_rows_only(tmp_path):
 
 def test_patch_finetune_recipe_keeps_a_frozen_backbone(tmp_path):
     out = tmp_path / "yamnet"
-    run("yamnet_transfer_ravdess", out, "tiny_model=tiny", "num_train_epochs=2", "learning_rate=1e-3")
+    result = run("yamnet_transfer_ravdess", out, "tiny_model=tiny", "num_train_epochs=2", "learning_rate=1e-3")
+    assert _saved_model_accuracy(out, "yamnet_transfer_ravdess", "tiny_model=tiny") == pytest.approx(result["test"]["accuracy"])
     trained = AutoModelForAudioClassification.from_pretrained(out)
     start = _fresh_model("yamnet_transfer_ravdess", out, "tiny_model=tiny")
     for (name, p_t), (_, p_s) in zip(trained.backbone.state_dict().items(), start.backbone.state_dict().items()):
