@@ -159,5 +159,9 @@ def main(argv: list[str] | None = None) -> dict | None:
 if __name__ == "__main__":
     try:
         main()
-    except (RecipeError, CorpusRootError) as err:  # a recipe or data problem: the message says what to do
-        sys.exit(f"train.py: {err}")
+    except Exception as err:
+        from ser_hf.baselines.weights import MissingWeightsError
+
+        if isinstance(err, (RecipeError, CorpusRootError, MissingWeightsError)):  # the message says what to do
+            sys.exit(f"train.py: {err}")
+        raise

@@ -40,8 +40,9 @@ def run_embeddings_recipe(recipe) -> dict:
 
     out = Path(recipe.output_dir)
     # Files are not rebalanced: seed 003 balances embedding rows (frames), inside the table.
-    data = prepare_data(dataclasses.replace(recipe, balance="none"))
+    # Networks first: a missing weight file stops the run before any audio is decoded.
     extractors = {name: build_extractor(name, **extractor_kwargs(name, recipe)) for name in recipe.extractors}
+    data = prepare_data(dataclasses.replace(recipe, balance="none"))
     started = time.perf_counter()
     rows = run_baselines_table(
         data.splits, extractors, out, classifiers=recipe.classifiers, pooling=recipe.pooling, balance=recipe.balance,
