@@ -73,8 +73,10 @@ def warn_if_recipe_changed(recipe: Recipe, output_dir: Path) -> None:
 
 
 def model_description(recipe: Recipe) -> str:
-    name = recipe.model_name_or_path if recipe.method == "finetune" else f"{recipe.method} {recipe.backbone or recipe.cnn_blstm_variant}"
-    return f"tiny random {recipe.tiny_model if recipe.method == 'finetune' else name}" if recipe.tiny_model else name
+    if recipe.method == "finetune":
+        return f"tiny random {recipe.tiny_model}" if recipe.tiny_model else recipe.model_name_or_path
+    name = f"{recipe.method} {recipe.backbone or recipe.cnn_blstm_variant}"
+    return f"tiny random {name}" if recipe.tiny_model else name
 
 
 def main(argv: list[str] | None = None) -> dict | None:

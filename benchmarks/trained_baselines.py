@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 SECONDS = 3.0
 # name -> (recipe, overrides); full-size architectures, random weights
 MODELS = {
-    "vgg19_c2 (seed 002)": ("vgg19_mel_demos_c2", ["image_size=224"]),
-    "vgg19_first15 (seed 004)": ("vgg19_mel_english6", []),
+    "vgg19_c2 (seed 002)": ("vgg19_mel_demos_c2", ["random_weights=true"]),
+    "vgg19_first15 (seed 004)": ("vgg19_mel_english6", ["random_weights=true"]),
     "resnet50_frozen (seed 003/004)": ("resnet50_mel_english6", ["freeze=all"]),
     "cnn_blstm_attention (seed 004)": ("cnn_blstm_attention_english6", []),
     "yamnet_frozen_head (seed 001)": ("yamnet_transfer_ravdess", ["random_weights=true"]),
@@ -40,27 +40,21 @@ MODELS = {
 
 
 def build(recipe_name: str, overrides: list[str], labels: list[str]):
-    from ser_hf.baselines import image_cnn
     from ser_hf.models import build_recipe_model
     from ser_hf.recipe import load_recipe
 
     recipe = load_recipe(recipe_name, ["synthetic=true", *overrides])
-    if recipe.method == "image_cnn":
-        if recipe.backbone.lower().startswith("vgg"):
-            # the VGG with random ImageNet-sized weights instead of the Hub's
-            cfg = image_cnn.SpectrogramCNNConfig(
-                image_backbone="vgg", vgg_depth=int(recipe.backbone[-2:]), image_size=recipe.image_size,
-                pooling=recipe.head_pooling, head_hidden_sizes=recipe.head_hidden_sizes, head_dropout=recipe.head_dropout,
-                head_batchnorm=recipe.head_batchnorm, head_l2=recipe.l2, freeze=recipe.freeze, num_labels=len(labels))
-        else:
-            from transformers import ResNetConfig
+    if recipe.method == "image_cnn" and not recipe.backbone.lower().startswith("vgg"):
+        # ResNet-50's architecture without the Hub: transformers' default ResNetConfig is ResNet-50
+        from transformers import ResNetConfig
 
-            cfg = image_cnn.SpectrogramCNNConfig(
-                image_backbone="auto", image_backbone_config=ResNetConfig().to_dict(), image_size=recipe.image_size,
-                pooling="avg", head_hidden_sizes=recipe.head_hidden_sizes, head_dropout=recipe.head_dropout,
-                head_batchnorm=recipe.head_batchnorm, head_l2=recipe.l2, freeze=recipe.freeze, num_labels=len(labels))
+        from ser_hf.baselines import image_cnn
         from ser_hf.models import spectrogram_extractor
 
+        cfg = image_cnn.SpectrogramCNNConfig(
+            image_backbone="auto", image_backbone_config=ResNetConfig().to_dict(), image_size=recipe.image_size,
+            pooling="avg", head_hidden_sizes=recipe.head_hidden_sizes, head_dropout=recipe.head_dropout,
+            head_batchnorm=recipe.head_batchnorm, head_l2=recipe.l2, freeze=recipe.freeze, num_labels=len(labels))
         return image_cnn.SpectrogramCNNForAudioClassification(cfg), spectrogram_extractor(recipe, image=True)
     return build_recipe_model(recipe, labels)
 

@@ -207,6 +207,7 @@ def build_recipe_model(recipe, label_names: list[str]) -> tuple[PreTrainedModel,
 
         model = build_spectrogram_cnn(
             recipe.backbone, label_names, weights=recipe.backbone_weights, tiny=tiny, image_size=recipe.image_size,
+            random_weights=recipe.random_weights,
             pooling=recipe.head_pooling if recipe.backbone.lower() in ("vgg16", "vgg19") else "avg",
             head_batchnorm=recipe.head_batchnorm, head_l2=recipe.l2, freeze=recipe.freeze, **_head_kwargs(recipe))
         extractor = spectrogram_extractor(recipe, image=True)

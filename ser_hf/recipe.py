@@ -87,7 +87,7 @@ class Recipe:
     classifiers: list[str] = _f(["svm_linear", "svm_rbf", "knn", "random_forest", "logistic_regression", "mlp"], "Classifiers fitted on each embedding.")
     pooling: str = _f("mean", "mean (one row per file, seed 000) or frames (one row per frame, seed 003).")
     extractor_weights: dict[str, str] = _f({}, "Extractor -> weight file or folder (e.g. extractor_weights.vggish=vggish-10086976.pth).")
-    random_weights: bool = _f(False, "Embeddings / patch_finetune: random network weights, asked for explicitly (synthetic runs, timing); never a fallback.")
+    random_weights: bool = _f(False, "Embeddings / patch_finetune / image_cnn with VGG: random network weights, asked for explicitly (synthetic runs, timing); never a fallback.")
     mlp_trials: int = _f(10, "Points of seed 003's MLP grid sampled by the random search.")
     mlp_max_epochs: int = _f(5000, "MLP epoch limit (seed 003: 5000, early stopping patience 20).")
     # ---- augmentation and balancing (training part only)

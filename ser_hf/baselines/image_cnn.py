@@ -47,6 +47,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from .spectrogram import SpectrogramImageFeatureExtractor
+from .vggish import vgg_conv_stack
 
 logger = logging.getLogger(__name__)
 
@@ -80,15 +81,7 @@ class VGGFeatures(nn.Module):
 
     def __init__(self, depth: int = 19, channels=VGG_CHANNELS, in_channels: int = 3):
         super().__init__()
-        layers: list[nn.Module] = []
-        for v in vgg_layout(depth, channels):
-            if v == "M":
-                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-            else:
-                layers += [nn.Conv2d(in_channels, v, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
-                in_channels = v
-        self.features = nn.Sequential(*layers)
-        self.out_channels = in_channels
+        self.features, self.out_channels = vgg_conv_stack(vgg_layout(depth, channels), in_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
@@ -392,6 +385,7 @@ def build_spectrogram_cnn(
     weights: str | None = None,
     tiny: bool = False,
     image_size: int = 224,
+    random_weights: bool = False,
     **head,
 ) -> SpectrogramCNNForAudioClassification:
     """A spectrogram-image classifier with ImageNet weights in its backbone (or a tiny random one).
@@ -402,6 +396,7 @@ def build_spectrogram_cnn(
         label_names: the classes, in label-id order.
         weights: VGG only: where its ImageNet weights come from (default the Hub's ``timm/vggNN.tv_in1k``).
         tiny: a tiny randomly initialised backbone of the same family (tests, CPU dry runs); never a fallback.
+        random_weights: VGG only: the full-size network without loading ImageNet weights (timing runs).
         head: ``pooling``, ``head_hidden_sizes``, ``head_dropout``, ``head_batchnorm``, ``head_l2``, ``freeze``.
     """
     id2label = dict(enumerate(label_names))
@@ -413,10 +408,13 @@ def build_spectrogram_cnn(
         config = SpectrogramCNNConfig(image_backbone="vgg", vgg_depth=depth,
                                       vgg_channels=TINY_VGG_CHANNELS if tiny else VGG_CHANNELS, **common)
         model = SpectrogramCNNForAudioClassification(config)
-        if not tiny:
+        if not (tiny or random_weights):
             model.backbone.load_state_dict(vgg_state_from(weights or f"timm/vgg{depth}.tv_in1k", model.backbone))
         return model
     common.setdefault("pooling", "avg")
+    if random_weights and not tiny:
+        raise ValueError(f"random_weights builds VGG backbones only: {backbone} takes its architecture from the Hub "
+                         "(or tiny_model=tiny for a tiny random one)")
     if tiny:
         config = SpectrogramCNNConfig(image_backbone="auto", image_backbone_config=tiny_backbone_config(backbone), **common)
         return SpectrogramCNNForAudioClassification(config)

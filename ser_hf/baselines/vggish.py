@@ -49,6 +49,20 @@ VGGISH_CONV_LAYOUT = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M"]
 QUANTIZE_MIN, QUANTIZE_MAX = -2.0, 2.0
 
 
+def vgg_conv_stack(layout, in_channels: int) -> tuple[nn.Sequential, int]:
+    """VGG's convolutional stack in torchvision's module order (3x3 conv + ReLU per channel count, a 2x2 max
+    pool per ``"M"``), so published state dicts load by index; returns it and its output channels.
+    Shared by VGGish and the ImageNet VGGs of :mod:`ser_hf.baselines.image_cnn`."""
+    layers: list[nn.Module] = []
+    for v in layout:
+        if v == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        else:
+            layers += [nn.Conv2d(in_channels, v, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            in_channels = v
+    return nn.Sequential(*layers), in_channels
+
+
 @strict
 class VGGishConfig(PreTrainedConfig):
     """VGGish's architecture (defaults: the published network).
@@ -103,15 +117,7 @@ class VGGishModel(PreTrainedModel):
 
     def __init__(self, config: VGGishConfig):
         super().__init__(config)
-        layers: list[nn.Module] = []
-        in_channels = 1
-        for v in config.conv_layout:
-            if v == "M":
-                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-            else:
-                layers += [nn.Conv2d(in_channels, v, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
-                in_channels = v
-        self.features = nn.Sequential(*layers)
+        self.features, _ = vgg_conv_stack(config.conv_layout, in_channels=1)
         sizes = [config.flat_size, *config.hidden_sizes]
         head: list[nn.Module] = []
         for a, b in zip(sizes[:-1], sizes[1:]):
