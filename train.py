@@ -10,7 +10,7 @@
 
 The recipe's ``method`` picks the model: finetune (an HF audio encoder), image_cnn, cnn_blstm,
 patch_finetune (all trained by the same Trainer path below) or embeddings (a table of frozen
-embeddings x classifiers, ser_hf.baselines.run).
+embeddings x classifiers, ser_hf.training.embeddings).
 
 Recipe -> datasets -> model -> Trainer -> test evaluation -> outputs, top to bottom. Launched again
 with the same output_dir, it resumes from the last complete checkpoint there. What lands in
@@ -27,29 +27,18 @@ import sys
 import time
 from pathlib import Path
 
-import datasets
-import transformers
 import yaml
-from transformers import set_seed
 
-from ser_hf.models import build_recipe_model
-from ser_hf.corpora import CorpusRootError
 from ser_hf.recipe import Recipe, RecipeError, parse_args
-from ser_hf.results import long_clip_results, test_metrics, write_results
-from ser_hf.training import (
-    build_trainer,
-    epoch_padding_fraction,
-    last_complete_checkpoint,
-    model_view,
-    prepare_data,
-    training_arguments,
-)
 
 logger = logging.getLogger("train")
 
 
 def setup_logging(args) -> None:
     """ser-hf logs on every process (tagged with its rank); transformers on the main one."""
+    import datasets
+    import transformers
+
     logging.basicConfig(
         format=f"%(asctime)s [rank {args.process_index}] %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
@@ -80,7 +69,21 @@ def model_description(recipe: Recipe) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict | None:
-    recipe = parse_args(sys.argv[1:] if argv is None else argv)
+    recipe = parse_args(sys.argv[1:] if argv is None else argv)  # --help and a bad recipe stop here, in a second
+    # torch, transformers and datasets load only now (seconds), once the recipe is known to be valid.
+    from transformers import set_seed
+
+    from ser_hf.evaluation.results import long_clip_results, test_metrics, write_results
+    from ser_hf.models.build import build_recipe_model
+    from ser_hf.training import (
+        build_trainer,
+        epoch_padding_fraction,
+        last_complete_checkpoint,
+        model_view,
+        prepare_data,
+        training_arguments,
+    )
+
     args = training_arguments(recipe)
     setup_logging(args)
     logger.info("process rank %d of world size %d on %s", args.process_index, args.world_size, args.device)
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     if recipe.method == "embeddings":  # frozen embeddings x scikit-learn / MLP classifiers: no Trainer
         if args.world_size > 1:
             raise RecipeError("method=embeddings runs in one process: python train.py --recipe ...")
-        from ser_hf.baselines.run import run_embeddings_recipe
+        from ser_hf.training.embeddings import run_embeddings_recipe
 
         return run_embeddings_recipe(recipe)
 
@@ -152,7 +155,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         100 * metrics["accuracy"], 100 * metrics["uar"], 100 * metrics["macro_f1"], len(data.splits["test"]), out,
     )
     if recipe.push_to_hub:
-        from ser_hf.hub import push_run
+        from ser_hf.publish.hub import push_run
 
         logger.info("pushed: %s", push_run(out, recipe.hub_model_id))
     return {"test": metrics, "run": run, "long_clip": long_clip_summary}
@@ -162,7 +165,8 @@ if __name__ == "__main__":
     try:
         main()
     except Exception as err:
-        from ser_hf.baselines.weights import MissingWeightsError
+        from ser_hf.data.corpora.base import CorpusRootError
+        from ser_hf.models.weights import MissingWeightsError
 
         if isinstance(err, (RecipeError, CorpusRootError, MissingWeightsError)):  # the message says what to do
             sys.exit(f"train.py: {err}")

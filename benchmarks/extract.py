@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def make_dataset(files: int, seconds: float, seed: int = 0):
     import datasets
 
-    from ser_hf.audio import content_hash, encode_wav, to_pcm16
+    from ser_hf.data.audio import content_hash, encode_wav, to_pcm16
 
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * 16000)) / 16000
@@ -63,10 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from transformers import HubertConfig, HubertModel
 
-    from ser_hf.baselines import build_extractor, extract
-    from ser_hf.baselines.classifiers import CLASSIFIER_NAMES, fit_classifier
-    from ser_hf.baselines.encoders import HFEncoderExtractor
-    from ser_hf.baselines.mlp import MLPConfig, train_mlp
+    from ser_hf.features.extract import build_extractor, extract
+    from ser_hf.classifiers.pipelines import CLASSIFIER_NAMES, fit_classifier
+    from ser_hf.features.encoder_layers import HFEncoderExtractor
+    from ser_hf.classifiers.mlp import MLPConfig, train_mlp
 
     datasets.disable_progress_bars()
     if args.threads:

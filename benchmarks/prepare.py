@@ -33,7 +33,7 @@ def write_corpus(root: Path, n: int, seconds: float, sr: int = 48000) -> list[st
     SUBESCO's layout is used because its grid (20 speakers x 10 sentences x 7 emotions x 5 takes)
     holds enough distinct valid names; several of its speakers really are recorded at 48 kHz.
     """
-    from ser_hf.corpora.subesco import EMOTIONS
+    from ser_hf.data.corpora.subesco import EMOTIONS
 
     if n > 7000:
         raise SystemExit("at most 7000 files (the SUBESCO grid)")
@@ -60,7 +60,7 @@ def write_corpus(root: Path, n: int, seconds: float, sr: int = 48000) -> list[st
 
 
 def bench_per_file(paths: list[str]) -> float:
-    from ser_hf.audio import PreprocessConfig, content_hash, encode_wav, preprocess, read_audio, to_pcm16
+    from ser_hf.data.audio import PreprocessConfig, content_hash, encode_wav, preprocess, read_audio, to_pcm16
 
     cfg = PreprocessConfig()
     preprocess(read_audio(paths[0])[0], cfg)  # warm-up (librosa import, numba)
@@ -74,8 +74,8 @@ def bench_per_file(paths: list[str]) -> float:
 
 
 def bench_end_to_end(root: Path, num_proc: int, cache: Path) -> tuple[float, int]:
-    from ser_hf.corpora import CORPORA
-    from ser_hf.prepare import prepare_corpus
+    from ser_hf.data.corpora import CORPORA
+    from ser_hf.data.prepare import prepare_corpus
 
     start = time.perf_counter()
     ds, report = prepare_corpus(CORPORA["subesco"], root, num_proc=num_proc, cache_dir=cache, use_cache=False)

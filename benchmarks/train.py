@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from transformers import AutoModelForAudioClassification, HubertConfig, TrainerCallback  # noqa: E402
 
-from ser_hf.audio import encode_wav  # noqa: E402
+from ser_hf.data.audio import encode_wav  # noqa: E402
 from ser_hf.models import build_model, label_maps, tiny_feature_extractor  # noqa: E402
 from ser_hf.recipe import load_recipe  # noqa: E402
 from ser_hf.training import (  # noqa: E402
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     recipe = load_recipe("quickstart", ["dataloader_num_workers=0"])
     if args.durations:
         durations = json.loads(Path(args.durations).read_text())
-        from ser_hf.labels import get_label_set
+        from ser_hf.data.labels import get_label_set
 
         data = noise_data(durations, list(get_label_set(recipe.label_set).classes))
         source = f"noise clips with the quickstart's {len(durations)} training durations"

@@ -40,7 +40,7 @@ MODELS = {
 
 
 def build(recipe_name: str, overrides: list[str], labels: list[str]):
-    from ser_hf.models import build_recipe_model
+    from ser_hf.models.build import build_recipe_model
     from ser_hf.recipe import load_recipe
 
     recipe = load_recipe(recipe_name, ["synthetic=true", *overrides])
@@ -48,8 +48,8 @@ def build(recipe_name: str, overrides: list[str], labels: list[str]):
         # ResNet-50's architecture without the Hub: transformers' default ResNetConfig is ResNet-50
         from transformers import ResNetConfig
 
-        from ser_hf.baselines import image_cnn
-        from ser_hf.models import spectrogram_extractor
+        from ser_hf.models import image_cnn
+        from ser_hf.models.build import spectrogram_extractor
 
         cfg = image_cnn.SpectrogramCNNConfig(
             image_backbone="auto", image_backbone_config=ResNetConfig().to_dict(), image_size=recipe.image_size,

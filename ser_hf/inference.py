@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
-from .labels import get_label_set
+from ser_hf.data.labels import get_label_set
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +79,8 @@ def cpu_has_bf16() -> bool:
 
 
 def load_model(name: str, source: str, device: str = "cpu", fast: bool = False) -> LoadedModel:
-    import ser_hf.baselines  # noqa: F401  registers ser-hf's own model types (spectrogram CNN, CNN-BLSTM, VGGish/YAMNet heads)
-
+    # ser-hf's own model types (spectrogram CNN, CNN-BLSTM, VGGish/YAMNet heads) resolve through ser_hf.registry,
+    # importing only the module of the model being loaded.
     try:
         extractor = AutoFeatureExtractor.from_pretrained(source)
         model = AutoModelForAudioClassification.from_pretrained(source).to(device).eval()

@@ -20,12 +20,13 @@ from typing import Any
 
 import yaml
 
+from ser_hf.registry import CLASSIFIERS, EXTRACTORS, METHODS
+
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
 
 BALANCE_METHODS = ("none", "harmonic", "undersample", "oversample", "class_weights")
 BEST_METRICS = ("uar", "macro_f1", "accuracy", "weighted_f1")
 AUGMENT_PRESETS = ("seed003", "seed004", "seed004_images")
-METHODS = ("finetune", "image_cnn", "cnn_blstm", "patch_finetune", "embeddings")
 SPECTROGRAM_KINDS = ("mel", "mfcc")
 POOLINGS = ("mean", "frames")
 
@@ -83,7 +84,7 @@ class Recipe:
     clip_seconds: float = _f(3.0, "image_cnn / cnn_blstm: every clip is centre-padded or cropped to this length before the spectrogram (seed 004: 3).")
     cnn_blstm_variant: str = _f("cnn_blstm_attention", "cnn_blstm: cnn, lstm, cnn_lstm, cnn_blstm or cnn_blstm_attention (seed 004's models).")
     # ---- embeddings method (frozen embeddings -> classifiers, one table)
-    extractors: list[str] = _f(["vggish", "yamnet"], "Embeddings: vggish, yamnet, egemaps, compare, mfcc, hf:<model id> (ser_hf.baselines.build_extractor).")
+    extractors: list[str] = _f(["vggish", "yamnet"], "Embeddings: vggish, yamnet, egemaps, compare, mfcc, hf:<model id> (ser_hf.registry.EXTRACTORS).")
     classifiers: list[str] = _f(["svm_linear", "svm_rbf", "knn", "random_forest", "logistic_regression", "mlp"], "Classifiers fitted on each embedding.")
     pooling: str = _f("mean", "mean (one row per file, seed 000) or frames (one row per frame, seed 003).")
     extractor_weights: dict[str, str] = _f({}, "Extractor -> weight file or folder (e.g. extractor_weights.vggish=vggish-10086976.pth).")
@@ -130,7 +131,7 @@ class Recipe:
         _check_choice("eval_strategy", self.eval_strategy, ("epoch", "steps"))
         _check_choice("bf16", str(self.bf16).lower(), ("auto", "true", "false"))
         _check_choice("synthetic_size", self.synthetic_size, ("tiny", "small", "full"))
-        _check_choice("method", self.method, METHODS)
+        _check_choice("method", self.method, tuple(METHODS))
         _check_choice("spectrogram", self.spectrogram, SPECTROGRAM_KINDS)
         _check_choice("pooling", self.pooling, POOLINGS)
         _check_choice("head_pooling", self.head_pooling, ("flatten", "avg"))
@@ -142,6 +143,13 @@ class Recipe:
             raise RecipeError(f"patch_finetune: freeze must be all or none, got {self.freeze!r}")
         if len(self.head_dropout) not in (0, len(self.head_hidden_sizes)):
             raise RecipeError(f"head_dropout needs one value per head layer ({len(self.head_hidden_sizes)}), got {self.head_dropout}")
+        if self.method == "embeddings":
+            for name in self.extractors:
+                if name not in EXTRACTORS or name.endswith(":"):
+                    if not (name.startswith("hf:") and len(name) > 3):
+                        raise RecipeError(f"extractors: {name!r} is not one of {', '.join(k for k in EXTRACTORS if k != 'hf:')}, hf:<model id or folder>")
+            for name in self.classifiers:
+                _check_choice("classifiers", name, tuple(CLASSIFIERS))
         if self.method == "embeddings" and self.balance not in ("none", "harmonic"):
             raise RecipeError(f"embeddings: balance must be none or harmonic (frame rows), got {self.balance!r}")
         if self.augment_preset is not None:
@@ -160,10 +168,10 @@ class Recipe:
             raise RecipeError("eval_strategy=steps needs eval_steps")
         if self.push_to_hub and not self.hub_model_id:
             raise RecipeError("push_to_hub needs hub_model_id=ORG/NAME")
-        from .labels import LABEL_SETS
+        from ser_hf.data.labels import LABEL_SETS
 
         _check_choice("label_set", self.label_set, tuple(LABEL_SETS))
-        from .corpora import expand_names
+        from ser_hf.data.corpora import expand_names
 
         try:
             expand_names(self.corpora)
@@ -172,7 +180,7 @@ class Recipe:
 
     def corpus_roots(self) -> dict[str, str | None]:
         """Root per corpus: None for the synthetic corpus; relative roots are under data_root."""
-        from .corpora import expand_names
+        from ser_hf.data.corpora import expand_names
 
         names = expand_names(self.corpora)
         if self.synthetic:

@@ -20,9 +20,9 @@ HERE = Path(__file__).resolve().parent
 if not (HERE / "ser_hf").is_dir():  # run from the repository: use the library next to it
     sys.path.insert(0, str(HERE.parent))
 
-from ser_hf.audio import AudioError, read_audio  # noqa: E402
+from ser_hf.data.audio import AudioError, read_audio  # noqa: E402
 from ser_hf.inference import EmotionModels, to_label_view  # noqa: E402
-from ser_hf.longclip import rms, segment_clip  # noqa: E402
+from ser_hf.evaluation.long_clip import rms, segment_clip  # noqa: E402
 
 VIEWS = {"model's classes": "model", "real-time 4 classes (seed 003)": "realtime4"}
 SR = 16000

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ser_hf.audio import (
+from ser_hf.data.audio import (
     AudioError,
     PreprocessConfig,
     decode_wav_bytes,

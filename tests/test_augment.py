@@ -8,8 +8,8 @@ import datasets
 import numpy as np
 import pytest
 
-from ser_hf.audio import decode_wav_bytes, encode_wav
-from ser_hf.augment import (
+from ser_hf.data.audio import decode_wav_bytes, encode_wav
+from ser_hf.data.augment import (
     PRESETS,
     OnTheFlyAugment,
     PeakRelativeGaussianNoise,

@@ -8,8 +8,8 @@ import datasets
 import numpy as np
 import pytest
 
-from ser_hf.audio import encode_wav
-from ser_hf.balance import (
+from ser_hf.data.audio import encode_wav
+from ser_hf.data.balance import (
     METHODS,
     balance,
     class_counts,

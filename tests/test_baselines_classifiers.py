@@ -10,9 +10,9 @@ import torch
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from ser_hf.baselines.classifiers import CLASSIFIER_NAMES, fit_classifier, load_classifier, make_classifier, \
+from ser_hf.classifiers.pipelines import CLASSIFIER_NAMES, fit_classifier, load_classifier, make_classifier, \
     save_classifier
-from ser_hf.baselines.mlp import SEARCH_SPACE, MLPClassifier, MLPConfig, grid_points, holdout_files, sample_grid, \
+from ser_hf.classifiers.mlp import SEARCH_SPACE, MLPClassifier, MLPConfig, grid_points, holdout_files, sample_grid, \
     train_mlp
 
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 from transformers import HubertConfig, HubertModel, WhisperConfig, WhisperModel
 
-from ser_hf.audio import content_hash, encode_wav, to_pcm16
-from ser_hf.baselines import build_extractor, extract, pool_per_file
-from ser_hf.baselines.encoders import HFEncoderExtractor
-from ser_hf.baselines.extract import EmbeddingExtractor, dataset_key
-from ser_hf.baselines.handcrafted import MFCCExtractor, OpenSmileExtractor
+from ser_hf.data.audio import content_hash, encode_wav, to_pcm16
+from ser_hf.features.extract import build_extractor, extract, pool_per_file
+from ser_hf.features.encoder_layers import HFEncoderExtractor
+from ser_hf.features.extract import EmbeddingExtractor, dataset_key
+from ser_hf.features.handcrafted import MFCCExtractor, OpenSmileExtractor
 
 SR = 16000
 SECONDS = [3.0, 1.2, 2.0, 0.6]
@@ -97,7 +97,7 @@ def test_vggish_and_yamnet_frames_per_file(tmp_path):
     assert yamnet.cache_config()["weights"] != build_extractor("yamnet", random_weights=True, seed=1).cache_config()[
         "weights"]
     # Published VGGish padding (none): a 0.6-s file has no example, so mean pooling refuses.
-    from ser_hf.baselines.vggish import VGGishExtractor
+    from ser_hf.features.networks import VGGishExtractor
 
     strict = VGGishExtractor(model=vggish.model, pad_mode="none")
     with pytest.raises(ValueError, match="no frame"):

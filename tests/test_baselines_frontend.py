@@ -8,7 +8,7 @@ import librosa
 import numpy as np
 import pytest
 
-from ser_hf.baselines.frontend import (
+from ser_hf.models.patch_frontend import (
     LogMelPatchFeatureExtractor,
     mel_weight_matrix,
     vggish_feature_extractor,

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoFeatureExtractor, AutoModel
 
-from ser_hf.baselines import MissingWeightsError
-from ser_hf.baselines.frontend import vggish_feature_extractor, yamnet_feature_extractor
-from ser_hf.baselines.vggish import (
+from ser_hf.models.weights import MissingWeightsError
+from ser_hf.models.patch_frontend import vggish_feature_extractor, yamnet_feature_extractor
+from ser_hf.models.vggish import (
     VGGISH_WEIGHTS_URL,
     VGGishConfig,
     VGGishModel,
@@ -19,7 +19,7 @@ from ser_hf.baselines.vggish import (
     load_vggish,
     torchvggish_keys,
 )
-from ser_hf.baselines.yamnet import (
+from ser_hf.models.yamnet import (
     YAMNET_WEIGHTS_URL,
     SamePadConv2d,
     YAMNetConfig,
@@ -266,16 +266,16 @@ def test_missing_weight_files_say_how_to_get_them(tmp_path, monkeypatch):
     with pytest.raises(MissingWeightsError) as vggish_error:
         load_vggish()
     message = str(vggish_error.value)
-    assert VGGISH_WEIGHTS_URL in message and "curl -L -o" in message and "python -m ser_hf.baselines.vggish" in message
+    assert VGGISH_WEIGHTS_URL in message and "curl -L -o" in message and "python -m ser_hf.models.vggish" in message
     assert str(tmp_path / "cache" / "weights" / "vggish-10086976.pth") in message
     with pytest.raises(MissingWeightsError) as yamnet_error:
         load_yamnet(tmp_path / "elsewhere" / "yamnet.h5")
-    assert YAMNET_WEIGHTS_URL in str(yamnet_error.value) and "python -m ser_hf.baselines.yamnet" in str(
+    assert YAMNET_WEIGHTS_URL in str(yamnet_error.value) and "python -m ser_hf.models.yamnet" in str(
         yamnet_error.value)
 
 
 def test_convert_command_line(tmp_path):
-    from ser_hf.baselines.yamnet import main
+    from ser_hf.models.yamnet import main
 
     _write_keras_yamnet_h5(tmp_path / "yamnet.h5")
     assert main([str(tmp_path / "yamnet.h5"), str(tmp_path / "out")]) == 0

@@ -13,14 +13,16 @@ import torch
 from transformers import AutoModelForAudioClassification, pipeline, set_seed
 
 import train
-from ser_hf.baselines import MissingWeightsError, build_extractor, extract, load_classifier
-from ser_hf.cards import render_card
-from ser_hf.hub import stage_run
+from ser_hf.classifiers.pipelines import load_classifier
+from ser_hf.features.extract import build_extractor, extract
+from ser_hf.models.weights import MissingWeightsError
+from ser_hf.publish.cards import render_card
+from ser_hf.publish.hub import stage_run
 from ser_hf.inference import EmotionModels
-from ser_hf.models import build_recipe_model
+from ser_hf.models.build import build_recipe_model
 from ser_hf.recipe import load_recipe
-from ser_hf.results import load_long_clip
-from ser_hf.training import prepare_data
+from ser_hf.evaluation.results import load_long_clip
+from ser_hf.training.data import prepare_data
 
 TRAIN_FAST = ["synthetic=true", "synthetic_size=tiny", "dataloader_num_workers=0", "logging_steps=5",
               "per_device_train_batch_size=8", "per_device_eval_batch_size=16"]
@@ -153,7 +155,7 @@ def test_image_cnn_recipe_trains_only_what_the_freeze_rule_allows(tmp_path):
     assert set(_pipeline_labels(out)) <= set(trained.config.id2label.values())
     assert _saved_model_accuracy(out, "vgg19_mel_demos_c2", *overrides) == pytest.approx(result["test"]["accuracy"])
     card = str(render_card(out, "org/x"))
-    assert "freeze `last_blocks:2`" in card and "import ser_hf.baselines" in card
+    assert "freeze `last_blocks:2`" in card and "import ser_hf  #" in card
 
 
 def test_cnn_blstm_recipe_on_english_rows_only(tmp_path):

@@ -8,10 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from ser_hf.baselines import build_extractor, extract, load_classifier
-from ser_hf.baselines.table import DEFAULT_CLASSIFIERS, run_baselines_table
-from ser_hf.corpora import load_corpus
-from ser_hf.splits import make_splits
+from ser_hf.classifiers.pipelines import load_classifier
+from ser_hf.features.extract import build_extractor, extract
+from ser_hf.classifiers.table import DEFAULT_CLASSIFIERS, run_baselines_table
+from ser_hf.data.corpora import load_corpus
+from ser_hf.data.splits import make_splits
 
 
 @pytest.fixture(scope="module")

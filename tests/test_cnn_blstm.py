@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from huggingface_hub.errors import StrictDataclassClassValidationError
 from transformers import AutoConfig, AutoModelForAudioClassification
 
-from ser_hf.baselines.cnn_blstm import (
+from ser_hf.models.cnn_blstm import (
     CNN_BLSTM_VARIANTS,
     CNNBLSTMAttentionConfig,
     CNNBLSTMAttentionForAudioClassification,

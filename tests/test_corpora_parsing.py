@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from ser_hf.corpora import CORPORA
-from ser_hf.corpora.base import CorpusRootError, scan
+from ser_hf.data.corpora import CORPORA
+from ser_hf.data.corpora.base import CorpusRootError, scan
 
 from .conftest import write_tone
 
@@ -78,7 +78,7 @@ def test_crema_d_levels_demographics_and_fallback(tmp_path):
     assert files["AudioWAV/1001_IEO_ANG_HI.wav"].intensity == "high"
     assert [files[k].gender for k in sorted(files)] == ["male", "female", "female"]  # embedded table
     (tmp_path / "VideoDemographics.csv").write_text('"ActorID","Age","Sex","Race","Ethnicity"\n1001,51,"Female","Caucasian","Not Hispanic"\n')
-    from ser_hf.corpora import crema_d
+    from ser_hf.data.corpora import crema_d
 
     crema_d._demographics.cache_clear()
     files, _ = parsed("crema_d", tmp_path)

@@ -9,9 +9,9 @@ from collections import Counter
 import datasets
 import pytest
 
-from ser_hf.corpora import load_corpus
-from ser_hf.prepare import FEATURES
-from ser_hf.synth import ensure_synthetic, generate
+from ser_hf.data.corpora import load_corpus
+from ser_hf.data.prepare import FEATURES
+from ser_hf.data.synth import ensure_synthetic, generate
 
 SEVEN = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
 
@@ -86,7 +86,7 @@ def test_esd_kaggle_layout(tmp_path):
 
 
 def test_consolidated_sets_are_unions():
-    from ser_hf.corpora import load_corpora
+    from ser_hf.data.corpora import load_corpora
 
     ds = load_corpora("all_bn", label_set="seven", synthetic_size="tiny")
     assert Counter(ds["corpus"]) == Counter({"subesco": 56, "banglaser": 76})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import datasets
 
-from ser_hf.data import main
+from ser_hf.data.cli import main
 
 from .conftest import write_tone
 

@@ -2,7 +2,7 @@
 
 Expected counts come from the real corpus's documented totals and the tiny choices written here
 (speakers 01 22 female, 02 06 male; 2 takes per emotion; 22 without neutral, 06 without PR files),
-not from ``ser_hf.synth.layouts``.
+not from ``ser_hf.data.synth.layouts``.
 """
 
 from collections import Counter
@@ -11,13 +11,13 @@ from pathlib import Path
 import datasets
 import pytest
 
-from ser_hf.corpora import CORPORA, load_corpus
-from ser_hf.corpora.base import scan
-from ser_hf.labels import apply_label_set
-from ser_hf.prepare import FEATURES
-from ser_hf.splits import make_splits
-from ser_hf.synth import ensure_synthetic, manifest, plan
-from ser_hf.synth.__main__ import main as synth_cli
+from ser_hf.data.corpora import CORPORA, load_corpus
+from ser_hf.data.corpora.base import scan
+from ser_hf.data.labels import apply_label_set
+from ser_hf.data.prepare import FEATURES
+from ser_hf.data.splits import make_splits
+from ser_hf.data.synth import ensure_synthetic, manifest, plan
+from ser_hf.data.synth.__main__ import main as synth_cli
 
 from .conftest import write_tone
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
-from ser_hf.baselines.image_cnn import VGGFeatures, build_spectrogram_cnn, vgg_state_from
-from ser_hf.baselines.spectrogram import SpectrogramImageFeatureExtractor, fit_length
-from ser_hf.baselines.weights import MissingWeightsError
+from ser_hf.models.image_cnn import VGGFeatures, build_spectrogram_cnn, vgg_state_from
+from ser_hf.models.spectrogram import SpectrogramImageFeatureExtractor, fit_length
+from ser_hf.models.weights import MissingWeightsError
 
 LABELS = ["angry", "happy", "sad"]
 SR = 16000

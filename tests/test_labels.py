@@ -3,7 +3,7 @@ from collections import Counter
 import datasets
 import pytest
 
-from ser_hf.labels import CANONICAL, LABEL_SETS, apply_label_set, get_label_set
+from ser_hf.data.labels import CANONICAL, LABEL_SETS, apply_label_set, get_label_set
 
 
 def _ds(emotions):

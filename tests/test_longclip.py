@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import ser_hf.longclip as longclip
-from ser_hf.longclip import SILENCE, evaluate_long_clip, label_segments, segment_clip
+import ser_hf.evaluation.long_clip as longclip
+from ser_hf.evaluation.long_clip import SILENCE, evaluate_long_clip, label_segments, segment_clip
 
 SR = 16000
 FREQ_TO_LABEL = {220.0: "sad", 330.0: "happy", 440.0: "angry"}

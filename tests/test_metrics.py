@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score
 
-from ser_hf.metrics import (
+from ser_hf.evaluation.metrics import (
     METRICS_DIR,
     SHIPPED_MODULES,
     compute_classification_metrics,
@@ -16,7 +16,7 @@ from ser_hf.metrics import (
     make_compute_metrics,
     metric_path,
 )
-from ser_hf.plots import plot_confusion_matrix, plot_roc_curves
+from ser_hf.evaluation.plots import plot_confusion_matrix, plot_roc_curves
 
 LABELS = ["angry", "happy", "sad"]
 # confusion matrix (rows = true): angry [3 1 0], happy [1 1 0], sad [0 1 1]

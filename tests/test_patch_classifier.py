@@ -8,17 +8,17 @@ import torch
 from huggingface_hub.errors import StrictDataclassClassValidationError
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification, pipeline
 
-from ser_hf.baselines import MissingWeightsError
-from ser_hf.baselines.frontend import vggish_feature_extractor, yamnet_feature_extractor
-from ser_hf.baselines.patch_classifier import (
+from ser_hf.models.weights import MissingWeightsError
+from ser_hf.models.patch_frontend import vggish_feature_extractor, yamnet_feature_extractor
+from ser_hf.models.patch_classifier import (
     TINY_BACKBONES,
     PatchClassifierConfig,
     PatchClassifierFeatureExtractor,
     PatchEmbeddingForAudioClassification,
     build_patch_classifier,
 )
-from ser_hf.baselines.vggish import VGGISH_WEIGHTS_URL, VGGishConfig, VGGishModel
-from ser_hf.baselines.yamnet import YAMNET_WEIGHTS_URL, YAMNetConfig, YAMNetModel
+from ser_hf.models.vggish import VGGISH_WEIGHTS_URL, VGGishConfig, VGGishModel
+from ser_hf.models.yamnet import YAMNET_WEIGHTS_URL, YAMNetConfig, YAMNetModel
 
 SR = 16000
 LABELS = ["low", "high", "noise"]

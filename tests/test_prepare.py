@@ -7,8 +7,8 @@ import datasets
 import numpy as np
 import pytest
 
-from ser_hf.corpora import CORPORA, load_corpus
-from ser_hf.prepare import FEATURES, prepare_corpus
+from ser_hf.data.corpora import CORPORA, load_corpus
+from ser_hf.data.prepare import FEATURES, prepare_corpus
 
 from .conftest import write_tone
 
@@ -46,7 +46,7 @@ def test_bad_files_are_reported_and_the_rest_kept(messy_ravdess, tmp_path):
     assert [Path(p).name for p, _ in report.skipped] == ["readme.wav"]
     assert ds.features == FEATURES
     for row in ds.cast_column("audio", datasets.Audio(decode=False)):
-        from ser_hf.audio import decode_wav_bytes
+        from ser_hf.data.audio import decode_wav_bytes
 
         wave, sr = decode_wav_bytes(row["audio"]["bytes"])
         assert sr == 16000 and wave.ndim == 1

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import metadata_load
 
-from ser_hf.hub import PublishError, main as hub_main, push_dataset, push_run
+from ser_hf.publish.hub import PublishError, main as hub_main, push_dataset, push_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,8 +91,8 @@ def test_repo_id_and_unfinished_runs_are_refused(run_dir, tmp_path):
 
 
 def test_dataset_push_warns_about_licences(tmp_path):
-    from ser_hf.data import main as data_main
-    from ser_hf.synth import ensure_synthetic
+    from ser_hf.data.cli import main as data_main
+    from ser_hf.data.synth import ensure_synthetic
 
     out = tmp_path / "prepared"
     assert data_main(["prepare", "--corpus", "savee", "--root", str(ensure_synthetic("savee", size="tiny")), "--out", str(out)]) == 0

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ser_hf.corpora import CorpusRootError, expand_names
+from ser_hf.data.corpora import CorpusRootError, expand_names
 from ser_hf.recipe import FIELDS, RECIPES_DIR, Recipe, RecipeError, load_recipe, parse_args, parse_overrides
-from ser_hf.training import check_roots
+from ser_hf.training.data import check_roots
 
 RECIPES = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
 SEED_003_CORPORA = ["tess", "ravdess", "savee", "crema_d", "subesco", "banglaser"]

@@ -56,7 +56,7 @@ def monkeypatch_module():
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
-    from ser_hf.synth import render_long_clip
+    from ser_hf.data.synth import render_long_clip
 
     d = tmp_path_factory.mktemp("clips")
     wave, annotations = render_long_clip(["angry", "sad", "happy"], silence_between=2.0)

@@ -4,7 +4,7 @@ import datasets
 import numpy as np
 import pytest
 
-from ser_hf.splits import (
+from ser_hf.data.splits import (
     fold_split,
     leakage_report,
     leave_one_speaker_out,

@@ -1,7 +1,7 @@
 """The synthetic corpus: exact grids, native rates, layout quirks, determinism, and learnable-but-not-trivial emotions.
 
 Expected counts are computed here from the real corpora's grids (shared/docs/corpora.md) and the
-documented tiny choices (which speakers, sentences, takes), independently of ``ser_hf.synth.layouts``.
+documented tiny choices (which speakers, sentences, takes), independently of ``ser_hf.data.synth.layouts``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_hf.synth import CORPORA, LAYOUTS, ensure_synthetic, generate, manifest, plan, render_long_clip
-from ser_hf.synth.__main__ import main as cli_main
+from ser_hf.data.synth import CORPORA, LAYOUTS, ensure_synthetic, generate, manifest, plan, render_long_clip
+from ser_hf.data.synth.__main__ import main as cli_main
 
 SEVEN = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 CREMA_FEMALE = set(

@@ -18,8 +18,8 @@ import pytest
 import torch
 
 import train
-from ser_hf.audio import encode_wav
-from ser_hf.corpora import CorpusRootError
+from ser_hf.data.audio import encode_wav
+from ser_hf.data.corpora import CorpusRootError
 from ser_hf.models import TINY_TYPES, build_model
 from ser_hf.recipe import load_recipe
 from ser_hf.training import (
@@ -116,8 +116,8 @@ def test_length_grouping_uses_the_duration_column_and_decodes_no_audio(tmp_path,
     def no_decoding(*_):
         raise AssertionError("grouping decoded audio")
 
-    monkeypatch.setattr("ser_hf.training.decode_wav_bytes", no_decoding)
-    monkeypatch.setattr("ser_hf.audio.decode_wav_bytes", no_decoding)
+    monkeypatch.setattr("ser_hf.training.trainer.decode_wav_bytes", no_decoding)
+    monkeypatch.setattr("ser_hf.data.audio.decode_wav_bytes", no_decoding)
     with_grouping = epoch_padding_fraction(grouped, recipe)
     without = epoch_padding_fraction(shuffled, recipe)
     assert with_grouping < without / 2

@@ -1,77 +1,52 @@
-"""Feature-extraction baselines: embeddings (VGGish, YAMNet, any HF audio encoder, openSMILE, MFCC)
-classified by scikit-learn models and seed 003's MLP, compared in one table.
+"""Deprecated: the parts that lived here moved to the folders named after what they are; kept for one release.
 
-Modules, one job each:
-
-- :mod:`~ser_hf.baselines.frontend`: the log-mel patch front end VGGish and YAMNet share;
-- :mod:`~ser_hf.baselines.vggish`, :mod:`~ser_hf.baselines.yamnet`: the networks as ``transformers``
-  models (``save_pretrained`` / ``from_pretrained``, ``AutoModel``) and converters for the published weights;
-- :mod:`~ser_hf.baselines.encoders`: pooled hidden states of Hugging Face audio encoders;
-- :mod:`~ser_hf.baselines.handcrafted`: openSMILE eGeMAPS / ComParE functionals, MFCC statistics;
-- :mod:`~ser_hf.baselines.extract`: ``extract(dataset, extractor)``, cached, and extractors by name;
-- :mod:`~ser_hf.baselines.weights`: weight files (lookup, safe loading, fingerprints);
-- :mod:`~ser_hf.baselines.classifiers`: SVM / KNN / random forest / logistic regression pipelines, saved with skops;
-- :mod:`~ser_hf.baselines.mlp`: seed 003's MLP and its random grid search;
-- :mod:`~ser_hf.baselines.table`: every embedding x classifier on one split, one table, plots, saved models;
-- :mod:`~ser_hf.baselines.run`: ``train.py``'s ``method: embeddings`` (the table on a recipe's data and split);
-- :mod:`~ser_hf.baselines.spectrogram`: waveforms -> mel / MFCC spectrogram images;
-- :mod:`~ser_hf.baselines.image_cnn`: ImageNet CNNs (VGG, ResNet, EfficientNet, timm ...) on those images, seeds 002-004;
-- :mod:`~ser_hf.baselines.cnn_blstm`: seed 004's CNN-BLSTM with attention, trained from scratch;
-- :mod:`~ser_hf.baselines.patch_classifier`: VGGish / YAMNet with a dense head, fine-tuned or frozen (seeds 000, 001).
-
-Importing this package registers ``vggish``, ``yamnet``, ``spectrogram_cnn``, ``cnn_blstm_attention`` and
-``patch_embedding_classifier`` with the ``transformers`` Auto classes, so their ``save_pretrained`` folders load
-with ``AutoModelForAudioClassification`` / ``pipeline("audio-classification")``.
+``from ser_hf.baselines import X`` still works (with a ``DeprecationWarning``) for every name this package
+exported: networks and front ends are in :mod:`ser_hf.models`, extractors and the embedding cache in
+:mod:`ser_hf.features`, classifiers and the embeddings table in :mod:`ser_hf.classifiers`. Model registration
+no longer needs this import: ``import ser_hf`` does it.
 """
 
-from transformers import AutoFeatureExtractor
+from __future__ import annotations
 
-from .classifiers import CLASSIFIER_NAMES, load_classifier, make_classifier, save_classifier
-from .extract import EXTRACTOR_NAMES, EmbeddingExtractor, Embeddings, build_extractor, extract, pool_per_file
-from .frontend import LogMelPatchFeatureExtractor, vggish_feature_extractor, yamnet_feature_extractor
-from .vggish import VGGishConfig, VGGishExtractor, VGGishModel, convert_torchvggish_checkpoint, load_vggish
-from .weights import MissingWeightsError
-from .yamnet import YAMNetConfig, YAMNetExtractor, YAMNetModel, convert_yamnet_h5, load_yamnet
-from .spectrogram import SpectrogramImageFeatureExtractor
-from .image_cnn import SpectrogramCNNConfig, SpectrogramCNNForAudioClassification, build_spectrogram_cnn
-from .cnn_blstm import CNNBLSTMAttentionConfig, CNNBLSTMAttentionForAudioClassification, cnn_blstm_variant
-from .patch_classifier import PatchClassifierConfig, PatchEmbeddingForAudioClassification, build_patch_classifier
+from ser_hf.registry import lazy_attributes
 
-AutoFeatureExtractor.register(CNNBLSTMAttentionConfig, SpectrogramImageFeatureExtractor, exist_ok=True)
+_MOVED = {
+    "CLASSIFIER_NAMES": "ser_hf.classifiers.pipelines",
+    "load_classifier": "ser_hf.classifiers.pipelines",
+    "make_classifier": "ser_hf.classifiers.pipelines",
+    "save_classifier": "ser_hf.classifiers.pipelines",
+    "EXTRACTOR_NAMES": "ser_hf.features.extract",
+    "EmbeddingExtractor": "ser_hf.features.extract",
+    "Embeddings": "ser_hf.features.extract",
+    "build_extractor": "ser_hf.features.extract",
+    "extract": "ser_hf.features.extract",
+    "pool_per_file": "ser_hf.features.extract",
+    "VGGishExtractor": "ser_hf.features.networks",
+    "YAMNetExtractor": "ser_hf.features.networks",
+    "LogMelPatchFeatureExtractor": "ser_hf.models.patch_frontend",
+    "vggish_feature_extractor": "ser_hf.models.patch_frontend",
+    "yamnet_feature_extractor": "ser_hf.models.patch_frontend",
+    "VGGishConfig": "ser_hf.models.vggish",
+    "VGGishModel": "ser_hf.models.vggish",
+    "convert_torchvggish_checkpoint": "ser_hf.models.vggish",
+    "load_vggish": "ser_hf.models.vggish",
+    "YAMNetConfig": "ser_hf.models.yamnet",
+    "YAMNetModel": "ser_hf.models.yamnet",
+    "convert_yamnet_h5": "ser_hf.models.yamnet",
+    "load_yamnet": "ser_hf.models.yamnet",
+    "MissingWeightsError": "ser_hf.models.weights",
+    "SpectrogramImageFeatureExtractor": "ser_hf.models.spectrogram",
+    "SpectrogramCNNConfig": "ser_hf.models.image_cnn",
+    "SpectrogramCNNForAudioClassification": "ser_hf.models.image_cnn",
+    "build_spectrogram_cnn": "ser_hf.models.image_cnn",
+    "CNNBLSTMAttentionConfig": "ser_hf.models.cnn_blstm",
+    "CNNBLSTMAttentionForAudioClassification": "ser_hf.models.cnn_blstm",
+    "cnn_blstm_variant": "ser_hf.models.cnn_blstm",
+    "PatchClassifierConfig": "ser_hf.models.patch_classifier",
+    "PatchEmbeddingForAudioClassification": "ser_hf.models.patch_classifier",
+    "build_patch_classifier": "ser_hf.models.patch_classifier",
+}
 
-__all__ = [
-    "CNNBLSTMAttentionConfig",
-    "CNNBLSTMAttentionForAudioClassification",
-    "PatchClassifierConfig",
-    "PatchEmbeddingForAudioClassification",
-    "SpectrogramCNNConfig",
-    "SpectrogramCNNForAudioClassification",
-    "SpectrogramImageFeatureExtractor",
-    "build_patch_classifier",
-    "build_spectrogram_cnn",
-    "cnn_blstm_variant",
-    "CLASSIFIER_NAMES",
-    "EXTRACTOR_NAMES",
-    "EmbeddingExtractor",
-    "Embeddings",
-    "LogMelPatchFeatureExtractor",
-    "MissingWeightsError",
-    "VGGishConfig",
-    "VGGishExtractor",
-    "VGGishModel",
-    "YAMNetConfig",
-    "YAMNetExtractor",
-    "YAMNetModel",
-    "build_extractor",
-    "convert_torchvggish_checkpoint",
-    "convert_yamnet_h5",
-    "extract",
-    "load_classifier",
-    "load_vggish",
-    "load_yamnet",
-    "make_classifier",
-    "pool_per_file",
-    "save_classifier",
-    "vggish_feature_extractor",
-    "yamnet_feature_extractor",
-]
+__all__ = sorted(_MOVED)
+
+__getattr__ = lazy_attributes(__name__, _MOVED, deprecated=True)

@@ -1,0 +1,105 @@
+"""Command line: prepare corpora as datasets.
+
+    python -m ser_hf.data prepare --corpus ravdess --root /data/RAVDESS --out prepared/ravdess
+    python -m ser_hf.data prepare --corpus all_en --root ravdess=/data/RAVDESS --root tess=/data/TESS --out prepared/en
+    python -m ser_hf.data prepare --corpus ravdess --out prepared/synthetic   # no root: synthetic corpus
+
+Writes a ``DatasetDict`` (``save_to_disk``) plus ``report.json``, ``leakage.json`` and ``summary.txt``
+to ``--out``; never writes into a corpus root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from ser_hf.data.audio import PreprocessConfig
+from ser_hf.data.corpora import CONSOLIDATED, CORPORA, expand_names, load_corpora
+from ser_hf.data.labels import LABEL_SETS
+from ser_hf.data.splits import format_leakage_report, leakage_report, make_splits
+from ser_hf.data.summary import summarize
+
+
+def _parse_roots(values: list[str], corpora: list[str]) -> dict[str, str]:
+    roots: dict[str, str] = {}
+    for v in values:
+        name, sep, path = v.partition("=")
+        if sep and name in CORPORA:
+            roots[name] = path
+        elif len(corpora) == 1:
+            roots[corpora[0]] = v
+        else:
+            raise SystemExit(f"--root {v!r}: with several corpora give NAME=PATH (names: {', '.join(corpora)})")
+    return roots
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ser_hf.data", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("prepare", help="read corpora from their download layout into a DatasetDict")
+    p.add_argument("--corpus", required=True, help=f"one of {sorted(CORPORA)} or {sorted(CONSOLIDATED)}, comma-separated")
+    p.add_argument("--root", action="append", default=[], help="corpus root (NAME=PATH with several corpora)")
+    p.add_argument("--out", required=True, help="output folder for the prepared DatasetDict")
+    p.add_argument("--label-set", default="seven", choices=sorted(LABEL_SETS), help="classes to keep (default: seven)")
+    p.add_argument("--split", default="seed003", help="seed003 | seed000 | seed001 | ratio:.. | speaker:.. | kfold:K:T | loso:T")
+    p.add_argument("--seed", type=int, default=42, help="split seed")
+    p.add_argument("--trim-db", type=float, default=25.0, help="silence trim threshold in dB (<= 0 disables)")
+    p.add_argument("--peak-normalize", action="store_true", help="scale each file to peak 0.99 (seeds 000/004)")
+    p.add_argument("--fixed-seconds", type=float, default=None, help="crop/pad every file to this length")
+    p.add_argument("--num-proc", type=int, default=None, help="decoding processes (default: all cores for big corpora)")
+    p.add_argument("--synthetic-size", default="small", choices=("tiny", "small", "full"), help="size of the synthetic stand-in")
+    p.add_argument("--cache-dir", default=None, help="cache folder (default $SER_HF_CACHE or ~/.cache/ser_hf)")
+    return parser
+
+
+def prepare_command(args: argparse.Namespace) -> int:
+    corpora = expand_names(args.corpus)
+    roots = _parse_roots(args.root, corpora)
+    out = Path(args.out).resolve()
+    for name, root in roots.items():
+        if out == Path(root).resolve() or Path(root).resolve() in out.parents:
+            raise SystemExit(f"--out {out} is inside the {name} root {root}; corpus folders are never written to")
+    cfg = PreprocessConfig(
+        trim_db=args.trim_db if args.trim_db and args.trim_db > 0 else None,
+        peak_normalize=args.peak_normalize,
+        fixed_seconds=args.fixed_seconds,
+    )
+    ds, reports = load_corpora(
+        corpora,
+        roots,
+        label_set=args.label_set,
+        preprocess=cfg,
+        synthetic_size=args.synthetic_size,
+        num_proc=args.num_proc,
+        cache_dir=args.cache_dir,
+        return_report=True,
+    )
+    splits = make_splits(ds, args.split, args.seed)
+    leakage = leakage_report(splits)
+    out.mkdir(parents=True, exist_ok=True)
+    splits.save_to_disk(str(out / "data"))
+    (out / "report.json").write_text(json.dumps([asdict(r) for r in reports], indent=1, ensure_ascii=False))
+    (out / "leakage.json").write_text(json.dumps(leakage, indent=1))
+    text = summarize(splits, reports) + "\n" + format_leakage_report(leakage)
+    (out / "summary.txt").write_text(text + "\n")
+    print(text)
+    print(f"Saved to {out / 'data'} (datasets.load_from_disk)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return prepare_command(args)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Emotional-speech corpora read from their original download layouts.
+
+``load_corpus("ravdess", "/data/RAVDESS")`` returns a ``datasets.Dataset`` with the shared columns
+(``audio`` at 16 kHz, ``label``, ``emotion``, ``raw_label``, ``corpus``, ``language``, ``speaker``,
+``gender``, ``sentence``, ``intensity``, ``duration``, ``path``, ``content_hash``). Without a root,
+the project's synthetic espeak-ng corpus in that corpus's layout is generated and used.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+import datasets
+
+from ser_hf.data.audio import PreprocessConfig
+from ser_hf.data.labels import apply_label_set, get_label_set
+from ser_hf.data.prepare import PrepareReport, prepare_corpus
+from ser_hf.data.corpora import banglaser, crema_d, demos, emodb, esd, jl_corpus, ravdess, savee, subesco, tess
+from ser_hf.data.corpora.base import CorpusFile, CorpusInfo, CorpusRootError
+
+logger = logging.getLogger(__name__)
+
+CORPORA: dict[str, CorpusInfo] = {
+    m.CORPUS.name: m.CORPUS for m in (ravdess, tess, savee, crema_d, subesco, banglaser, emodb, jl_corpus, esd, demos)
+}
+
+# Seed 003's consolidated sets.
+CONSOLIDATED: dict[str, tuple[str, ...]] = {
+    "all_en": ("tess", "ravdess", "savee", "crema_d"),
+    "all_bn": ("subesco", "banglaser"),
+    "all": ("tess", "ravdess", "savee", "crema_d", "subesco", "banglaser"),
+}
+
+__all__ = [
+    "CORPORA",
+    "CONSOLIDATED",
+    "CorpusFile",
+    "CorpusInfo",
+    "CorpusRootError",
+    "PrepareReport",
+    "expand_names",
+    "get_corpus",
+    "load_corpus",
+    "load_corpora",
+    "prepare",
+]
+
+
+def get_corpus(name: str) -> CorpusInfo:
+    try:
+        return CORPORA[name]
+    except KeyError:
+        raise ValueError(f"unknown corpus {name!r}; known: {sorted(CORPORA)} and {sorted(CONSOLIDATED)}") from None
+
+
+def expand_names(names: str | list[str] | tuple[str, ...]) -> list[str]:
+    """``"all_en"`` -> its corpora; a list may mix single and consolidated names."""
+    if isinstance(names, str):
+        names = [n for n in names.split(",") if n]
+    out: list[str] = []
+    for n in names:
+        for m in CONSOLIDATED.get(n, (n,)):
+            get_corpus(m)
+            if m not in out:
+                out.append(m)
+    return out
+
+
+def prepare(
+    name: str,
+    root: str | Path | None = None,
+    preprocess: PreprocessConfig | None = None,
+    synthetic_size: str = "small",
+    synthetic_seed: int = 0,
+    num_proc: int | None = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+) -> tuple[datasets.Dataset, PrepareReport]:
+    """Prepared dataset (no ``label`` yet) and the report of what was kept and skipped."""
+    info = get_corpus(name)
+    synthetic = root is None
+    if synthetic:
+        from ser_hf.data.synth import ensure_synthetic
+
+        root = ensure_synthetic(name, size=synthetic_size, seed=synthetic_seed, cache_dir=cache_dir)
+        logger.info("%s: no root given, using the synthetic espeak-ng corpus at %s", name, root)
+    ds, report = prepare_corpus(info, root, preprocess, num_proc=num_proc, cache_dir=cache_dir, use_cache=use_cache)
+    report.synthetic = synthetic
+    return ds, report
+
+
+def load_corpus(
+    name: str,
+    root: str | Path | None = None,
+    label_set: str = "seven",
+    preprocess: PreprocessConfig | None = None,
+    synthetic_size: str = "small",
+    num_proc: int | None = None,
+    cache_dir: str | Path | None = None,
+    return_report: bool = False,
+):
+    """One corpus as a ``datasets.Dataset`` with a ``label`` column of ``label_set``.
+
+    With ``return_report=True`` returns ``(dataset, report)``; the report lists skipped,
+    duplicate and undecodable files and the emotions the label set dropped.
+    """
+    get_corpus(name)
+    ds, reports = load_corpora(
+        [name], {name: root}, label_set, preprocess, synthetic_size, num_proc, cache_dir, return_report=True
+    )
+    return (ds, reports[0]) if return_report else ds
+
+
+def load_corpora(
+    names: str | list[str],
+    roots: dict[str, str | Path] | None = None,
+    label_set: str = "seven",
+    preprocess: PreprocessConfig | None = None,
+    synthetic_size: str = "small",
+    num_proc: int | None = None,
+    cache_dir: str | Path | None = None,
+    return_report: bool = False,
+):
+    """Union of several corpora (``"all_en"``, ``["ravdess", "emodb"]``, ...) under one label set.
+
+    A corpus missing from ``roots`` uses its synthetic stand-in; pass ``roots={name: None}`` for
+    the same explicitly. The label set is applied after the union so every corpus shares one
+    ``ClassLabel``.
+    """
+    roots = roots or {}
+    parts, reports = [], []
+    for name in expand_names(names):
+        ds, report = prepare(name, roots.get(name), preprocess, synthetic_size, num_proc=num_proc, cache_dir=cache_dir)
+        parts.append(ds)
+        reports.append(report)
+    ds = datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+    ds, _ = apply_label_set(ds, label_set)
+    mapping = get_label_set(label_set)
+    for part, report in zip(parts, reports):
+        report.dropped_by_label = dict(Counter(e for e in part["emotion"] if mapping.map(e) is None))
+        _log_report(report)
+    return (ds, reports) if return_report else ds
+
+
+def _log_report(report: PrepareReport) -> None:
+    logger.info(
+        "%s: %d files found, %d kept, %d skipped (name), %d duplicates, %d failed (audio), dropped by label set: %s",
+        report.corpus,
+        report.found,
+        report.kept,
+        len(report.skipped),
+        len(report.duplicates),
+        len(report.failed),
+        report.dropped_by_label or "none",
+    )

@@ -1,0 +1,108 @@
+"""What every corpus module provides, and the shared walk over a corpus root.
+
+A corpus module defines a ``CORPUS = CorpusInfo(...)`` whose ``parse`` turns one file path
+into a ``CorpusFile`` (or returns the reason it cannot). ``scan`` walks the root, applies
+``parse`` to every audio file, de-duplicates, and lists what it skipped and why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Container
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+AUDIO_SUFFIXES = {".wav"}
+
+
+class CorpusRootError(FileNotFoundError):
+    """The corpus root is missing or holds nothing in the expected layout."""
+
+
+@dataclass
+class CorpusFile:
+    """One parsed file, before decoding. ``speaker`` is corpus-local here."""
+
+    path: str
+    emotion: str  # canonical name (ser_hf.data.labels.CANONICAL)
+    raw_label: str  # the corpus's own code, so any remap is reversible
+    speaker: str
+    gender: str  # "male" | "female" | "unknown"
+    sentence: str = ""
+    intensity: str = ""
+    language: str = ""  # empty = the corpus's language
+
+
+@dataclass
+class ScanResult:
+    files: list[CorpusFile]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (dropped path, kept path)
+
+
+Parser = Callable[[Path], "CorpusFile | str"]
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    name: str
+    language: str  # BCP-47-ish code of the corpus's speech
+    sample_rate: str  # as distributed, for the datasheet / summary
+    licence: str
+    layout: str  # shown when the root is missing or empty
+    parse: Parser
+    # Key two copies of the same recording share (Kaggle trees duplicate whole corpora).
+    dedupe_key: Callable[[CorpusFile], tuple] = lambda f: (f.speaker, Path(f.path).name.lower())
+    citation: str = ""
+    suffixes: frozenset[str] = frozenset(AUDIO_SUFFIXES)
+
+
+def scan(info: CorpusInfo, root: str | Path) -> ScanResult:
+    root = Path(root)
+    if not root.is_dir():
+        raise CorpusRootError(
+            f"{info.name}: corpus root {root} does not exist or is not a folder.\n"
+            f"Expected layout:\n{info.layout}"
+        )
+    result = ScanResult(files=[])
+    seen: dict[tuple, str] = {}
+    # Sorted walk: the file order (and so every split) never depends on the file system.
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if path.suffix.lower() not in info.suffixes:
+            continue
+        parsed = info.parse(path)
+        if isinstance(parsed, str):
+            result.skipped.append((str(path), parsed))
+            continue
+        key = info.dedupe_key(parsed)
+        if key in seen:
+            result.duplicates.append((str(path), seen[key]))
+            continue
+        seen[key] = str(path)
+        result.files.append(parsed)
+    if not result.files:
+        raise CorpusRootError(
+            f"{info.name}: no usable audio files under {root} "
+            f"({len(result.skipped)} skipped).\nExpected layout:\n{info.layout}"
+            + (f"\nFirst skipped: {result.skipped[0][0]}: {result.skipped[0][1]}" if result.skipped else "")
+        )
+    return result
+
+
+# Skip reasons name the problem; the report pairs each with its path.
+def unknown(path: Path, what: str, value: str) -> str:
+    return f"unknown {what} code {value!r}"
+
+
+def first_unknown(path: Path, *checks: tuple[str, str, Container]) -> str | None:
+    """The skip reason for the first ``(what, code, known codes)`` whose code is not known."""
+    for what, value, known in checks:
+        if value not in known:
+            return unknown(path, what, value)
+    return None
+
+
+def unparsed(path: Path, pattern: str) -> str:
+    return f"file name does not match {pattern}"

@@ -1,0 +1,288 @@
+"""One interface for every embedding: ``extract(dataset, extractor) -> Embeddings``, cached on disk.
+
+An extractor turns a batch of 16-kHz waveforms into one ``(frames, dim)`` array per waveform:
+VGGish / YAMNet give one row per 0.96-s patch, a Hugging Face encoder one row per 20-ms frame,
+openSMILE functionals and MFCC statistics one row per file. :func:`extract` then pools:
+
+``pooling="mean"`` (seed 000)
+    one row per file, the mean of its frame rows ("embeddings from all frames were averaged").
+``pooling="frames"`` (seed 003)
+    every frame row, with ``file_index`` naming the dataset row it came from, so labels are
+    ``labels[file_index]`` and frame predictions can be averaged back per file.
+
+The result is cached as ``.npz`` under ``cache_dir`` (default ``$SER_HF_CACHE/embeddings``), keyed
+by the audio (the ordered ``content_hash`` column when present, else the dataset fingerprint),
+the extractor's full configuration including a hash of its weights, and the pooling: change any
+of them and the embeddings are recomputed, never mixed.
+
+Extractors by name (:func:`build_extractor`): ``vggish``, ``yamnet``, ``egemaps``, ``compare``,
+``mfcc`` and ``hf:<model id or folder>`` (HuBERT, wav2vec2, WavLM, Whisper encoder, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+import xxhash
+from tqdm.auto import tqdm
+
+logger = logging.getLogger(__name__)
+
+POOLINGS = ("mean", "frames")
+CACHE_FORMAT = 1
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class EmbeddingExtractor:
+    """Base of every extractor: waveforms in, one ``(frames, dim)`` float32 array per waveform out.
+
+    Subclasses set ``name`` and ``sampling_rate`` and implement :meth:`embed` and
+    :meth:`cache_config` (everything that changes the output, weights included).
+    """
+
+    name: str = "extractor"
+    sampling_rate: int = 16000
+    device: str = "cpu"
+
+    def embed(self, waves: Sequence[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def cache_config(self) -> dict:
+        raise NotImplementedError
+
+    def to(self, device: str | torch.device) -> EmbeddingExtractor:
+        """Move the network (if any) to ``device``; CPU-only extractors ignore it."""
+        self.device = str(device)
+        return self
+
+
+class NetworkExtractor(EmbeddingExtractor):
+    """An extractor around a PyTorch network and its feature extractor: device moves and the weights' hash."""
+
+    def __init__(self, name: str, model: torch.nn.Module, feature_extractor):
+        self.name = name
+        self.model = model.eval()
+        self.feature_extractor = feature_extractor
+        self.device = str(next(model.parameters()).device)
+        self._fingerprint: str | None = None
+
+    def to(self, device):
+        self.model.to(device)
+        self.device = str(device)
+        return self
+
+    def extra_config(self) -> dict:
+        """What else changes the output, besides the model config, the feature extractor and the weights."""
+        return {}
+
+    def cache_config(self) -> dict:
+        from ser_hf.models.weights import weights_fingerprint
+
+        if self._fingerprint is None:
+            self._fingerprint = weights_fingerprint(self.model)
+        return {"name": self.name, "model_config": self.model.config.to_diff_dict(),
+                "feature_extractor": self.feature_extractor.to_dict(), "weights": self._fingerprint,
+                **self.extra_config()}
+
+
+class TorchPatchExtractor(NetworkExtractor):
+    """A log-mel patch network (VGGish, YAMNet): patches of a batch of files go through the model as one tensor."""
+
+    def __init__(self, name: str, model: torch.nn.Module, feature_extractor, max_patches_per_forward: int = 256):
+        super().__init__(name, model, feature_extractor)
+        self.sampling_rate = feature_extractor.sampling_rate
+        self.max_patches_per_forward = max_patches_per_forward
+
+    @torch.inference_mode()
+    def embed(self, waves: Sequence[np.ndarray]) -> list[np.ndarray]:
+        # The front end runs where the network does (on a GPU too): waveforms go over as tensors.
+        batch = self.feature_extractor([torch.as_tensor(np.asarray(w, dtype=np.float32)).to(self.device)
+                                        for w in waves], return_tensors="pt")
+        patches, counts = batch["input_features"], batch["patch_counts"].tolist()
+        outputs = []
+        for start in range(0, patches.shape[0], self.max_patches_per_forward):
+            chunk = patches[start : start + self.max_patches_per_forward].to(self.device)
+            outputs.append(self.model(input_features=chunk).embeddings.float().cpu())
+        rows = torch.cat(outputs).numpy() if outputs else np.zeros((0, self.model.config.embedding_size), np.float32)
+        return np.split(rows, np.cumsum(counts)[:-1])
+
+
+@dataclass
+class Embeddings:
+    """Embedding rows and, for each, the dataset row (file) it came from."""
+
+    features: np.ndarray  # (rows, dim) float32
+    file_index: np.ndarray  # (rows,) int64; arange(files) for mean pooling
+    pooling: str
+    extractor: str
+    seconds: float = 0.0  # extraction time (0 when read from the cache)
+    from_cache: bool = False
+
+    @property
+    def dim(self) -> int:
+        return int(self.features.shape[1])
+
+    def row_labels(self, file_labels: Sequence[int]) -> np.ndarray:
+        """Per-row labels from per-file labels."""
+        return np.asarray(file_labels)[self.file_index]
+
+
+def pool_per_file(row_values: np.ndarray, file_index: np.ndarray, num_files: int) -> np.ndarray:
+    """Mean of the rows of each file (e.g. frame probabilities -> file probabilities); files without rows get NaN."""
+    row_values = np.asarray(row_values, dtype=np.float64)
+    sums = np.zeros((num_files, row_values.shape[1]))
+    np.add.at(sums, file_index, row_values)
+    counts = np.bincount(file_index, minlength=num_files)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts
+
+
+def dataset_key(dataset: datasets.Dataset, audio_column: str = "audio") -> str:
+    """What identifies the audio of ``dataset``, in order: its ``content_hash`` column, else its fingerprint."""
+    if "content_hash" in dataset.column_names:
+        digest = xxhash.xxh3_128()
+        for value in dataset["content_hash"]:
+            digest.update(str(value).encode() + b"\n")
+        return "content:" + digest.hexdigest()
+    return f"fingerprint:{dataset._fingerprint}:{audio_column}"
+
+
+def cache_key(dataset: datasets.Dataset, extractor: EmbeddingExtractor, pooling: str, audio_column: str) -> str:
+    payload = {"format": CACHE_FORMAT, "dataset": dataset_key(dataset, audio_column), "pooling": pooling,
+               "extractor": extractor.cache_config()}
+    return xxhash.xxh3_128_hexdigest(json.dumps(payload, sort_keys=True, default=str).encode())
+
+
+def _iter_waves(dataset: datasets.Dataset, audio_column: str, batch_size: int, sampling_rate: int):
+    from ser_hf.data.audio import decode_wav_bytes, read_audio
+
+    feature = dataset.features.get(audio_column)
+    if feature is None:
+        raise ValueError(f"dataset has no {audio_column!r} column (columns: {dataset.column_names})")
+    raw = dataset.select_columns([audio_column])
+    if isinstance(feature, datasets.Audio):
+        raw = raw.cast_column(audio_column, datasets.Audio(decode=False))
+    for batch in raw.iter(batch_size=batch_size):
+        waves = []
+        for item in batch[audio_column]:
+            if item.get("bytes") is not None:
+                wave, sr = decode_wav_bytes(item["bytes"])
+            else:
+                wave, sr = read_audio(item["path"], None)
+            if sr != sampling_rate:
+                import soxr
+
+                wave = soxr.resample(wave, sr, sampling_rate, quality="HQ").astype(np.float32)
+            waves.append(wave)
+        yield waves
+
+
+def extract(
+    dataset: datasets.Dataset,
+    extractor: EmbeddingExtractor,
+    cache_dir: str | Path | None = None,
+    batch_size: int = 16,
+    pooling: str = "mean",
+    device: str | None = None,
+    use_cache: bool = True,
+    audio_column: str = "audio",
+    progress: bool = True,
+) -> Embeddings:
+    """Embeddings of every file of ``dataset`` (in row order), from the cache when they are there.
+
+    Args:
+        dataset: rows with an ``audio`` column (``datasets.Audio``; WAV bytes are decoded with soundfile,
+            resampled to the extractor's rate if needed).
+        extractor: an :class:`EmbeddingExtractor` (see :func:`build_extractor`).
+        cache_dir: cache folder (default ``$SER_HF_CACHE/embeddings``).
+        batch_size: files per forward pass.
+        pooling: ``"mean"`` (one row per file) or ``"frames"`` (one row per frame, with ``file_index``).
+        device: where the network runs (default: CUDA when present, else CPU).
+        use_cache: read and write the cache (False: always compute, write nothing).
+    """
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    key = cache_key(dataset, extractor, pooling, audio_column)
+    if cache_dir is None:
+        from ser_hf.models.weights import cache_root
+
+        cache_dir = cache_root() / "embeddings"
+    path = Path(cache_dir) / f"{extractor.name.replace('/', '_')}-{pooling}-{key[:20]}.npz"
+    if use_cache and path.is_file():
+        with np.load(path, allow_pickle=False) as data:
+            features, file_index = data["features"], data["file_index"]
+        logger.info("%s embeddings of %d files from the cache %s", extractor.name, len(dataset), path)
+        return Embeddings(features, file_index, pooling, extractor.name, from_cache=True)
+
+    extractor.to(device or default_device())
+    start = time.perf_counter()
+    rows: list[np.ndarray] = []
+    index: list[np.ndarray] = []
+    empty: list[int] = []
+    bar = tqdm(total=len(dataset), desc=f"{extractor.name} embeddings", unit="file", disable=not progress)
+    file_number = 0
+    for waves in _iter_waves(dataset, audio_column, batch_size, extractor.sampling_rate):
+        for frames in extractor.embed(waves):
+            frames = np.asarray(frames, dtype=np.float32)
+            if frames.shape[0] == 0:
+                empty.append(file_number)
+            elif pooling == "mean":
+                rows.append(frames.mean(axis=0, keepdims=True))
+                index.append(np.array([file_number]))
+            else:
+                rows.append(frames)
+                index.append(np.full(frames.shape[0], file_number))
+            file_number += 1
+        bar.update(len(waves))
+    bar.close()
+    if empty:
+        names = dataset.select(empty[:5])["path"] if "path" in dataset.column_names else empty[:5]
+        message = (f"{extractor.name}: {len(empty)} file(s) gave no frame (too short for one patch?), e.g. {names}; "
+                   "use a front end that pads short files (pad_mode='minimum') or drop them")
+        if pooling == "mean":
+            raise ValueError(message)
+        logger.warning(message)
+    features = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
+    file_index = np.concatenate(index).astype(np.int64) if index else np.zeros(0, np.int64)
+    seconds = time.perf_counter() - start
+    if use_cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as tmp:
+            np.savez(tmp, features=features, file_index=file_index)
+        os.replace(tmp.name, path)
+        path.with_suffix(".json").write_text(json.dumps(
+            {"dataset": dataset_key(dataset, audio_column), "pooling": pooling, "files": len(dataset),
+             "rows": int(features.shape[0]), "extractor": extractor.cache_config()}, indent=1, default=str))
+    logger.info("%s: %d files -> %s in %.1f s", extractor.name, len(dataset), features.shape, seconds)
+    return Embeddings(features, file_index, pooling, extractor.name, seconds=seconds)
+
+
+EXTRACTOR_NAMES = ("vggish", "yamnet", "egemaps", "compare", "mfcc", "hf:<model id or folder>")
+
+
+def build_extractor(name: str, **kwargs) -> EmbeddingExtractor:
+    """An extractor by name, from :data:`ser_hf.registry.EXTRACTORS`; ``kwargs`` go to its constructor
+    (e.g. ``weights=``, ``random_weights=True``, ``layer=``).
+
+    ``vggish`` / ``yamnet`` load the published weights (see :mod:`ser_hf.models.vggish`); ``egemaps`` /
+    ``compare`` are openSMILE functionals; ``mfcc`` MFCC statistics; ``hf:ID`` any Hugging Face audio encoder.
+    """
+    from ser_hf.registry import EXTRACTORS, lookup
+
+    builder = lookup(EXTRACTORS, name, "extractor")
+    if name.startswith("hf:"):
+        return builder(model=name[3:], **kwargs)
+    return builder(**kwargs)

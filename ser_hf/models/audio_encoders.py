@@ -1,0 +1,168 @@
+"""Audio classifiers from any Hugging Face audio encoder, or tiny random ones for CPU runs and tests.
+
+:func:`build_model` loads ``AutoModelForAudioClassification`` (HuBERT, wav2vec2, WavLM,
+data2vec-audio, AST, the Whisper encoder, ...) with ``label2id``/``id2label`` in its config, so
+``pipeline("audio-classification")`` prints emotion names; SpecAugment settings go into the config
+where the architecture has them; the CNN feature encoder is optionally frozen.
+
+:func:`tiny_config` / ``build_model(tiny_model=...)`` build the same architectures from a small
+config with random weights: what the quickstart and the tests train, since the Hub is out of reach
+there. A tiny model goes through exactly the code path of the real one.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from transformers import (
+    ASTFeatureExtractor,
+    AutoConfig,
+    AutoFeatureExtractor,
+    AutoModelForAudioClassification,
+    PretrainedConfig,
+    PreTrainedModel,
+    Wav2Vec2FeatureExtractor,
+    WhisperFeatureExtractor,
+)
+
+logger = logging.getLogger(__name__)
+
+SAMPLING_RATE = 16000
+
+# wav2vec2-family encoder, small enough to train on 2 CPU cores in minutes. The CNN keeps the
+# base models' 7 layers and total stride 320 (50 frames per second), with 64 channels instead of 512.
+TINY_WAV2VEC2_FAMILY = dict(
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=128,
+    conv_dim=(64,) * 7,
+    conv_stride=(5, 2, 2, 2, 2, 2, 2),
+    conv_kernel=(10, 3, 3, 3, 3, 2, 2),
+    num_conv_pos_embeddings=16,
+    num_conv_pos_embedding_groups=4,
+    classifier_proj_size=64,
+)
+TINY_WHISPER = dict(
+    d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64,
+    decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64, num_mel_bins=80,
+    max_source_positions=1500, classifier_proj_size=32,
+)
+# AST reads max_length 10-ms fbank frames; 400 = 4 s keeps the tiny model cheap.
+TINY_AST = dict(
+    hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+    max_length=400, num_mel_bins=128, patch_size=16, frequency_stride=10, time_stride=10,
+)
+WAV2VEC2_FAMILY = ("hubert", "wav2vec2", "wavlm", "data2vec-audio")
+TINY_TYPES = (*WAV2VEC2_FAMILY, "whisper", "audio-spectrogram-transformer")
+SPEC_AUGMENT_KEYS = ("mask_time_prob", "mask_time_length", "mask_feature_prob", "mask_feature_length")
+
+
+def label_maps(label_names: list[str]) -> tuple[dict[str, int], dict[int, str]]:
+    return {n: i for i, n in enumerate(label_names)}, dict(enumerate(label_names))
+
+
+def tiny_config(model_type: str, label_names: list[str], **overrides) -> PretrainedConfig:
+    """A small randomly initialisable config of ``model_type`` with the labels set."""
+    if model_type not in TINY_TYPES:
+        raise ValueError(f"tiny_model must be one of {', '.join(TINY_TYPES)}; got {model_type!r}")
+    label2id, id2label = label_maps(label_names)
+    if model_type == "whisper":
+        base = dict(TINY_WHISPER)
+    elif model_type == "audio-spectrogram-transformer":
+        base = dict(TINY_AST)
+    else:
+        base = dict(TINY_WAV2VEC2_FAMILY)
+        if model_type == "wavlm":  # WavLM's relative position bias needs no grouped conv setting
+            base.pop("num_conv_pos_embedding_groups")
+    base.update(num_labels=len(label_names), label2id=label2id, id2label=id2label)
+    base.update(overrides)
+    return AutoConfig.for_model(model_type, **base)
+
+
+def tiny_feature_extractor(config: PretrainedConfig):
+    """The feature extractor a real checkpoint of this type ships, sized for the tiny config."""
+    if config.model_type == "whisper":
+        return WhisperFeatureExtractor(feature_size=config.num_mel_bins, sampling_rate=SAMPLING_RATE)
+    if config.model_type == "audio-spectrogram-transformer":
+        return ASTFeatureExtractor(num_mel_bins=config.num_mel_bins, max_length=config.max_length, sampling_rate=SAMPLING_RATE)
+    # Trained from scratch, a tiny model can use the attention mask (layer-norm checkpoints such as
+    # wav2vec2-large-lv60 do; group-norm base checkpoints ship return_attention_mask=False).
+    return Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=SAMPLING_RATE, padding_value=0.0, do_normalize=True, return_attention_mask=True
+    )
+
+
+def apply_spec_augment(config: PretrainedConfig, spec_augment: dict) -> None:
+    """Set the SpecAugment keys the architecture has (AST has none: it is told and skipped)."""
+    unsupported = []
+    for key, value in spec_augment.items():
+        if hasattr(config, key):
+            setattr(config, key, value)
+        else:
+            unsupported.append(key)
+    if unsupported and any(spec_augment.get(k) for k in ("mask_time_prob", "mask_feature_prob")):
+        logger.warning("%s has no SpecAugment settings %s: masks not applied", config.model_type, unsupported)
+    if config.model_type == "whisper":  # Whisper only masks when asked to
+        config.apply_spec_augment = bool(spec_augment.get("mask_time_prob") or spec_augment.get("mask_feature_prob"))
+
+
+def freeze_feature_encoder(model: PreTrainedModel) -> bool:
+    """Freeze the convolutional feature encoder where the architecture has one."""
+    if hasattr(model, "freeze_feature_encoder"):
+        model.freeze_feature_encoder()
+        return True
+    logger.warning("%s has no convolutional feature encoder to freeze: all weights train", model.config.model_type)
+    return False
+
+
+def build_model(
+    label_names: list[str],
+    model_name_or_path: str = "facebook/hubert-base-ls960",
+    tiny_model: str | None = None,
+    freeze_feature_encoder_: bool = True,
+    spec_augment: dict | None = None,
+) -> tuple[PreTrainedModel, object]:
+    """The classifier and its feature extractor.
+
+    Args:
+        label_names: class names in label-id order (become ``id2label``/``label2id``).
+        model_name_or_path: Hub id or local folder (ignored when ``tiny_model`` is given).
+        tiny_model: build a tiny random model of this type from a config instead of loading one.
+        freeze_feature_encoder_: freeze the CNN feature encoder (seed 003).
+        spec_augment: ``mask_time_prob`` etc. for the model config.
+    """
+    spec_augment = {k: v for k, v in (spec_augment or {}).items() if k in SPEC_AUGMENT_KEYS}
+    if tiny_model:
+        config = tiny_config(tiny_model, label_names)
+        apply_spec_augment(config, spec_augment)
+        model = AutoModelForAudioClassification.from_config(config)
+        extractor = tiny_feature_extractor(config)
+    else:
+        label2id, id2label = label_maps(label_names)
+        try:
+            config = AutoConfig.from_pretrained(
+                model_name_or_path, num_labels=len(label_names), label2id=label2id, id2label=id2label
+            )
+            apply_spec_augment(config, spec_augment)
+            extractor = AutoFeatureExtractor.from_pretrained(model_name_or_path)
+            model = AutoModelForAudioClassification.from_pretrained(
+                model_name_or_path,
+                config=config,
+                ignore_mismatched_sizes=True,  # a fine-tuned head with another label set is replaced
+            )
+        except OSError as err:
+            raise OSError(
+                f"cannot load {model_name_or_path!r}: {err}\nmodel_name_or_path must be a Hugging Face Hub id "
+                "reachable from this machine (or already in the HF cache; HF_HUB_OFFLINE=1 reads only the cache) "
+                "or a local folder saved with save_pretrained. Offline, tiny_model=hubert trains a randomly "
+                "initialised model instead."
+            ) from err
+    if getattr(extractor, "sampling_rate", SAMPLING_RATE) != SAMPLING_RATE:
+        raise ValueError(f"{model_name_or_path} expects {extractor.sampling_rate} Hz audio; ser-hf prepares 16 kHz")
+    if freeze_feature_encoder_:
+        freeze_feature_encoder(model)
+    n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    n_all = sum(p.numel() for p in model.parameters())
+    logger.info("model %s: %.2fM parameters, %.2fM trainable", model.config.model_type, n_all / 1e6, n_train / 1e6)
+    return model, extractor

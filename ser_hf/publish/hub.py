@@ -1,0 +1,225 @@
+"""Publish a training run (or a prepared dataset) to the Hugging Face Hub.
+
+    python -m ser_hf.publish push outputs/quickstart --repo-id ORG/NAME [--private] [--revision NAME] [--force] [--dry-run]
+    python -m ser_hf.publish push-dataset prepared/ravdess --repo-id ORG/NAME [--private] [--accept-licence]
+
+A run goes to its own branch (``--revision``, default ``run-<date>-<hash of the results>``); a branch
+that exists already is never overwritten without ``--force``. What is uploaded is staged in a folder
+first (model weights, config, feature extractor, model card, results, plots, recipe; never
+checkpoints, optimiser states or pickles). The token comes only from ``HF_TOKEN`` or ``hf auth login``
+and is never printed or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+# What a run folder may publish; everything else (checkpoint-*/, optimizer.pt, training_args.bin) stays.
+RUN_FILES = (
+    "config.json",
+    "model.safetensors",
+    "preprocessor_config.json",
+    "results.json",
+    "results.md",
+    "recipe.yaml",
+    "leakage.json",
+    "data_report.json",
+    "confusion_matrix.png",
+    "roc_curves.png",
+)
+REQUIRED = ("config.json", "model.safetensors", "preprocessor_config.json", "results.json")
+# An embeddings run (method: embeddings) publishes its table, plots and fitted classifiers (skops files and MLP
+# folders of safetensors + JSON) instead of one transformers model.
+EMBEDDING_RUN_FILES = ("baselines.md", "baselines.csv", "baselines.json")
+EMBEDDING_RUN_DIRS = ("classifiers", "plots")
+# Corpora whose terms forbid redistributing their audio (corpora.md).
+NO_REDISTRIBUTION = {"demos": "the DEMoS EULA (academic research only)", "savee": "the SAVEE EULA", "esd": "ESD's research-only terms", "tess": "CC BY-NC-ND 4.0 (no derivatives)"}
+
+
+class PublishError(RuntimeError):
+    pass
+
+
+@dataclass
+class UploadPlan:
+    repo_id: str
+    revision: str
+    folder: Path
+    files: list[str] = field(default_factory=list)
+    private: bool = False
+    repo_type: str = "model"
+
+
+def default_revision(run_dir: Path) -> str:
+    digest = hashlib.sha1((run_dir / "results.json").read_bytes()).hexdigest()[:8]
+    return f"run-{time.strftime('%Y%m%d')}-{digest}"
+
+
+def stage_run(run_dir: str | Path, repo_id: str, staging: str | Path) -> list[str]:
+    """Copy what a run publishes into ``staging`` and render its model card as README.md."""
+    from ser_hf.publish.cards import render_card
+
+    run_dir, staging = Path(run_dir), Path(staging)
+    embeddings = (run_dir / "baselines.json").is_file() and not (run_dir / "model.safetensors").is_file()
+    required = ("results.json", "baselines.json") if embeddings else REQUIRED
+    missing = [f for f in required if not (run_dir / f).is_file()]
+    if missing:
+        raise PublishError(f"{run_dir} is not a finished training run: missing {', '.join(missing)}")
+    staging.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name in RUN_FILES + (EMBEDDING_RUN_FILES if embeddings else ()):
+        if (run_dir / name).is_file():
+            shutil.copy2(run_dir / name, staging / name)
+            files.append(name)
+    for folder in EMBEDDING_RUN_DIRS if embeddings else ():
+        for path in sorted((run_dir / folder).rglob("*")):
+            if path.is_file() and path.suffix in (".skops", ".json", ".safetensors", ".png"):
+                rel = path.relative_to(run_dir)
+                (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, staging / rel)
+                files.append(str(rel))
+    card = render_card(run_dir, repo_id)
+    card.save(staging / "README.md")
+    files.append("README.md")
+    data = card.data.to_dict()
+    if data.get("license") == "other":
+        (staging / "LICENSE_NOTES.md").write_text(
+            "# Licence notes\n\nThis model was trained on corpora licensed for non-commercial or research use only. "
+            "Their terms apply to the model: see the Training data section of README.md.\n"
+        )
+        files.append("LICENSE_NOTES.md")
+    return sorted(files)
+
+
+def _api():
+    from huggingface_hub import HfApi
+
+    return HfApi()  # token: HF_TOKEN or the `hf auth login` cache, resolved by huggingface_hub itself
+
+
+def _branches(api, repo_id: str, repo_type: str) -> set[str]:
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    try:
+        return {b.name for b in api.list_repo_refs(repo_id, repo_type=repo_type).branches}
+    except RepositoryNotFoundError:
+        return set()
+
+
+def upload(plan: UploadPlan, force: bool = False, api=None) -> str:
+    """Create the repo and the branch, then upload the staged folder; returns the commit URL."""
+    api = api or _api()
+    try:
+        if plan.revision in _branches(api, plan.repo_id, plan.repo_type) and not force:
+            raise PublishError(f"{plan.repo_id}@{plan.revision} exists already; pass --force to overwrite it, or another --revision")
+        api.create_repo(plan.repo_id, repo_type=plan.repo_type, private=plan.private, exist_ok=True)
+        if plan.revision != "main":
+            api.create_branch(plan.repo_id, branch=plan.revision, repo_type=plan.repo_type, exist_ok=True)
+        commit = api.upload_folder(
+            repo_id=plan.repo_id,
+            folder_path=str(plan.folder),
+            revision=plan.revision,
+            repo_type=plan.repo_type,
+            commit_message=f"ser-hf: {plan.revision}",
+        )
+    except PublishError:
+        raise
+    except Exception as err:  # network, auth, permissions: say which repo, never echo the token
+        raise PublishError(f"upload to {plan.repo_id}@{plan.revision} failed: {type(err).__name__}: {_redact(str(err))}") from None
+    return str(getattr(commit, "commit_url", commit))
+
+
+def _redact(text: str) -> str:
+    token = os.environ.get("HF_TOKEN") or ""
+    return text.replace(token, "***") if token else text
+
+
+def push_run(run_dir: str | Path, repo_id: str, revision: str | None = None, private: bool = False, force: bool = False, dry_run: bool = False, staging: str | Path | None = None) -> UploadPlan | str:
+    run_dir = Path(run_dir)
+    if "/" not in repo_id:
+        raise PublishError(f"--repo-id must be ORG/NAME, got {repo_id!r}")
+    staging = Path(staging) if staging else Path(tempfile.mkdtemp(prefix="ser_hf_push_"))
+    files = stage_run(run_dir, repo_id, staging)
+    plan = UploadPlan(repo_id, revision or default_revision(run_dir), staging, files, private)
+    logger.info("staged %d files for %s@%s in %s", len(files), plan.repo_id, plan.revision, staging)
+    if dry_run:
+        return plan
+    return upload(plan, force=force)
+
+
+def push_dataset(prepared_dir: str | Path, repo_id: str, private: bool = True, accept_licence: bool = False, dry_run: bool = False):
+    """Push a ``python -m ser_hf.data prepare`` output. Corpora whose terms forbid redistribution need
+    ``accept_licence`` (you confirm you hold the right to share them), and the repo is private by default."""
+    import datasets
+
+    prepared_dir = Path(prepared_dir)
+    reports = json.loads((prepared_dir / "report.json").read_text()) if (prepared_dir / "report.json").is_file() else []
+    corpora = {r["corpus"] for r in reports if not r.get("synthetic")}
+    restricted = {c: why for c, why in NO_REDISTRIBUTION.items() if c in corpora}
+    warning = (
+        "Corpus licences: " + "; ".join(f"{c}: {why}" for c, why in sorted(restricted.items()))
+        + ". Redistributing this audio may break those terms."
+    ) if restricted else "Check every corpus licence before sharing its audio (several are non-commercial)."
+    logger.warning(warning)
+    if restricted and not accept_licence:
+        raise PublishError(warning + " Pass --accept-licence only if you hold the right to share it.")
+    dd = datasets.load_from_disk(str(prepared_dir / "data"))
+    if dry_run:
+        return {"repo_id": repo_id, "splits": {k: len(v) for k, v in dd.items()}, "private": private, "warning": warning}
+    try:
+        dd.push_to_hub(repo_id, private=private)
+    except Exception as err:
+        raise PublishError(f"dataset upload to {repo_id} failed: {type(err).__name__}: {_redact(str(err))}") from None
+    return repo_id
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m ser_hf.publish", description="Publish ser-hf runs and datasets to the Hub.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("push", help="push a training run (model, card, results) to its own branch")
+    p.add_argument("run_dir")
+    p.add_argument("--repo-id", required=True)
+    p.add_argument("--revision", default=None, help="branch for this run (default run-<date>-<hash>)")
+    p.add_argument("--private", action="store_true")
+    p.add_argument("--force", action="store_true", help="overwrite an existing branch")
+    p.add_argument("--dry-run", action="store_true", help="stage and list the files, upload nothing")
+    p.add_argument("--staging", default=None, help="folder to stage the upload in (default: a temp folder)")
+    d = sub.add_parser("push-dataset", help="push a prepared DatasetDict (licence warning)")
+    d.add_argument("prepared_dir")
+    d.add_argument("--repo-id", required=True)
+    d.add_argument("--public", action="store_true", help="make the dataset repo public (private by default)")
+    d.add_argument("--accept-licence", action="store_true")
+    d.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "push":
+            out = push_run(args.run_dir, args.repo_id, args.revision, args.private, args.force, args.dry_run, args.staging)
+            if isinstance(out, UploadPlan):
+                print(f"would upload to {out.repo_id}@{out.revision} from {out.folder}:")
+                print("\n".join(f"  {f}" for f in out.files))
+            else:
+                print(f"pushed: {out}")
+        else:
+            out = push_dataset(args.prepared_dir, args.repo_id, not args.public, args.accept_licence, args.dry_run)
+            print(json.dumps(out, indent=1) if isinstance(out, dict) else f"pushed dataset {out}")
+    except (PublishError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

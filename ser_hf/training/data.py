@@ -1,0 +1,98 @@
+"""A recipe's data: corpora -> label set -> split -> debug subsets -> balancing and augmentation of train only.
+
+Shared by every method (the Trainer ones and the embeddings table), so all of them see the same files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+
+from ser_hf.data.audio import PreprocessConfig
+from ser_hf.data.balance import balance
+from ser_hf.data.corpora import CorpusRootError, load_corpora
+from ser_hf.data.splits import leakage_report, make_splits
+from ser_hf.recipe import Recipe
+
+logger = logging.getLogger(__name__)
+
+SAMPLING_RATE = 16000
+MODEL_COLUMNS = ["audio", "label", "duration"]
+
+
+@dataclass
+class PreparedData:
+    splits: datasets.DatasetDict  # train (balanced, augmented) / validation / test, all columns
+    label_names: list[str]
+    reports: list  # ser_hf.data.prepare.PrepareReport per corpus
+    leakage: dict  # ser_hf.data.splits.leakage_report of the split before balancing / augmentation
+
+
+def check_roots(recipe: Recipe) -> dict[str, str | None]:
+    """Every corpus root, checked before anything is decoded: one error lists all missing ones."""
+    roots = recipe.corpus_roots()
+    missing = {name: root for name, root in roots.items() if root is not None and not Path(root).is_dir()}
+    if missing:
+        lines = "\n".join(f"  {name}: {root}  (set roots.{name}=/path/to/{name})" for name, root in missing.items())
+        raise CorpusRootError(
+            f"corpus root(s) not found:\n{lines}\nRelative roots are under data_root={recipe.data_root!r} "
+            "(override with data_root=/path). Without the downloads, synthetic=true trains on the synthetic corpus."
+        )
+    return roots
+
+
+def prepare_data(recipe: Recipe) -> PreparedData:
+    """Corpora -> label set -> split -> (debug subset) -> balance and augment the training part only."""
+    cfg = PreprocessConfig(trim_db=recipe.trim_db, peak_normalize=recipe.peak_normalize, fixed_seconds=recipe.fixed_seconds)
+    ds, reports = load_corpora(
+        recipe.corpora,
+        check_roots(recipe),
+        label_set=recipe.label_set,
+        preprocess=cfg,
+        synthetic_size=recipe.synthetic_size,
+        num_proc=recipe.num_proc,
+        return_report=True,
+    )
+    if recipe.languages:
+        before = len(ds)
+        ds = ds.filter(lambda lang: lang in recipe.languages, input_columns="language")
+        logger.info("languages %s: %d of %d rows kept", recipe.languages, len(ds), before)
+        if not len(ds):
+            raise ValueError(f"no rows in languages {recipe.languages}")
+    splits = make_splits(ds, recipe.split, recipe.split_seed)
+    if "validation" not in splits:  # 80/20-style protocols: early stopping needs a held-out part of train
+        inner = make_splits(splits["train"], "ratio:0.9,0.1", recipe.split_seed)
+        splits = datasets.DatasetDict(train=inner["train"], validation=inner["test"], test=splits["test"])
+    if recipe.max_train_samples:
+        splits["train"] = _subset(splits["train"], recipe.max_train_samples, recipe.seed)
+    if recipe.max_eval_samples:
+        for part in ("validation", "test"):
+            splits[part] = _subset(splits[part], recipe.max_eval_samples, recipe.seed)
+    leakage = leakage_report(splits)
+    train = balance(splits["train"], recipe.balance, recipe.seed, augment_preset=recipe.augment_preset)
+    if recipe.augment_offline_factor > 1:
+        from ser_hf.data.augment import expand_offline  # audiomentations only when augmenting
+
+        # Pitch shifting costs ~20 ms a clip: a real corpus's x5 copies want every core.
+        num_proc = recipe.num_proc or (min(8, os.cpu_count() or 1) if len(train) > 1000 else None)
+        train = expand_offline(train, recipe.augment_offline_factor, recipe.augment_preset, recipe.seed, num_proc=num_proc)
+    splits["train"] = train
+    label_names = list(ds.features["label"].names)
+    logger.info("split sizes: %s", {k: len(v) for k, v in splits.items()})
+    return PreparedData(splits, label_names, reports, leakage)
+
+
+def _subset(ds: datasets.Dataset, n: int, seed: int) -> datasets.Dataset:
+    return ds if len(ds) <= n else ds.shuffle(seed=seed).select(range(n))
+
+
+def model_view(ds: datasets.Dataset) -> datasets.Dataset:
+    """Only what the collator needs, with the audio left as WAV bytes (decoded in the collator)."""
+    missing = [c for c in MODEL_COLUMNS if c not in ds.column_names]
+    if missing:
+        raise ValueError(f"dataset lacks column(s) {missing}; it has {ds.column_names}")
+    return ds.select_columns(MODEL_COLUMNS).cast_column("audio", datasets.Audio(decode=False))

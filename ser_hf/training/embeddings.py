@@ -1,0 +1,65 @@
+"""``train.py`` with ``method: embeddings``: frozen embeddings x classifiers on a recipe's corpora and split.
+
+The data path is the fine-tuning recipes' (same corpora, label set, preprocessing and split, so the
+table sits beside a fine-tuned model on the same test files); frame balancing (``balance: harmonic``,
+seed 003) is applied to embedding rows by :func:`~ser_hf.classifiers.table.run_baselines_table`, not to files.
+The run folder gets the table (``baselines.md/.csv/.json``), a plot pair and a saved classifier per row,
+and ``results.json`` / ``results.md`` / ``confusion_matrix.png`` / ``roc_curves.png`` of the best
+row by ``metric_for_best_model`` (file level), the files the model-card tooling reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+
+from ser_hf.features.extract import build_extractor
+from ser_hf.classifiers.table import format_table, run_baselines_table
+
+logger = logging.getLogger(__name__)
+
+
+def extractor_kwargs(name: str, recipe) -> dict:
+    """Constructor arguments of one extractor from the recipe (weights, explicit random weights)."""
+    if name in ("vggish", "yamnet"):
+        kwargs = {"random_weights": recipe.random_weights, "seed": recipe.seed}
+        if recipe.extractor_weights.get(name):
+            kwargs["weights"] = recipe.extractor_weights[name]
+        return kwargs
+    if recipe.extractor_weights.get(name):
+        raise ValueError(f"extractor_weights.{name}: {name} takes no weight file")
+    return {}
+
+
+def run_embeddings_recipe(recipe) -> dict:
+    """Prepare the data, run every extractor x classifier, write the run folder; returns the best row's summary."""
+    from ser_hf.evaluation.results import write_results
+    from ser_hf.training.data import prepare_data
+
+    out = Path(recipe.output_dir)
+    # Files are not rebalanced: seed 003 balances embedding rows (frames), inside the table.
+    # Networks first: a missing weight file stops the run before any audio is decoded.
+    extractors = {name: build_extractor(name, **extractor_kwargs(name, recipe)) for name in recipe.extractors}
+    data = prepare_data(dataclasses.replace(recipe, balance="none"))
+    started = time.perf_counter()
+    rows = run_baselines_table(
+        data.splits, extractors, out, classifiers=recipe.classifiers, pooling=recipe.pooling, balance=recipe.balance,
+        seed=recipe.seed, batch_size=recipe.per_device_eval_batch_size,
+        mlp_options={"n_trials": recipe.mlp_trials, "max_epochs": recipe.mlp_max_epochs},
+    )
+    seconds = time.perf_counter() - started
+    key = recipe.metric_for_best_model
+    best = max((r for r in rows if r["level"] == "file"), key=lambda r: (r[key], r["accuracy"]))
+    summary = [{k: r[k] for k in ("embedding", "classifier", "level", "accuracy", "weighted_f1", "macro_f1", "uar",
+                                  "roc_auc_ovr", "fit_seconds")} for r in rows]
+    extra = {"method": "embeddings", "best": {"embedding": best["embedding"], "classifier": best["classifier"],
+                                              "classifier_path": best.get("classifier_path"), "selected_by": key},
+             "baselines": summary, "run": {"runtime_s": seconds, "rows": len(rows)}}
+    write_results(out, recipe, data, best["metrics"], best["probabilities"], best["references"], extra,
+                  label_names=best["label_names"])
+    logger.info("embeddings table (%d rows, %.1f s) written to %s\n%s", len(rows), seconds, out, format_table(rows))
+    logger.info("best by %s: %s + %s, test accuracy %.2f %%", key, best["embedding"], best["classifier"],
+                100 * best["accuracy"])
+    return {"test": best["metrics"], "best": extra["best"], "baselines": summary}

@@ -1,0 +1,300 @@
+"""The Trainer side of ``train.py``: the batch collator, the sampler, the ``Trainer`` and resuming.
+
+Speed choices, each measured in ``benchmarks/train.py``:
+
+* audio stays as 16-kHz WAV bytes (``Audio(decode=False)``) and is decoded with soundfile in the
+  collator: no torchcodec and no resampling per step;
+* batches are grouped by the stored ``duration`` column, so grouping reads no audio;
+* training clips are randomly cropped to ``max_train_seconds`` (evaluation clips centre-cropped to
+  ``max_eval_seconds``) and batches padded to a multiple of ``pad_to_multiple_seconds``, so padded
+  shapes come from a small fixed set.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import SequentialSampler
+from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from ser_hf.data.audio import decode_wav_bytes
+from ser_hf.data.balance import class_weights
+from ser_hf.evaluation.metrics import make_compute_metrics
+from ser_hf.recipe import Recipe
+from ser_hf.training.data import SAMPLING_RATE, PreparedData, model_view
+
+logger = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------- batches
+def fixed_input_seconds(extractor) -> float | None:
+    """Models whose extractor brings every clip to one length: Whisper (30 s), AST (max_length frames), spectrogram images."""
+    if getattr(extractor, "n_samples", None):  # WhisperFeatureExtractor, SpectrogramImageFeatureExtractor
+        return extractor.n_samples / SAMPLING_RATE
+    if type(extractor).__name__ == "ASTFeatureExtractor":
+        return extractor.max_length * 0.01  # 10-ms fbank frames
+    return None
+
+
+@dataclass
+class AudioCollator:
+    """Decode, crop (random at train time, centred otherwise), augment, normalise and pad a batch.
+
+    ``stats`` counts real and padded samples (in the process that runs the collator: with
+    dataloader workers, each worker has its own copy; :func:`padding_fraction` is the exact
+    figure computed from the sampler order without touching audio).
+    """
+
+    feature_extractor: object
+    max_seconds: float
+    train: bool = False
+    augment: Callable[[np.ndarray], np.ndarray] | None = None  # ser_hf.data.augment.OnTheFlyAugment
+    pad_to_multiple_seconds: float = 0.5
+    stats: dict = field(default_factory=lambda: {"real": 0, "padded": 0, "batches": 0, "examples": 0})
+
+    def _crop(self, wave: np.ndarray) -> np.ndarray:
+        limit = int(self.max_seconds * SAMPLING_RATE)
+        if len(wave) <= limit:
+            return wave
+        # torch's RNG is seeded by the Trainer and re-seeded per dataloader worker (numpy's would repeat per worker).
+        start = int(torch.randint(0, len(wave) - limit + 1, ()).item()) if self.train else (len(wave) - limit) // 2
+        return wave[start : start + limit]
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        waves = []
+        for row in rows:
+            wave, sr = decode_wav_bytes(row["audio"]["bytes"])
+            if sr != SAMPLING_RATE:
+                raise ValueError(f"{row['audio'].get('path')}: {sr} Hz audio in a 16-kHz dataset")
+            wave = self._crop(wave)
+            if self.train and self.augment is not None:
+                wave = self.augment(wave)
+            waves.append(wave)
+        fixed = fixed_input_seconds(self.feature_extractor)
+        if fixed is not None:  # the extractor pads/truncates to its own fixed length
+            batch = self.feature_extractor(waves, sampling_rate=SAMPLING_RATE, return_tensors="pt")
+            width = int(fixed * SAMPLING_RATE)
+        else:
+            batch = self.feature_extractor(
+                waves,
+                sampling_rate=SAMPLING_RATE,
+                padding="longest",
+                pad_to_multiple_of=max(1, int(self.pad_to_multiple_seconds * SAMPLING_RATE)),
+                return_attention_mask=True,
+                return_tensors="pt",
+            )
+            if not getattr(self.feature_extractor, "return_attention_mask", True):
+                batch.pop("attention_mask", None)  # group-norm checkpoints (hubert-base, wav2vec2-base) take none
+            # VGGish/YAMNet patch extractors return patches, not padded samples: count the longest clip
+            width = batch["input_values"].shape[-1] if "input_values" in batch else max(len(w) for w in waves)
+        real = sum(min(len(w), width) for w in waves)
+        self.stats["real"] += real
+        self.stats["padded"] += width * len(waves) - real
+        self.stats["batches"] += 1
+        self.stats["examples"] += len(waves)
+        batch["labels"] = torch.tensor([int(r["label"]) for r in rows], dtype=torch.long)
+        return batch
+
+    @property
+    def padding_fraction(self) -> float:
+        total = self.stats["real"] + self.stats["padded"]
+        return self.stats["padded"] / total if total else 0.0
+
+
+def padding_fraction(
+    durations: Sequence[float],
+    batches: Iterable[Sequence[int]],
+    max_seconds: float,
+    pad_to_multiple_seconds: float,
+    fixed_seconds: float | None = None,
+) -> float:
+    """Share of padded samples in ``batches`` (index lists), from the stored durations alone."""
+    multiple = max(1, int(pad_to_multiple_seconds * SAMPLING_RATE))
+    limit = int(max_seconds * SAMPLING_RATE)
+    real = padded = 0
+    for batch in batches:
+        lengths = [min(int(round(durations[i] * SAMPLING_RATE)), limit) for i in batch]
+        if not lengths:
+            continue
+        width = int(fixed_seconds * SAMPLING_RATE) if fixed_seconds else math.ceil(max(lengths) / multiple) * multiple
+        lengths = [min(n, width) for n in lengths]
+        real += sum(lengths)
+        padded += width * len(lengths) - sum(lengths)
+    return padded / (real + padded) if real + padded else 0.0
+
+
+def epoch_padding_fraction(trainer: Trainer, recipe: Recipe) -> float:
+    """Padding of one training epoch in the order the Trainer's sampler gives (no audio is read)."""
+    dataset = trainer.train_dataset
+    order = list(iter(trainer._get_train_sampler(dataset)))
+    size = trainer.args.per_device_train_batch_size
+    batches = [order[i : i + size] for i in range(0, len(order), size)]
+    return padding_fraction(
+        dataset["duration"], batches, recipe.max_train_seconds, recipe.pad_to_multiple_seconds,
+        fixed_input_seconds(trainer.processing_class),
+    )
+
+
+# ---------------------------------------------------------------- trainer
+class SERTrainer(Trainer):
+    """Trainer with a separate evaluation collator (no random crop, no augmentation), evaluated in
+    dataset order (so test predictions line up with the test rows' corpus and language)."""
+
+    def __init__(self, *args, eval_collator=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.eval_collator = eval_collator
+        # The audio classifiers take **kwargs, so Trainer assumes their loss is already normalised by
+        # num_items_in_batch; it is a per-batch mean. Left alone, the loss would not be divided by
+        # gradient_accumulation_steps and would be multiplied by the number of processes.
+        self.model_accepts_loss_kwargs = False
+
+    def _with_eval_collator(self, getter, *args):
+        train_collator = self.data_collator
+        self.data_collator = self.eval_collator or train_collator
+        try:
+            return getter(*args)
+        finally:
+            self.data_collator = train_collator
+
+    def get_eval_dataloader(self, eval_dataset=None):
+        return self._with_eval_collator(super().get_eval_dataloader, eval_dataset)
+
+    def get_test_dataloader(self, test_dataset):
+        return self._with_eval_collator(super().get_test_dataloader, test_dataset)
+
+    def _get_eval_sampler(self, eval_dataset):
+        # The stock Trainer also groups evaluation batches by length, which shuffles predictions.
+        if eval_dataset is None or self.args.world_size > 1:
+            return None  # accelerate shards batches in order and gathers them back in order
+        return SequentialSampler(eval_dataset)
+
+
+def weighted_cross_entropy(weights: torch.Tensor):
+    """``compute_loss_func`` for a class-weighted cross-entropy (``balance: class_weights``).
+
+    The Trainer passes ``num_items_in_batch`` (examples in the whole accumulated, all-device batch);
+    summing and dividing by it keeps gradient accumulation and multi-GPU exact.
+    """
+
+    def loss_fn(outputs, labels, num_items_in_batch=None):
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+        w = weights.to(device=logits.device, dtype=torch.float32)
+        if num_items_in_batch is None:
+            return torch.nn.functional.cross_entropy(logits.float(), labels, weight=w)
+        loss = torch.nn.functional.cross_entropy(logits.float(), labels, weight=w, reduction="sum")
+        return loss / num_items_in_batch
+
+    return loss_fn
+
+
+def bf16_enabled(setting: str) -> bool:
+    setting = str(setting).lower()
+    if setting == "auto":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return setting == "true"
+
+
+def multi_process_without_gpu() -> bool:
+    """Launched as several processes (torchrun / accelerate launch) on a machine without CUDA."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+
+
+def training_arguments(recipe: Recipe, **overrides) -> TrainingArguments:
+    kwargs = dict(
+        # Without CUDA, accelerate only forms a (gloo) process group when told the run is on CPU;
+        # a single process keeps the default device choice (e.g. Apple MPS).
+        use_cpu=multi_process_without_gpu(),
+        output_dir=recipe.output_dir,
+        num_train_epochs=recipe.num_train_epochs,
+        max_steps=recipe.max_steps,
+        learning_rate=recipe.learning_rate,
+        warmup_steps=recipe.warmup_ratio,  # a float < 1 is a ratio of the total steps (transformers 5)
+        weight_decay=recipe.weight_decay,
+        per_device_train_batch_size=recipe.per_device_train_batch_size,
+        per_device_eval_batch_size=recipe.per_device_eval_batch_size,
+        gradient_accumulation_steps=recipe.gradient_accumulation_steps,
+        train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
+        length_column_name="duration",
+        eval_strategy=recipe.eval_strategy,
+        save_strategy=recipe.eval_strategy,  # a checkpoint per evaluation: best-model selection and resume
+        eval_steps=recipe.eval_steps,
+        save_steps=recipe.eval_steps,
+        save_total_limit=recipe.save_total_limit,
+        load_best_model_at_end=True,
+        metric_for_best_model=recipe.metric_for_best_model,
+        greater_is_better=True,
+        restore_callback_states_from_checkpoint=True,  # early-stopping patience survives a resume
+        bf16=bf16_enabled(recipe.bf16),
+        seed=recipe.seed,
+        dataloader_num_workers=recipe.dataloader_num_workers,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        logging_steps=recipe.logging_steps,
+        logging_first_step=True,
+        remove_unused_columns=False,  # the collator needs the raw audio column
+        report_to="none",
+        push_to_hub=False,  # publishing is a separate, explicit step (ser_hf.publish.hub)
+    )
+    kwargs.update(overrides)
+    return TrainingArguments(**kwargs)
+
+
+def build_trainer(recipe: Recipe, args: TrainingArguments, model, extractor, data: PreparedData) -> SERTrainer:
+    # LayerDrop (0.1 in hubert-base / wav2vec2-base) skips random layers per process: DDP must then
+    # look for parameters without gradients, or the all-reduce waits forever.
+    args.ddp_find_unused_parameters = bool(getattr(model.config, "layerdrop", 0.0))
+    augment = None
+    if recipe.augment_online_p > 0:
+        from ser_hf.data.augment import OnTheFlyAugment  # audiomentations only when augmenting
+
+        augment = OnTheFlyAugment(recipe.online_augment_preset or recipe.augment_preset, recipe.augment_online_p, recipe.seed)
+    train_collator = AudioCollator(extractor, recipe.max_train_seconds, train=True, augment=augment,
+                                   pad_to_multiple_seconds=recipe.pad_to_multiple_seconds)
+    eval_collator = AudioCollator(extractor, recipe.max_eval_seconds, pad_to_multiple_seconds=recipe.pad_to_multiple_seconds)
+    loss_func = None
+    if recipe.balance == "class_weights":
+        weights = class_weights(data.splits["train"]["label"], len(data.label_names))
+        logger.info("class-weighted loss: %s", dict(zip(data.label_names, np.round(weights, 3).tolist())))
+        loss_func = weighted_cross_entropy(torch.tensor(weights, dtype=torch.float32))
+    callbacks = [EarlyStoppingCallback(recipe.early_stopping_patience)] if recipe.early_stopping_patience else []
+    return SERTrainer(
+        model=model,
+        args=args,
+        train_dataset=model_view(data.splits["train"]),
+        eval_dataset=model_view(data.splits["validation"]),
+        data_collator=train_collator,
+        eval_collator=eval_collator,
+        processing_class=extractor,
+        compute_metrics=make_compute_metrics(data.label_names),
+        compute_loss_func=loss_func,
+        callbacks=callbacks,
+    )
+
+
+# ---------------------------------------------------------------- resume
+def last_complete_checkpoint(output_dir: str | Path, is_main_process: bool = True) -> str | None:
+    """The newest checkpoint in ``output_dir`` that was written to the end, or None.
+
+    ``Trainer`` writes ``trainer_state.json`` last, so a checkpoint without it was cut off (a
+    SIGKILL while saving). The main process removes such a folder and takes the one before; call
+    this under ``args.main_process_first()`` so the other processes see the cleaned folder.
+    """
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        return None
+    while (last := get_last_checkpoint(str(output_dir))) is not None:
+        if (Path(last) / "trainer_state.json").is_file():
+            return last
+        logger.warning("%s was not written to the end (killed while saving?): ignoring it", last)
+        if not is_main_process:
+            complete = [p for p in output_dir.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+            return str(max(complete, key=lambda p: int(p.name.split("-")[1]))) if complete else None
+        shutil.rmtree(last)
+    return None
