@@ -43,6 +43,8 @@ benchmarks: setup
 	$(PY) benchmarks/latency.py
 	$(PY) benchmarks/extract.py
 	$(PY) benchmarks/trained_baselines.py
+	$(PY) benchmarks/cross_validation.py
+	$(PY) benchmarks/imports.py
 
 clean:
 	rm -rf $(VENV) prepared outputs .pytest_cache

@@ -8,157 +8,40 @@
     accelerate launch train.py --recipe vgg19_mel_demos_c2       # seed 002: VGG-19 on mel-spectrogram images
     python train.py --help                                       # every recipe key
 
-The recipe's ``method`` picks the model: finetune (an HF audio encoder), image_cnn, cnn_blstm,
-patch_finetune (all trained by the same Trainer path below) or embeddings (a table of frozen
-embeddings x classifiers, ser_hf.training.embeddings).
+    python train.py --recipe seed000_emodb cross_validation=loso  # every fold, then mean +- std over folds
+    python train.py --recipe cross_corpus_en_bn                  # train on each corpus group, test on every other
 
-Recipe -> datasets -> model -> Trainer -> test evaluation -> outputs, top to bottom. Launched again
-with the same output_dir, it resumes from the last complete checkpoint there. What lands in
-output_dir: the best model and its feature extractor (``pipeline("audio-classification",
-model=output_dir)`` loads them), results.json / results.md (test metrics, per corpus and language),
-confusion_matrix.png, roc_curves.png, leakage.json, long_clip.json, data_report.json, recipe.yaml.
+The recipe's ``method`` picks the model: finetune (an HF audio encoder), image_cnn, cnn_blstm,
+patch_finetune (all trained by the same Trainer path), embeddings (a table of frozen embeddings x
+classifiers) or probe (a learned weighted sum of a frozen encoder's layers + a small head).
+
+One run (ser_hf.training.run.run_recipe): recipe -> datasets -> model -> Trainer -> test evaluation
+-> outputs, top to bottom, resumed from the last complete checkpoint when launched again.
+``cross_validation`` runs it once per fold (ser_hf.training.cross_validation) and ``cross_corpus``
+once per train/test pair of corpora (ser_hf.training.cross_corpus).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import sys
-import time
-from pathlib import Path
 
-import yaml
-
-from ser_hf.recipe import Recipe, RecipeError, parse_args
-
-logger = logging.getLogger("train")
-
-
-def setup_logging(args) -> None:
-    """ser-hf logs on every process (tagged with its rank); transformers on the main one."""
-    import datasets
-    import transformers
-
-    logging.basicConfig(
-        format=f"%(asctime)s [rank {args.process_index}] %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-        level=logging.WARNING,
-        force=True,
-    )
-    for name in ("train", "ser_hf"):
-        logging.getLogger(name).setLevel(logging.INFO)
-    transformers.utils.logging.set_verbosity(args.get_process_log_level())
-    datasets.utils.logging.set_verbosity(logging.WARNING)
-
-
-def warn_if_recipe_changed(recipe: Recipe, output_dir: Path) -> None:
-    previous = output_dir / "recipe.yaml"
-    if not previous.is_file():
-        return
-    old, new = yaml.safe_load(previous.read_text()) or {}, yaml.safe_load(recipe.to_yaml())
-    changed = sorted(k for k in new if old.get(k) != new[k])
-    if changed:
-        logger.warning("resuming a run whose recipe differed in: %s", ", ".join(f"{k} ({old.get(k)!r} -> {new[k]!r})" for k in changed))
-
-
-def model_description(recipe: Recipe) -> str:
-    if recipe.method == "finetune":
-        return f"tiny random {recipe.tiny_model}" if recipe.tiny_model else recipe.model_name_or_path
-    name = f"{recipe.method} {recipe.backbone or recipe.cnn_blstm_variant}"
-    return f"tiny random {name}" if recipe.tiny_model else name
+from ser_hf.recipe import RecipeError, parse_args
 
 
 def main(argv: list[str] | None = None) -> dict | None:
     recipe = parse_args(sys.argv[1:] if argv is None else argv)  # --help and a bad recipe stop here, in a second
     # torch, transformers and datasets load only now (seconds), once the recipe is known to be valid.
-    from transformers import set_seed
+    if recipe.cross_corpus:  # train on each corpus (group), test on every other
+        from ser_hf.training.cross_corpus import run_cross_corpus
 
-    from ser_hf.evaluation.results import long_clip_results, test_metrics, write_results
-    from ser_hf.models.build import build_recipe_model
-    from ser_hf.training import (
-        build_trainer,
-        epoch_padding_fraction,
-        last_complete_checkpoint,
-        model_view,
-        prepare_data,
-        training_arguments,
-    )
+        return run_cross_corpus(recipe)
+    if recipe.cross_validation != "none":  # every fold through run_recipe, then mean +- std and pooled
+        from ser_hf.training.cross_validation import run_cross_validation
 
-    args = training_arguments(recipe)
-    setup_logging(args)
-    logger.info("process rank %d of world size %d on %s", args.process_index, args.world_size, args.device)
-    out = Path(args.output_dir)
-    set_seed(recipe.seed)
-    if recipe.method == "embeddings":  # frozen embeddings x scikit-learn / MLP classifiers: no Trainer
-        if args.world_size > 1:
-            raise RecipeError("method=embeddings runs in one process: python train.py --recipe ...")
-        from ser_hf.training.embeddings import run_embeddings_recipe
+        return run_cross_validation(recipe)
+    from ser_hf.training.run import run_recipe
 
-        return run_embeddings_recipe(recipe)
-
-    # 1. Data. The main process prepares and caches; the others then read its cache.
-    with args.main_process_first(desc="corpus preparation"):
-        data = prepare_data(recipe)
-
-    # 2. Model for the recipe's method (an HF audio encoder, a spectrogram CNN, the CNN-BLSTM, VGGish/YAMNet
-    #    + head), from the Hub or weight files, or a tiny random one; labels in its config.
-    set_seed(recipe.seed)  # initial weights depend on the seed alone, not on what data preparation drew
-    model, extractor = build_recipe_model(recipe, data.label_names)
-
-    # 3. Train, from the last complete checkpoint when there is one.
-    trainer = build_trainer(recipe, args, model, extractor, data)
-    padding = epoch_padding_fraction(trainer, recipe)
-    logger.info("padding fraction of a training epoch (%s): %.1f %%", "grouped by length" if recipe.group_by_length else "random order", 100 * padding)
-    with args.main_process_first(desc="checkpoint lookup"):
-        checkpoint = last_complete_checkpoint(out, trainer.is_world_process_zero()) if recipe.resume else None
-    start_step = 0
-    if checkpoint:
-        start_step = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"]
-        logger.info("resuming from %s (global step %d)", checkpoint, start_step)
-        warn_if_recipe_changed(recipe, out)
-    elif trainer.is_world_process_zero():
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "recipe.yaml").write_text(recipe.to_yaml())
-    train_result = trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model()  # the best model (load_best_model_at_end) and the feature extractor
-    trainer.save_state()
-
-    # 4. Test: every process predicts its share; the main one writes the one result set.
-    started = time.perf_counter()
-    prediction = trainer.predict(model_view(data.splits["test"]), metric_key_prefix="test")
-    test_seconds = time.perf_counter() - started
-    if not trainer.is_world_process_zero():
-        logger.info("rank %d done", args.process_index)
-        return None
-    metrics, probs = test_metrics(prediction, data.splits["test"], data.label_names)
-    long_clip = long_clip_results(str(out), data.label_names, recipe.long_clip, recipe.label_set)
-    (out / "long_clip.json").write_text(json.dumps(long_clip, indent=1))
-    run = {
-        "world_size": args.world_size,
-        "resumed_from": checkpoint,
-        "global_step": trainer.state.global_step,
-        "steps_this_launch": trainer.state.global_step - start_step,
-        "epochs": trainer.state.epoch,
-        "best_checkpoint": trainer.state.best_model_checkpoint,
-        f"best_validation_{recipe.metric_for_best_model}": trainer.state.best_metric,
-        "train_runtime_s": train_result.metrics.get("train_runtime"),
-        "train_samples_per_second": train_result.metrics.get("train_samples_per_second"),
-        "train_padding_fraction": padding,
-        "test_runtime_s": test_seconds,
-        "method": recipe.method,
-        "model": model_description(recipe),
-    }
-    long_clip_summary = {k: v for k, v in long_clip.items() if k != "segments"}
-    write_results(out, recipe, data, metrics, probs, data.splits["test"]["label"], {"run": run, "long_clip": long_clip_summary})
-    logger.info(
-        "test accuracy %.2f %%, UAR %.2f %%, macro F1 %.2f %% (%d files); results written to %s",
-        100 * metrics["accuracy"], 100 * metrics["uar"], 100 * metrics["macro_f1"], len(data.splits["test"]), out,
-    )
-    if recipe.push_to_hub:
-        from ser_hf.publish.hub import push_run
-
-        logger.info("pushed: %s", push_run(out, recipe.hub_model_id))
-    return {"test": metrics, "run": run, "long_clip": long_clip_summary}
+    return run_recipe(recipe)
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ class Recipe:
     mask_feature_prob: float = _f(0.0, "SpecAugment feature-mask probability.")
     mask_feature_length: int = _f(10, "SpecAugment feature-mask length in channels.")
     # ---- method: what is trained (train.py's branches)
-    method: str = _f("finetune", "finetune (an HF audio encoder, seed 003), image_cnn (ImageNet CNN on spectrogram images, seeds 002-004), cnn_blstm (seed 004, from scratch), patch_finetune (VGGish/YAMNet + dense head, seeds 000/001) or embeddings (frozen embeddings x classifiers table, seeds 000/003).")
+    method: str = _f("finetune", "finetune (an HF audio encoder, seed 003), image_cnn (ImageNet CNN on spectrogram images, seeds 002-004), cnn_blstm (seed 004, from scratch), patch_finetune (VGGish/YAMNet + dense head, seeds 000/001) embeddings (frozen embeddings x classifiers table, seeds 000/003) or probe (frozen HF encoder, learned softmax-weighted sum of its layers + small head: the EmoBox / SUPERB protocol).")
     backbone: str | None = _f(None, "image_cnn: vgg16, vgg19 or an HF/timm image model id (microsoft/resnet-50, timm/tf_efficientnetv2_b0.in1k ...); patch_finetune: vggish or yamnet.")
     backbone_weights: str | None = _f(None, "image_cnn with VGG: Hub id / torchvision .pth / Keras .h5 of the ImageNet weights (default timm/vggNN.tv_in1k); patch_finetune: the VGGish .pth / YAMNet .h5 or converted folder (default under $SER_HF_CACHE/weights).")
     freeze: str = _f("all", "image_cnn: none, all (C1), last_blocks:K (VGG, seed 002 C2: 2), last_layers:N (seed 002 EfficientNet C2: 32), first_layers:N (seed 004: 15); patch_finetune: all (frozen backbone) or none.")
@@ -119,6 +119,16 @@ class Recipe:
     dataloader_num_workers: int = _f(2, "Dataloader worker processes.")
     logging_steps: int = _f(10, "Steps between log lines.")
     num_proc: int | None = _f(None, "Processes for corpus preparation and offline augmentation.")
+    # ---- evaluation protocol
+    cross_validation: str = _f("none", "none (one run on `split`), loso (leave one speaker out), kfold:K (K speaker-group folds, stratified as far as speakers allow) or auto (loso for 4-6 speakers, kfold:5 above; 2-3 speakers: loso with a warning; 1 speaker: speaker-dependent stratified 5-fold with a warning). Folds run in output_dir/fold-NN; a relaunch skips finished folds; cv_results.json holds mean +- std and pooled scores.")
+    cross_corpus: bool = _f(False, "Train on each group of cross_corpus_groups and test on every other, on the classes all groups share; the diagonal is the in-corpus score under cross_validation (or split). Writes cross_corpus.json / .md / .png.")
+    cross_corpus_groups: list[str] = _f([], "Groups of cross_corpus: corpora or consolidated names (all_en, all_bn); [] = each entry of corpora.")
+    plots: bool = _f(True, "Draw each run's confusion matrix and ROC curves (per row of an embeddings table); cross-validation folds skip them and draw the pooled ones once.")
+    keep_classes: list[str] = _f([], "Keep only these classes of the label set (other rows dropped, labels renumbered); [] = all.")
+    # ---- probe method (frozen encoder, learned layer weights + head)
+    probe_epochs: int = _f(200, "probe: full-batch training epochs of the layer weights and head (early stopping on the training loss plateau).")
+    probe_learning_rate: float = _f(1e-3, "probe: Adam learning rate of the layer weights and head.")
+    probe_hidden_size: int = _f(0, "probe: hidden units of the head (0 = a linear head on the weighted layer sum, SUPERB's setting).")
     # ---- evaluation extras
     long_clip: str | None = _f(None, "A labelled long recording (WAV with a .csv of start,end,emotion beside it); null = a synthetic one.")
     # ---- publishing
@@ -166,6 +176,12 @@ class Recipe:
             raise RecipeError(f"augment_online_p must be in [0, 1], got {self.augment_online_p}")
         if self.eval_strategy == "steps" and not self.eval_steps:
             raise RecipeError("eval_strategy=steps needs eval_steps")
+        parse_cross_validation(self.cross_validation)
+        if self.method == "probe" and not (self.tiny_model or self.model_name_or_path):
+            raise RecipeError("method=probe needs model_name_or_path (an HF audio encoder) or tiny_model")
+        for name in ("probe_epochs",):
+            if getattr(self, name) < 1:
+                raise RecipeError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.push_to_hub and not self.hub_model_id:
             raise RecipeError("push_to_hub needs hub_model_id=ORG/NAME")
         from ser_hf.data.labels import LABEL_SETS
@@ -175,8 +191,19 @@ class Recipe:
 
         try:
             expand_names(self.corpora)
+            for group in self.cross_corpus_groups:
+                expand_names([group])
         except ValueError as err:
             raise RecipeError(f"corpora: {err}") from None
+        if self.cross_corpus and len(self.cross_corpus_groups or self.corpora) < 2:
+            raise RecipeError("cross_corpus needs at least two corpora or cross_corpus_groups to train and test across")
+        if self.keep_classes:
+            from ser_hf.data.labels import get_label_set
+
+            label_set = get_label_set(self.label_set)
+            unknown = [] if label_set.narrow else [c for c in self.keep_classes if c not in label_set.classes]
+            if unknown:
+                raise RecipeError(f"keep_classes: {unknown} not in label_set {self.label_set!r}")
 
     def corpus_roots(self) -> dict[str, str | None]:
         """Root per corpus: None for the synthetic corpus; relative roots are under data_root."""
@@ -199,6 +226,16 @@ class Recipe:
 
 FIELDS = {f.name: f for f in dataclasses.fields(Recipe)}
 _HINTS = typing.get_type_hints(Recipe)
+
+
+def parse_cross_validation(value: str) -> tuple[str, int | None]:
+    """``none`` / ``loso`` / ``auto`` -> (scheme, None); ``kfold:K`` -> ("kfold", K); anything else: RecipeError."""
+    scheme, _, k = value.partition(":")
+    if scheme in ("none", "loso", "auto") and not k:
+        return scheme, None
+    if scheme == "kfold" and k.isdigit() and int(k) >= 2:
+        return scheme, int(k)
+    raise RecipeError(f"cross_validation: {value!r} is not none, loso, auto or kfold:K (K >= 2)")
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

@@ -31,6 +31,7 @@ METHODS: dict[str, str] = {
     "cnn_blstm": "ser_hf.models.build:build_cnn_blstm",
     "patch_finetune": "ser_hf.models.build:build_patch_finetune",
     "embeddings": "ser_hf.training.embeddings:run_embeddings_recipe",  # no Trainer: a table of classifiers
+    "probe": "ser_hf.training.probe:run_probe_recipe",  # no Trainer: learned layer weights + head, seconds
 }
 
 EXTRACTORS: dict[str, str] = {

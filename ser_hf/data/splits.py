@@ -153,6 +153,17 @@ def speaker_kfold(ds: datasets.Dataset, k: int = 5, seed: int = 42, stratify_by:
     return _replace_column(ds, "fold", folds.tolist())
 
 
+def stratified_file_kfold(ds: datasets.Dataset, k: int = 5, seed: int = 42, stratify_by: str = "label") -> datasets.Dataset:
+    """Add a ``fold`` column over files, stratified by label: speaker-DEPENDENT folds, for data with one speaker."""
+    from sklearn.model_selection import StratifiedKFold
+
+    folds = np.full(len(ds), -1, dtype=np.int64)
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    for fold, (_, test_idx) in enumerate(splitter.split(np.zeros(len(ds)), ds[stratify_by])):
+        folds[test_idx] = fold
+    return _replace_column(ds, "fold", folds.tolist())
+
+
 def leave_one_speaker_out(ds: datasets.Dataset) -> datasets.Dataset:
     """Add a ``fold`` column: fold i holds the i-th speaker in sorted order."""
     order = {s: i for i, s in enumerate(sorted(set(ds["speaker"])))}
@@ -176,11 +187,23 @@ def fold_split(
     return datasets.DatasetDict({n: ds.select(np.flatnonzero(parts[n])) for n in order})
 
 
+def heldout_corpus_split(ds: datasets.Dataset, test_corpora: Sequence[str]) -> datasets.DatasetDict:
+    """Cross-corpus: rows of ``test_corpora`` are the test part, all other rows the training part."""
+    corpora = np.asarray(ds["corpus"])
+    test = np.isin(corpora, list(test_corpora))
+    if not test.any() or test.all():
+        raise ValueError(f"split corpus:{'+'.join(test_corpora)}: needs rows of those corpora and of others; "
+                         f"the data has {sorted(set(corpora.tolist()))}")
+    return datasets.DatasetDict(train=ds.select(np.flatnonzero(~test)), test=ds.select(np.flatnonzero(test)))
+
+
 def make_splits(ds: datasets.Dataset, protocol: str = "seed003", seed: int = 42) -> datasets.DatasetDict:
     """Splits from a protocol string.
 
     ``seed003`` | ``seed000`` | ``seed001`` | ``seed002`` (named ratio splits),
-    ``ratio:0.7,0.1,0.2``, ``speaker:0.7,0.1,0.2``, ``kfold:K:TEST[:VAL]``, ``loso:TEST[:VAL]``
+    ``ratio:0.7,0.1,0.2``, ``speaker:0.7,0.1,0.2``, ``kfold:K:TEST[:VAL]``, ``loso:TEST[:VAL]``,
+    ``filekfold:K:TEST[:VAL]`` (speaker-dependent stratified folds over files, for one-speaker data),
+    ``corpus:NAME[+NAME...]`` (cross-corpus: those corpora are the test part)
     (``TEST``/``VAL`` are fold numbers; for loso the index of the speaker in sorted order).
     """
     kind, _, rest = protocol.partition(":")
@@ -192,19 +215,26 @@ def make_splits(ds: datasets.Dataset, protocol: str = "seed003", seed: int = 42)
     if kind == "kfold":
         k, test, *val = (int(x) for x in rest.split(":"))
         return fold_split(speaker_kfold(ds, k, seed), test, val[0] if val else None)
+    if kind == "corpus":  # cross-corpus: the named corpora are the test part, every other row trains
+        return heldout_corpus_split(ds, rest.split("+"))
+    if kind == "filekfold":
+        k, test, *val = (int(x) for x in rest.split(":"))
+        return fold_split(stratified_file_kfold(ds, k, seed), test, val[0] if val else None)
     if kind == "loso":
         test, *val = (int(x) for x in rest.split(":")) if rest else (0,)
         return fold_split(leave_one_speaker_out(ds), test, val[0] if val else None)
     raise ValueError(
         f"unknown split protocol {protocol!r}; use seed003/seed000/seed001/seed002, ratio:..., speaker:..., "
-        "kfold:K:TEST[:VAL] or loso:TEST[:VAL]"
+        "kfold:K:TEST[:VAL], loso:TEST[:VAL], filekfold:K:TEST[:VAL] or corpus:NAME[+NAME]"
     )
 
 
 def leakage_report(dd: datasets.DatasetDict, max_examples: int = 5) -> dict:
     """What the parts of a split share: speakers, identical audio, sentences.
 
-    ``speaker_independent`` is True only when no speaker appears in two parts. Corpora whose
+    ``speaker_independent`` is True when no test speaker appears in another part: what makes a test score
+    speaker-dependent. Speakers shared by train and validation (a validation set carved from the training
+    speakers for early stopping) do not change it; ``train_validation_shared_speakers`` counts them. Corpora whose
     sentences are all shared (TESS words, RAVDESS statements) are expected to share sentences;
     the report counts them so a reader can judge lexical leakage.
     """
@@ -217,7 +247,8 @@ def leakage_report(dd: datasets.DatasetDict, max_examples: int = 5) -> dict:
             shared_spk = sorted(cols[a]["speaker"] & cols[b]["speaker"])
             shared_audio = sorted((cols[a]["content_hash"] & cols[b]["content_hash"]) - {""})
             shared_sent = sorted((cols[a]["sentence"] & cols[b]["sentence"]) - {""})
-            independent &= not shared_spk
+            if "test" not in parts or "test" in (a, b):  # train/validation overlap does not touch the test score
+                independent &= not shared_spk
             report["pairs"][f"{a}/{b}"] = {
                 "shared_speakers": len(shared_spk),
                 "shared_speaker_examples": shared_spk[:max_examples],
@@ -227,6 +258,7 @@ def leakage_report(dd: datasets.DatasetDict, max_examples: int = 5) -> dict:
             if shared_audio:
                 report["warnings"].append(f"{len(shared_audio)} identical recordings in both {a} and {b}")
     report["speaker_independent"] = independent
+    report["train_validation_shared_speakers"] = report["pairs"].get("train/validation", {}).get("shared_speakers", 0)
     all_rows = datasets.concatenate_datasets([dd[p] for p in parts]) if parts else None
     if all_rows is not None and len(all_rows):
         for corpus, n in _speakers_per_corpus(all_rows).items():
@@ -240,7 +272,7 @@ def leakage_report(dd: datasets.DatasetDict, max_examples: int = 5) -> dict:
 def format_leakage_report(report: dict) -> str:
     lines = [
         "Leakage report ("
-        + ("speaker-independent" if report["speaker_independent"] else "speakers shared across parts")
+        + ("speaker-independent test" if report["speaker_independent"] else "test speakers shared with other parts")
         + ")"
     ]
     for pair, r in report["pairs"].items():
@@ -248,6 +280,9 @@ def format_leakage_report(report: dict) -> str:
             f"  {pair:<18} shared speakers {r['shared_speakers']:>4}   identical audio {r['identical_audio']:>4}"
             f"   shared sentences {r['shared_sentences']:>4}"
         )
+    if report.get("train_validation_shared_speakers"):
+        lines.append(f"  note: validation shares {report['train_validation_shared_speakers']} speaker(s) with train "
+                     "(used for early stopping only; the test score is not affected)")
     lines += [f"  WARNING: {w}" for w in report["warnings"]]
     return "\n".join(lines)
 

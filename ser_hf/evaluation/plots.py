@@ -103,3 +103,55 @@ def plot_roc_curves(
     ax.set_title(title or "ROC curves (one vs rest)")
     ax.legend(loc="lower right", fontsize=8)
     return _save(figure, path)
+
+
+def plot_fold_scores(rows: Sequence[dict], metric: str, path: str | Path, title: str = "") -> Path:
+    """Cross-validation: each model's score on every fold (dots), its mean and +- one std (bar), per cent."""
+    figure = _new_figure((max(5.0, 0.9 * len(rows) + 2.5), 4.2))
+    ax = figure.add_subplot()
+    rng = np.random.default_rng(0)  # a fixed horizontal jitter keeps coinciding folds visible
+    for x, row in enumerate(rows):
+        scores = [100 * f[metric] for f in row["folds"]]
+        ax.scatter(x + rng.uniform(-0.15, 0.15, len(scores)), scores, s=14, alpha=0.7, color="tab:blue")
+        ax.errorbar(x, 100 * row["mean"][metric], yerr=100 * row["std"][metric], fmt="s", color="black", capsize=4)
+    ax.set_xticks(range(len(rows)), [r["name"] for r in rows], rotation=30 if len(rows) > 3 else 0, ha="right"
+                  if len(rows) > 3 else "center", fontsize=8)
+    ax.set_ylabel(f"{metric} (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(title or f"{metric} per fold", fontsize=9)
+    return _save(figure, path)
+
+
+def plot_matrix(values: np.ndarray, row_names: Sequence[str], column_names: Sequence[str], path: str | Path,
+                title: str = "", row_label: str = "train", column_label: str = "test") -> Path:
+    """A heat map with the value (per cent) in every cell: the cross-corpus matrix."""
+    values = np.asarray(values, dtype=float)
+    figure = _new_figure((1.1 * len(column_names) + 2.5, 0.8 * len(row_names) + 1.8))
+    ax = figure.add_subplot()
+    image = ax.imshow(100 * values, cmap="viridis", vmin=0, vmax=100)
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            ax.text(j, i, "n/a" if np.isnan(values[i, j]) else f"{100 * values[i, j]:.1f}", ha="center", va="center",
+                    color="white" if np.isnan(values[i, j]) or values[i, j] < 0.6 else "black", fontsize=8)
+    ax.set_xticks(range(len(column_names)), column_names, rotation=30, ha="right")
+    ax.set_yticks(range(len(row_names)), row_names)
+    ax.set_xlabel(column_label)
+    ax.set_ylabel(row_label)
+    ax.set_title(title, fontsize=9)
+    figure.colorbar(image, ax=ax, label="%")
+    return _save(figure, path)
+
+
+def plot_layer_weights(weights: Sequence[float], path: str | Path, title: str = "") -> Path:
+    """The layer probe's learned softmax weights, one bar per hidden state (0 = the CNN / embedding output)."""
+    figure = _new_figure((max(4.0, 0.35 * len(weights) + 1.5), 3.2))
+    ax = figure.add_subplot()
+    ax.bar(range(len(weights)), weights, color="tab:blue")
+    ax.axhline(1 / len(weights), color="grey", linestyle="--", linewidth=1, label="uniform")
+    ax.set_xticks(range(len(weights)))
+    ax.set_xlabel("hidden state (0 = CNN output)")
+    ax.set_ylabel("weight")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "learned layer weights", fontsize=9)
+    return _save(figure, path)

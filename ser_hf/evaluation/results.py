@@ -77,6 +77,41 @@ def long_clip_results(model_dir: str, label_names: list[str], clip: str | None, 
     return result
 
 
+def save_predictions(out: Path, probabilities: dict[str, np.ndarray], test_ds, label_names: list[str]) -> Path:
+    """``predictions.npz``: test probabilities per model (columns in ``label_names`` order), labels, speakers.
+
+    What a cross-validation pools over folds; ``label_names`` must be the run's full label list, so folds whose
+    test part lacks a class still line up.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    arrays = {f"probabilities/{name}": np.asarray(p, dtype=np.float32) for name, p in probabilities.items()}
+    path = out / "predictions.npz"
+    np.savez(path, labels=np.asarray(test_ds["label"], dtype=np.int64), speakers=np.asarray(test_ds["speaker"]),
+             label_names=np.asarray(label_names), models=np.asarray(list(probabilities)), **arrays)
+    return path
+
+
+def load_predictions(path: Path) -> dict:
+    """What :func:`save_predictions` wrote: ``labels``, ``speakers``, ``label_names`` and ``probabilities`` per model."""
+    with np.load(path, allow_pickle=False) as data:
+        return {"labels": data["labels"], "speakers": data["speakers"].tolist(),
+                "label_names": data["label_names"].tolist(),
+                "probabilities": {m: data[f"probabilities/{m}"] for m in data["models"].tolist()}}
+
+
+def protocol_summary(recipe, data) -> str:
+    """The split protocol in words, with the test speakers: what every reported number is measured under."""
+    test_speakers = sorted(set(data.splits["test"]["speaker"]))
+    leak = data.leakage
+    kind = "speaker-independent" if leak["speaker_independent"] else "speaker-dependent (test speakers also in training)"
+    shown = ", ".join(test_speakers[:12]) + (f" ... ({len(test_speakers)} in all)" if len(test_speakers) > 12 else "")
+    sizes = ", ".join(f"{k} {len(v)}" for k, v in data.splits.items())
+    line = f"Protocol: split `{recipe.split}` (seed {recipe.split_seed}), {kind}; sizes: {sizes}; test speakers: {shown}"
+    if getattr(data, "validation_note", ""):
+        line += f"\n\n{data.validation_note}"
+    return line
+
+
 def write_results(out: Path, recipe, data, metrics: dict, probs: np.ndarray, test_labels, extra: dict,
                   label_names: list[str] | None = None) -> None:
     """results.json / results.md, the confusion matrix and ROC plots, leakage, data report and recipe of a run.
@@ -95,14 +130,16 @@ def write_results(out: Path, recipe, data, metrics: dict, probs: np.ndarray, tes
         "split": recipe.split,
         "split_sizes": {k: len(v) for k, v in data.splits.items()},
         "speaker_independent": data.leakage["speaker_independent"],
+        "test_speakers": sorted(set(data.splits["test"]["speaker"])),
         "test": metrics,
         **extra,
     }
     (out / "results.json").write_text(json.dumps(results, indent=1))
-    table = f"Data: {results['data']}\n\n" + format_results_table(metrics)
+    table = f"Data: {results['data']}\n\n{protocol_summary(recipe, data)}\n\n" + format_results_table(metrics)
     (out / "results.md").write_text(table + "\n```\n" + format_leakage_report(data.leakage) + "\n```\n")
-    plot_confusion_matrix(metrics["confusion_matrix"], label_names, out / "confusion_matrix.png")
-    plot_roc_curves(test_labels, probs, label_names, out / "roc_curves.png")
+    if getattr(recipe, "plots", True):
+        plot_confusion_matrix(metrics["confusion_matrix"], label_names, out / "confusion_matrix.png")
+        plot_roc_curves(test_labels, probs, label_names, out / "roc_curves.png")
     (out / "leakage.json").write_text(json.dumps(data.leakage, indent=1))
     (out / "data_report.json").write_text(json.dumps([asdict(r) for r in data.reports], indent=1, ensure_ascii=False))
     (out / "recipe.yaml").write_text(recipe.to_yaml())

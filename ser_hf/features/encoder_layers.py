@@ -5,7 +5,8 @@ per 20 ms) and the Whisper encoder (one frame per 20 ms of the 30-s input window
 that cover the real audio are kept, audio beyond 30 s is cut and logged).
 
 ``layer`` picks what a frame is: an index into ``hidden_states`` (0 = the CNN/embedding output,
--1 = the last layer, the default), ``"mean"`` for the plain average of all of them, or a list of
+-1 = the last layer, the default), ``"mean"`` for the plain average of all of them, ``"all"`` for all of
+them side by side (``num_hidden_layers + 1`` blocks of ``hidden_size``: the layer probe's input), or a list of
 ``num_hidden_layers + 1`` weights for a weighted average (the frozen counterpart of
 ``use_weighted_layer_sum``). :func:`~ser_hf.features.extract.extract` then mean-pools the frames
 per file or keeps them.
@@ -91,9 +92,10 @@ class HFEncoderExtractor(NetworkExtractor):
         self.is_whisper = self.model.config.model_type == "whisper"
         num_states = self.model.config.num_hidden_layers + 1 if not self.is_whisper else \
             self.model.config.encoder_layers + 1
+        self.num_states = num_states
         if isinstance(layer, str):
-            if layer != "mean":
-                raise ValueError(f"layer must be an int, 'mean' or a list of weights, got {layer!r}")
+            if layer not in ("mean", "all"):
+                raise ValueError(f"layer must be an int, 'mean', 'all' or a list of weights, got {layer!r}")
             self.layer_weights = None
         elif isinstance(layer, int):
             if not -num_states <= layer < num_states:
@@ -122,6 +124,8 @@ class HFEncoderExtractor(NetworkExtractor):
             return (stacked * self.layer_weights.to(stacked.device)[:, None, None, None]).sum(0)
         if self.layer == "mean":
             return torch.stack(hidden_states).mean(0)
+        if self.layer == "all":  # every hidden state side by side, layer-major: what the layer probe learns to weigh
+            return torch.cat(hidden_states, dim=-1)
         return hidden_states[self.layer]
 
     @torch.inference_mode()

@@ -88,7 +88,7 @@ def build_recipe_model(recipe, label_names: list[str]) -> tuple[PreTrainedModel,
     from ser_hf.registry import METHODS, resolve
 
     builder = METHODS.get(recipe.method)
-    if builder is None or builder.endswith(":run_embeddings_recipe"):
+    if builder is None or recipe.method in ("embeddings", "probe"):
         raise ValueError(f"method {recipe.method!r} does not train a model with Trainer")
     model, extractor = resolve(builder)(recipe, label_names)
     if recipe.method != "finetune":  # build_model logs its own line

@@ -137,6 +137,20 @@ def card_data(run_dir: Path, repo_id: str) -> tuple[ModelCardData, dict]:
     dataset_of = {c: (SYNTHETIC_DATASET if synthetic else c) for c in corpora}
 
     eval_results = []
+    cv = results.get("cross_validation")
+    split_name = f"test (pooled over {cv['folds']} folds)" if cv else "test"
+    if cv:  # the headline of a cross-validated run: mean +- std over folds, protocol named
+        for key, name in (("accuracy", "Accuracy"), ("uar", "UAR"), ("macro_f1", "Macro F1"), ("weighted_f1", "Weighted F1")):
+            eval_results.append(EvalResult(
+                task_type="audio-classification", task_name="Speech emotion recognition",
+                dataset_type=SYNTHETIC_DATASET if synthetic else "+".join(corpora),
+                dataset_name=f"{'+'.join(corpora)} ({'synthetic' if synthetic else 'real'})",
+                dataset_split=f"cross-validation: {cv['protocol']['description']}",
+                metric_type={"weighted_f1": "f1", "macro_f1": "f1"}.get(key, key),
+                metric_name=f"{name} (mean over {cv['folds']} folds)", metric_value=round(float(cv["mean"][key]), 4),
+                metric_config={"weighted_f1": "weighted", "macro_f1": "macro"}.get(key),
+                metric_args={"std": round(float(cv["std"][key]), 4), "folds": cv["folds"],
+                             "protocol": cv["protocol"]["description"]}))
     per_corpus = metrics.get("per_group", {}).get("corpus", {})
     groups = per_corpus if per_corpus else {("+".join(corpora) or "test"): metrics}
     for corpus, scores in groups.items():
@@ -151,7 +165,7 @@ def card_data(run_dir: Path, repo_id: str) -> tuple[ModelCardData, dict]:
                     dataset_type=dataset_of.get(corpus, SYNTHETIC_DATASET if synthetic else corpus),
                     dataset_name=f"{corpus} ({'synthetic' if synthetic else 'real'})",
                     dataset_config=corpus if synthetic else None,
-                    dataset_split="test",
+                    dataset_split=split_name,
                     metric_type={"weighted_f1": "f1", "macro_f1": "f1"}.get(key, key),
                     metric_name=name,
                     metric_value=round(float(full[key]), 4),
@@ -252,6 +266,7 @@ def render_card(run_dir: str | Path, repo_id: str = "ser-hf/model", template: st
         long_clip=long_clip,
         training_summary=training_summary,
         recipe_yaml=yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True).strip(),
+        cross_validation=results.get("cross_validation"),
         citations=SEED_CITATIONS,
         corpus_citations=[c for c in citations if c],
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
+import numpy as np
 
 from ser_hf.data.audio import PreprocessConfig
 from ser_hf.data.balance import balance
@@ -30,6 +31,7 @@ class PreparedData:
     label_names: list[str]
     reports: list  # ser_hf.data.prepare.PrepareReport per corpus
     leakage: dict  # ser_hf.data.splits.leakage_report of the split before balancing / augmentation
+    validation_note: str = ""  # how the validation part was made, when the protocol itself has none
 
 
 def check_roots(recipe: Recipe) -> dict[str, str | None]:
@@ -45,8 +47,8 @@ def check_roots(recipe: Recipe) -> dict[str, str | None]:
     return roots
 
 
-def prepare_data(recipe: Recipe) -> PreparedData:
-    """Corpora -> label set -> split -> (debug subset) -> balance and augment the training part only."""
+def load_recipe_dataset(recipe: Recipe) -> tuple[datasets.Dataset, list]:
+    """The rows a recipe works on, before any split: corpora -> label set -> languages -> kept classes."""
     cfg = PreprocessConfig(trim_db=recipe.trim_db, peak_normalize=recipe.peak_normalize, fixed_seconds=recipe.fixed_seconds)
     ds, reports = load_corpora(
         recipe.corpora,
@@ -63,10 +65,30 @@ def prepare_data(recipe: Recipe) -> PreparedData:
         logger.info("languages %s: %d of %d rows kept", recipe.languages, len(ds), before)
         if not len(ds):
             raise ValueError(f"no rows in languages {recipe.languages}")
+    if recipe.keep_classes:
+        ds = keep_classes(ds, recipe.keep_classes)
+    return ds, reports
+
+
+def prepare_data(recipe: Recipe) -> PreparedData:
+    """Corpora -> label set -> split -> (debug subset) -> balance and augment the training part only."""
+    ds, reports = load_recipe_dataset(recipe)
     splits = make_splits(ds, recipe.split, recipe.split_seed)
-    if "validation" not in splits:  # 80/20-style protocols: early stopping needs a held-out part of train
+    note = ""
+    if "validation" not in splits and recipe.method not in ("embeddings", "probe"):
+        # 80/20-style protocols: a Trainer's early stopping needs a held-out part of train. The classifiers of
+        # the embeddings and probe methods train on the whole training part, as the protocol says.
+        before = len(splits["train"])
         inner = make_splits(splits["train"], "ratio:0.9,0.1", recipe.split_seed)
+        if not len(inner["test"]):  # too few files per class for a stratified 10 %: a random one (at least 1 file)
+            order = np.random.default_rng(recipe.split_seed).permutation(before)
+            cut = max(1, round(0.1 * before))
+            inner = {"train": splits["train"].select(sorted(order[cut:])), "test": splits["train"].select(sorted(order[:cut]))}
         splits = datasets.DatasetDict(train=inner["train"], validation=inner["test"], test=splits["test"])
+        note = (f"Split `{recipe.split}` has no validation part: 10 % of its {before} training files "
+                f"({len(splits['validation'])}) were held out for early stopping, so the model trained on "
+                f"{len(splits['train'])} files, not {before}.")
+        logger.warning(note)
     if recipe.max_train_samples:
         splits["train"] = _subset(splits["train"], recipe.max_train_samples, recipe.seed)
     if recipe.max_eval_samples:
@@ -83,7 +105,7 @@ def prepare_data(recipe: Recipe) -> PreparedData:
     splits["train"] = train
     label_names = list(ds.features["label"].names)
     logger.info("split sizes: %s", {k: len(v) for k, v in splits.items()})
-    return PreparedData(splits, label_names, reports, leakage)
+    return PreparedData(splits, label_names, reports, leakage, note)
 
 
 def _subset(ds: datasets.Dataset, n: int, seed: int) -> datasets.Dataset:
@@ -96,3 +118,17 @@ def model_view(ds: datasets.Dataset) -> datasets.Dataset:
     if missing:
         raise ValueError(f"dataset lacks column(s) {missing}; it has {ds.column_names}")
     return ds.select_columns(MODEL_COLUMNS).cast_column("audio", datasets.Audio(decode=False))
+
+
+def keep_classes(ds: datasets.Dataset, classes: list[str]) -> datasets.Dataset:
+    """Only the rows of ``classes``, labels renumbered to that list's order (cross-corpus: the shared classes)."""
+    names = list(ds.features["label"].names)
+    unknown = [c for c in classes if c not in names]
+    if unknown:
+        raise ValueError(f"keep_classes: {unknown} not in the label set's classes {names}")
+    remap = {names.index(c): i for i, c in enumerate(classes)}
+    kept = ds.filter(lambda label: label in remap, input_columns="label")
+    labels = [remap[label] for label in kept["label"]]  # a new column, not a map: the audio bytes stay untouched
+    kept = kept.remove_columns("label").add_column("label", labels, feature=datasets.ClassLabel(names=list(classes)))
+    logger.info("keep_classes %s: %d of %d rows kept", classes, len(kept), len(ds))
+    return kept

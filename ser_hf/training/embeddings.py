@@ -15,6 +15,8 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
+
 from ser_hf.features.extract import build_extractor
 from ser_hf.classifiers.table import format_table, run_baselines_table
 
@@ -33,9 +35,22 @@ def extractor_kwargs(name: str, recipe) -> dict:
     return {}
 
 
+def row_name(row: dict) -> str:
+    """How a table row (one embedding x classifier) is named in predictions and cross-validation results."""
+    return f"{row['embedding']} + {row['classifier']}"
+
+
+def full_probabilities(row: dict, label_names: list[str]) -> np.ndarray:
+    """A row's test probabilities with one column per class of the run's label set (the table uses the classes
+    present in its split; absent ones get 0), so folds and runs line up."""
+    full = np.zeros((len(row["probabilities"]), len(label_names)), dtype=np.float32)
+    full[:, [label_names.index(n) for n in row["label_names"]]] = row["probabilities"]
+    return full
+
+
 def run_embeddings_recipe(recipe) -> dict:
     """Prepare the data, run every extractor x classifier, write the run folder; returns the best row's summary."""
-    from ser_hf.evaluation.results import write_results
+    from ser_hf.evaluation.results import save_predictions, write_results
     from ser_hf.training.data import prepare_data
 
     out = Path(recipe.output_dir)
@@ -47,7 +62,7 @@ def run_embeddings_recipe(recipe) -> dict:
     rows = run_baselines_table(
         data.splits, extractors, out, classifiers=recipe.classifiers, pooling=recipe.pooling, balance=recipe.balance,
         seed=recipe.seed, batch_size=recipe.per_device_eval_batch_size,
-        mlp_options={"n_trials": recipe.mlp_trials, "max_epochs": recipe.mlp_max_epochs},
+        mlp_options={"n_trials": recipe.mlp_trials, "max_epochs": recipe.mlp_max_epochs}, plots=recipe.plots,
     )
     seconds = time.perf_counter() - started
     key = recipe.metric_for_best_model
@@ -59,6 +74,8 @@ def run_embeddings_recipe(recipe) -> dict:
              "baselines": summary, "run": {"runtime_s": seconds, "rows": len(rows)}}
     write_results(out, recipe, data, best["metrics"], best["probabilities"], best["references"], extra,
                   label_names=best["label_names"])
+    save_predictions(out, {row_name(r): full_probabilities(r, data.label_names) for r in rows if r["level"] == "file"},
+                     data.splits["test"], data.label_names)
     logger.info("embeddings table (%d rows, %.1f s) written to %s\n%s", len(rows), seconds, out, format_table(rows))
     logger.info("best by %s: %s + %s, test accuracy %.2f %%", key, best["embedding"], best["classifier"],
                 100 * best["accuracy"])
