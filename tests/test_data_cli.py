@@ -58,3 +58,46 @@ def test_refuses_to_write_inside_the_corpus(tmp_path):
     )
     assert proc.returncode != 0 and "never written" in proc.stderr
     assert not (root / "out").exists()
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ser_hf.data", *args], capture_output=True, text=True,
+                          cwd=Path(__file__).parents[1])
+
+
+def test_a_root_where_nothing_decodes_exits_non_zero_and_writes_nothing(tmp_path):
+    root = tmp_path / "RAVDESS"
+    (root / "Actor_01").mkdir(parents=True)
+    (root / "Actor_01/03-01-05-01-01-01-01.wav").write_text("<html>not audio</html>")
+    (root / "Actor_01/03-01-05-01-01-02-01.wav").write_bytes(b"")
+    proc = run_cli("prepare", "--corpus", "ravdess", "--root", str(root), "--out", str(tmp_path / "out"),
+                   "--cache-dir", str(tmp_path / "cache"))
+    assert proc.returncode != 0
+    assert "none of the 2 audio files" in proc.stderr and "empty file" in proc.stderr
+    assert not (tmp_path / "out").exists() and list((tmp_path / "cache/prepared").iterdir()) == []
+
+
+def test_refuses_an_output_folder_that_holds_the_corpus(tmp_path):
+    """--root X/data --out X would save the DatasetDict to X/data, inside the root."""
+    root = small_ravdess(tmp_path / "X" / "data")
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    proc = run_cli("prepare", "--corpus", "ravdess", "--root", str(root), "--out", str(tmp_path / "X"))
+    assert proc.returncode != 0 and "never written" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+    same = run_cli("prepare", "--corpus", "ravdess", "--root", str(root), "--out", str(root))
+    assert same.returncode != 0 and "never written" in same.stderr
+
+
+def test_no_cache_decodes_again(tmp_path, caplog):
+    import logging
+
+    root = small_ravdess(tmp_path / "RAVDESS")
+    args = ["prepare", "--corpus", "ravdess", "--root", str(root), "--cache-dir", str(tmp_path / "cache")]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    with caplog.at_level(logging.INFO, logger="ser_hf"):
+        assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    assert "using cached preparation" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="ser_hf"):
+        assert main([*args, "--out", str(tmp_path / "c"), "--no-cache"]) == 0
+    assert "using cached preparation" not in caplog.text

@@ -100,6 +100,7 @@ def load_corpus(
     num_proc: int | None = None,
     cache_dir: str | Path | None = None,
     return_report: bool = False,
+    use_cache: bool = True,
 ):
     """One corpus as a ``datasets.Dataset`` with a ``label`` column of ``label_set``.
 
@@ -108,7 +109,8 @@ def load_corpus(
     """
     get_corpus(name)
     ds, reports = load_corpora(
-        [name], {name: root}, label_set, preprocess, synthetic_size, num_proc, cache_dir, return_report=True
+        [name], {name: root}, label_set, preprocess, synthetic_size, num_proc, cache_dir, return_report=True,
+        use_cache=use_cache,
     )
     return (ds, reports[0]) if return_report else ds
 
@@ -122,17 +124,20 @@ def load_corpora(
     num_proc: int | None = None,
     cache_dir: str | Path | None = None,
     return_report: bool = False,
+    use_cache: bool = True,
 ):
     """Union of several corpora (``"all_en"``, ``["ravdess", "emodb"]``, ...) under one label set.
 
     A corpus missing from ``roots`` uses its synthetic stand-in; pass ``roots={name: None}`` for
     the same explicitly. The label set is applied after the union so every corpus shares one
-    ``ClassLabel``.
+    ``ClassLabel``. ``use_cache=False`` decodes every file again (and replaces the cached result).
     """
     roots = roots or {}
     parts, reports = [], []
     for name in expand_names(names):
-        ds, report = prepare(name, roots.get(name), preprocess, synthetic_size, num_proc=num_proc, cache_dir=cache_dir)
+        ds, report = prepare(
+            name, roots.get(name), preprocess, synthetic_size, num_proc=num_proc, cache_dir=cache_dir, use_cache=use_cache
+        )
         parts.append(ds)
         reports.append(report)
     ds = datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
