@@ -249,3 +249,29 @@ def test_a_killed_preparation_leaves_no_workers_and_its_partial_is_cleaned(tmp_p
     write_tone(small / "Actor_01/03-01-05-01-01-01-01.wav")
     prepare_corpus(CORPORA["ravdess"], small, cache_dir=cache)
     assert not list((cache / "prepared").glob("*.partial-*"))
+
+
+def test_dangling_symlinks_fifos_and_folders_named_wav_are_listed(tmp_path):
+    """A git-annex / DVC tree whose content was never fetched: every name a dangling symlink."""
+    from ser_hf.data.corpora import CorpusRootError
+    from ser_hf.data.corpora.base import scan
+
+    root = tmp_path / "annex"
+    (root / "Actor_01").mkdir(parents=True)
+    for rep in ("01", "02"):
+        (root / f"Actor_01/03-01-05-01-01-{rep}-01.wav").symlink_to(root / f".git/annex/objects/xx/SHA256E-{rep}.wav")
+    with pytest.raises(CorpusRootError) as err:
+        scan(CORPORA["ravdess"], root)
+    assert "2 skipped" in str(err.value) and "broken symlink: content not fetched?" in str(err.value)
+
+    write_tone(root / "Actor_02/03-01-05-01-01-01-02.wav")
+    os.mkfifo(root / "Actor_02/03-01-03-01-01-01-02.wav")
+    (root / "Actor_02/03-01-04-01-01-01-02.wav").mkdir()
+    result = scan(CORPORA["ravdess"], root)
+    assert [Path(f.path).name for f in result.files] == ["03-01-05-01-01-01-02.wav"]
+    reasons = {Path(p).name: why for p, why in result.skipped}
+    assert reasons["03-01-05-01-01-01-01.wav"].startswith("broken symlink: content not fetched?")
+    assert reasons["03-01-03-01-01-01-02.wav"].startswith("not a regular file")
+    assert reasons["03-01-04-01-01-01-02.wav"].startswith("a folder, not a file")
+    _, report = prepare_corpus(CORPORA["ravdess"], root, cache_dir=tmp_path / "c")
+    assert report.found == 5 and report.kept == 1 and len(report.skipped) == 4

@@ -151,7 +151,7 @@ def load_corpora(
 
 def _log_report(report: PrepareReport) -> None:
     logger.info(
-        "%s: %d files found, %d kept, %d skipped (name), %d duplicates, %d failed (audio), dropped by label set: %s",
+        "%s: %d files found, %d kept, %d skipped (name or not a file), %d duplicates, %d failed (audio), dropped by label set: %s",
         report.corpus,
         report.found,
         report.kept,

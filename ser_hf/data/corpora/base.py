@@ -8,6 +8,7 @@ into a ``CorpusFile`` (or returns the reason it cannot). ``scan`` walks the root
 from __future__ import annotations
 
 import logging
+import stat
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +60,30 @@ class CorpusInfo:
     suffixes: frozenset[str] = frozenset(AUDIO_SUFFIXES)
 
 
+def not_a_file(path: Path) -> str | None:
+    """Why an entry with an audio name cannot be read as a file, or None for a regular file.
+
+    Annexed trees (git-annex, DVC) whose content was never fetched hold dangling symlinks under
+    the real names; reading a FIFO would block forever.
+    """
+    try:
+        mode = path.stat().st_mode  # follows symlinks
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"broken symlink: content not fetched? (points to {path.readlink()}; git-annex get / dvc pull)"
+        return "vanished during the scan"
+    except OSError as err:
+        return f"cannot stat ({err.strerror or err})"
+    if stat.S_ISDIR(mode):
+        return "a folder, not a file (named like an audio file)"
+    if not stat.S_ISREG(mode):
+        kind = "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device"
+        return f"not a regular file ({kind})"
+    return None
+
+
 def scan(info: CorpusInfo, root: str | Path) -> ScanResult:
+    """Parse every audio-named entry under ``root``: files to decode, skipped (with the reason), duplicates."""
     root = Path(root)
     if not root.is_dir():
         raise CorpusRootError(
@@ -69,8 +93,10 @@ def scan(info: CorpusInfo, root: str | Path) -> ScanResult:
     result = ScanResult(files=[])
     seen: dict[tuple, str] = {}
     # Sorted walk: the file order (and so every split) never depends on the file system.
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if path.suffix.lower() not in info.suffixes:
+    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in info.suffixes):
+        problem = not_a_file(path)
+        if problem:
+            result.skipped.append((str(path), problem))
             continue
         parsed = info.parse(path)
         if isinstance(parsed, str):
