@@ -101,3 +101,45 @@ def test_no_cache_decodes_again(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="ser_hf"):
         assert main([*args, "--out", str(tmp_path / "c"), "--no-cache"]) == 0
     assert "using cached preparation" not in caplog.text
+
+
+def small_emodb(root: Path, sr: int, seconds: list[float]) -> Path:
+    """Two speakers (03 male, 08 female), every EmoDB emotion, one text per file."""
+    texts = ["a01", "a02", "a04", "a05", "a07", "b01", "b02", "b03", "b09", "b10"]
+    i = 0
+    for spk in ("03", "08"):
+        for emo in "WLEAFTN":
+            for text in texts[:2]:
+                write_tone(root / f"wav/{spk}{text}{emo}a.wav", seconds=seconds[i % len(seconds)], sr=sr,
+                           silence=0.0, freq=150 + 10 * i)
+                i += 1
+    return root
+
+
+def test_summary_states_rates_and_durations_and_warns_where_they_contradict_the_datasheet(tmp_path, capsys):
+    """A copy resampled to 22.05 kHz and cut to exactly 2.0 s, where EmoDB is 16 kHz with 1.23-8.98 s clips."""
+    root = small_emodb(tmp_path / "EmoDB", sr=22050, seconds=[2.0])
+    assert main(["prepare", "--corpus", "emodb", "--root", str(root), "--out", str(tmp_path / "o"), "--label-set", "all"]) == 0
+    text = capsys.readouterr().out
+    assert "22050 Hz x 28" in text and "2.00-2.00 s" in text
+    warnings = [line for line in text.splitlines() if "datasheet" in line]
+    assert any("22050 Hz" in w and "16000 Hz" in w for w in warnings), text
+    assert any("every clip lasts 2.00 s" in w and "1.23-8.98 s" in w for w in warnings), text
+    assert "files by gender" in text and "female 14" in text and "male 14" in text
+    report = json.loads((tmp_path / "o/report.json").read_text())[0]
+    assert report["sample_rates"] == {"22050": 28} and len(report["datasheet_warnings"]) == 2
+
+    faithful = small_emodb(tmp_path / "EmoDB2", sr=16000, seconds=[1.5, 2.5, 3.1])
+    assert main(["prepare", "--corpus", "emodb", "--root", str(faithful), "--out", str(tmp_path / "o2"), "--label-set", "all"]) == 0
+    text = capsys.readouterr().out
+    assert "16000 Hz x 28" in text and "datasheet" not in text
+
+
+def test_a_label_set_that_drops_a_class_of_the_only_corpus_says_so_first(tmp_path, capsys):
+    root = small_emodb(tmp_path / "EmoDB", sr=16000, seconds=[1.5, 2.5])
+    assert main(["prepare", "--corpus", "emodb", "--root", str(root), "--out", str(tmp_path / "o")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "boredom" in lines[0] and "4 files" in lines[0] and "--label-set all" in lines[0], lines[:3]
+    table = lines[lines.index("Files per class and split:") + 1 :]
+    assert not any(line.split()[:1] == ["surprise"] for line in table)  # EmoDB has no surprise: no empty row
+    assert any("surprise" in line and "no files" in line for line in table)

@@ -58,6 +58,39 @@ class CorpusInfo:
     dedupe_key: Callable[[CorpusFile], tuple] = lambda f: (f.speaker, Path(f.path).name.lower())
     citation: str = ""
     suffixes: frozenset[str] = frozenset(AUDIO_SUFFIXES)
+    # The datasheet's measured audio (docs/corpora.md), to notice a modified copy; empty = not documented.
+    rates_hz: tuple[int, ...] = ()
+    seconds: tuple[float, float] | None = None  # shortest and longest clip of the original
+
+
+def datasheet_warnings(info: CorpusInfo, sample_rates: dict[str, int], source_seconds: dict[str, float]) -> list[str]:
+    """Where the audio found contradicts the datasheet: a common sign of a re-distributed, modified copy.
+
+    ``sample_rates`` maps rate (Hz, as a string) to files; ``source_seconds`` has the ``min`` /
+    ``max`` clip length before trimming.
+    """
+    out = []
+    unexpected = {int(r): n for r, n in sample_rates.items() if info.rates_hz and int(r) not in info.rates_hz}
+    if unexpected:
+        found = ", ".join(f"{r} Hz x {n}" for r, n in sorted(unexpected.items()))
+        said = " / ".join(f"{r} Hz" for r in info.rates_hz)
+        out.append(f"{info.name}: files at {found}, but the datasheet says {said}: a resampled, re-distributed copy?")
+    if info.seconds and source_seconds:
+        lo, hi = info.seconds
+        found_lo, found_hi = source_seconds["min"], source_seconds["max"]
+        n = sum(sample_rates.values())
+        slack = max(0.05, 0.05 * hi)  # rounding in the datasheets and in header lengths
+        if n >= 5 and found_hi - found_lo < 0.01 and hi - lo > 0.5:
+            out.append(
+                f"{info.name}: every clip lasts {found_lo:.2f} s, but the datasheet says {lo:.2f}-{hi:.2f} s: "
+                "cut or padded to a fixed length?"
+            )
+        elif found_lo < lo - slack or found_hi > hi + slack:
+            out.append(
+                f"{info.name}: clips last {found_lo:.2f}-{found_hi:.2f} s, but the datasheet says {lo:.2f}-{hi:.2f} s: "
+                "a cut, padded or different copy?"
+            )
+    return out
 
 
 def not_a_file(path: Path) -> str | None:
