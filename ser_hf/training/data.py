@@ -55,6 +55,7 @@ def prepare_data(recipe: Recipe) -> PreparedData:
         preprocess=cfg,
         synthetic_size=recipe.synthetic_size,
         num_proc=recipe.num_proc,
+        use_cache=recipe.cache,
         return_report=True,
     )
     if recipe.languages:
