@@ -261,3 +261,14 @@ def test_train_py_reports_a_bad_value_in_one_line_before_loading_anything():
                           cwd=RECIPES_DIR.parent, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and proc.stderr.strip().startswith("train.py: split:"), proc.stderr[-2000:]
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_an_output_dir_inside_or_around_a_corpus_root_is_refused(tmp_path):
+    root = tmp_path / "RAVDESS"
+    root.mkdir()
+    for output_dir in (root / "runs", root, tmp_path):
+        r = load_recipe("hubert_bilingual", ["corpora=ravdess", f"roots.ravdess={root}", f"output_dir={output_dir}"])
+        with pytest.raises(RecipeError, match="output_dir: .* overlaps the ravdess root"):
+            check_roots(r)
+    ok = load_recipe("hubert_bilingual", ["corpora=ravdess", f"roots.ravdess={root}", f"output_dir={tmp_path / 'out'}"])
+    assert check_roots(ok) == {"ravdess": str(root)}

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ser_hf.data.audio import PreprocessConfig
 from ser_hf.data.corpora import CONSOLIDATED, CORPORA, expand_names, load_corpora
+from ser_hf.data.corpora.base import overlapping_root
 from ser_hf.data.labels import LABEL_SETS
 from ser_hf.data.splits import format_leakage_report, leakage_report, make_splits
 from ser_hf.data.summary import summarize
@@ -55,16 +56,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=None, help="cache folder (default $SER_HF_CACHE or ~/.cache/ser_hf)")
     p.add_argument("--no-cache", action="store_true", help="decode every file again instead of using a cached preparation")
     return parser
-
-
-def overlapping_root(out: Path, roots: dict[str, str]) -> str | None:
-    """The first corpus whose root ``out`` equals, lies inside, or contains: writing there would touch the corpus."""
-    out = out.resolve()
-    for name, root in roots.items():
-        root_path = Path(root).resolve()
-        if out == root_path or root_path in out.parents or out in root_path.parents:
-            return name
-    return None
 
 
 def prepare_command(args: argparse.Namespace) -> int:

@@ -186,7 +186,9 @@ def _end_children_with_this_process() -> None:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):  # not Linux: nothing to ask for
             return
-        if os.getppid() != parent:  # the parent died before the request was made
+        # Forked by a descendant (a nested pool): its parent is that descendant, and the signal follows it.
+        # Otherwise a parent other than ours means ours died before the request was made.
+        if os.getppid() != parent and not _pid_alive(parent):
             os._exit(1)
 
     owner = _Owner()

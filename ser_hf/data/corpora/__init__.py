@@ -167,10 +167,12 @@ def dropped_classes_note(report: PrepareReport) -> str:
 
 def _log_report(report: PrepareReport) -> None:
     logger.info(
-        "%s: %d files found, %d kept, %d skipped (name or not a file), %d duplicates, %d failed (audio), dropped by label set: %s",
+        "%s: %d files found, %d kept (%d with a warning), %d skipped (name or not a file), %d duplicates, "
+        "%d failed (audio), dropped by label set: %s",
         report.corpus,
         report.found,
         report.kept,
+        len(report.warned),
         len(report.skipped),
         len(report.duplicates),
         len(report.failed),

@@ -93,6 +93,18 @@ def datasheet_warnings(info: CorpusInfo, sample_rates: dict[str, int], source_se
     return out
 
 
+def overlapping_root(out: str | Path, roots: dict[str, str | Path | None]) -> str | None:
+    """The first corpus whose root ``out`` equals, lies inside, or contains: writing there would touch the corpus."""
+    out = Path(out).resolve()
+    for name, root in roots.items():
+        if root is None:
+            continue
+        root_path = Path(root).resolve()
+        if out == root_path or root_path in out.parents or out in root_path.parents:
+            return name
+    return None
+
+
 def not_a_file(path: Path) -> str | None:
     """Why an entry with an audio name cannot be read as a file, or None for a regular file.
 
