@@ -274,3 +274,8 @@ def test_dangling_symlinks_fifos_and_folders_named_wav_are_listed(tmp_path):
     assert reasons["03-01-04-01-01-01-02.wav"].startswith("a folder, not a file")
     _, report = prepare_corpus(CORPORA["ravdess"], root, cache_dir=tmp_path / "c")
     assert report.found == 5 and report.kept == 1 and len(report.skipped) == 4
+    from ser_hf.data.summary import summarize
+
+    ds, report = load_corpus("ravdess", root, return_report=True, cache_dir=tmp_path / "c")
+    text = summarize(ds, [report])
+    assert "skipped 2x: broken symlink: content not fetched?" in text and "skipped 1x: not a regular file" in text

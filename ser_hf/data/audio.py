@@ -104,8 +104,8 @@ def read_audio(
         raise AudioError(f"{path}: no audio frames")
     if promised is not None and promised > data.shape[0]:
         warnings.append(
-            f"truncated: the header promises {promised} frames, the file holds {data.shape[0]} "
-            f"({100 * data.shape[0] / promised:.0f} %)"
+            f"truncated (the header promises {promised} frames, the file holds {data.shape[0]}: "
+            f"{100 * data.shape[0] / promised:.0f} %)"
         )
     if info is not None:
         info.update(sample_rate=sr, frames=int(data.shape[0]), channels=channels, warnings=warnings)

@@ -74,7 +74,7 @@ def summarize(data: datasets.Dataset | datasets.DatasetDict, reports: list[Prepa
         for warning in r.datasheet_warnings:
             lines.append(f"  WARNING (datasheet): {warning}")
         for what, rows in (("skipped", r.skipped), ("failed", r.failed), ("warned", r.warned)):
-            reasons = Counter(reason.split(" (")[0].split(":")[0] for _, reason in rows)
+            reasons = Counter(reason.split(" (")[0] for _, reason in rows)
             for reason, n in reasons.most_common(5):
                 example = next(p for p, why in rows if why.startswith(reason))
                 lines.append(f"  {what} {n}x: {reason}  (e.g. {example})")
