@@ -224,7 +224,7 @@ NON_NEGATIVE_FLOATS = ("weight_decay", "l2")
 PROBABILITIES = ("mask_time_prob", "mask_feature_prob", "augment_online_p")
 
 
-def _scalar_type_error(name: str, value: Any, base: type) -> str | None:
+def _scalar_type_error(value: Any, base: type) -> str | None:
     """Why ``value`` is not of the field's scalar type (bool is not a number, 3.5 is not an integer)."""
     if base is bool:
         return None if isinstance(value, bool) else f"{value!r} is not true or false"
@@ -254,7 +254,7 @@ def _check_types(recipe: "Recipe") -> None:
                 raise RecipeError(f"{name}: {value!r} is not a list")
             item = (typing.get_args(base) or (str,))[0]
             for v in value:
-                problem = _scalar_type_error(name, v, item)
+                problem = _scalar_type_error(v, item)
                 if problem:
                     raise RecipeError(f"{name}: {problem}")
             setattr(recipe, name, [float(v) if item is float else v for v in value])
@@ -267,7 +267,7 @@ def _check_types(recipe: "Recipe") -> None:
                 if not isinstance(v, str):
                     raise RecipeError(f"{name}.{key}: {v!r} is not a string")
         else:
-            problem = _scalar_type_error(name, value, origin)
+            problem = _scalar_type_error(value, origin)
             if problem:
                 raise RecipeError(f"{name}: {problem}")
             if origin is float:
@@ -275,9 +275,7 @@ def _check_types(recipe: "Recipe") -> None:
 
 
 def _check_ranges(r: "Recipe") -> None:
-    def finite(x: float) -> bool:
-        return math.isfinite(x)
-
+    finite = math.isfinite
     for name in POSITIVE_INTS:
         if getattr(r, name) <= 0:
             raise RecipeError(f"{name}: must be an integer > 0, got {getattr(r, name)}")
@@ -379,6 +377,8 @@ def _coerce_scalar(value: Any, base: type) -> Any:
     if not isinstance(value, str):
         if isinstance(value, bool) and base is str:  # YAML reads `bf16: true` as a bool
             return str(value).lower()
+        if isinstance(value, (int, float)) and base is str:  # `backbone: 19` means the name "19"
+            return str(value)
         return value
     if base is bool:
         if value.lower() not in ("true", "false", "1", "0", "yes", "no"):

@@ -147,6 +147,7 @@ def publish_atomically(partial: Path, target: Path, replace: bool = False) -> Pa
                 return target
             # An incomplete entry (older versions wrote in place) or one to be replaced: move it aside.
             aside = target.with_name(f"{target.name}.old-{os.getpid()}")
+            shutil.rmtree(aside, ignore_errors=True)  # what an earlier attempt of this process left
             try:
                 target.rename(aside)
             except FileNotFoundError:  # another writer moved it first
