@@ -60,6 +60,8 @@ def test_ser_hf_command_mirrors_the_python_m_forms(installed, tmp_path):
     assert push.returncode == 0 and "--repo-id" in push.stdout and "--dry-run" in push.stdout
     push_dataset = run_outside(installed, "ser-hf", "push-dataset", "--help", cwd=tmp_path)
     assert push_dataset.returncode == 0 and "--accept-licence" in push_dataset.stdout
+    train = run_outside(installed, "ser-hf", "train", "--help", cwd=tmp_path)
+    assert train.returncode == 0 and train.stdout.startswith("usage: train.py") and "quickstart" in train.stdout
     bad = run_outside(installed, "ser-hf", "prepare", "--corpus", "ravdess", "--root", str(tmp_path / "nope"),
                       "--out", str(tmp_path / "o"), cwd=tmp_path)
     assert bad.returncode == 2 and "does not exist" in bad.stderr
