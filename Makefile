@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh Debian machine, set-up included:
 #   make quickstart   prepare the synthetic corpora and train the quickstart model (CPU)
 #   make test         run the test suite
-# Each installs what is missing first (apt: ffmpeg, espeak-ng, sox; pip: requirements.txt into .venv).
+# Each installs what is missing first (apt: ffmpeg, espeak-ng, sox; pip: requirements.txt into .venv, then
+# the project itself, editable, with its `ser-hf` command).
 
 PYTHON ?= python3
 VENV := .venv
@@ -21,10 +22,11 @@ system-packages:
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 quickstart: setup

@@ -3,8 +3,10 @@
     python train.py --recipe hubert_bilingual learning_rate=3e-5 --num_train_epochs 3 roots.ravdess=/data/RAVDESS
 
 ``--recipe NAME`` resolves ``recipes/NAME.yaml`` (or takes a path to a YAML file). An unknown key,
-in the file or on the command line, is an error that names the key. Values are converted to the
-field's type, and fields with a fixed set of values are checked, before anything is loaded.
+in the file or on the command line, is an error that names the key. Every value is converted to the
+field's type and checked against its range (3.5 is not an integer, a batch size is > 0, a learning
+rate is finite, a split protocol parses, a corpus root names a known corpus) when the recipe is
+parsed, before any data or model is loaded; each problem is one line that names the key.
 ``python train.py --help`` lists every field with its help text.
 """
 
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -29,6 +33,9 @@ BEST_METRICS = ("uar", "macro_f1", "accuracy", "weighted_f1")
 AUGMENT_PRESETS = ("seed003", "seed004", "seed004_images")
 SPECTROGRAM_KINDS = ("mel", "mfcc")
 POOLINGS = ("mean", "frames")
+CNN_BLSTM_VARIANTS = ("cnn", "lstm", "cnn_lstm", "cnn_blstm", "cnn_blstm_attention")  # ser_hf.models.cnn_blstm
+FREEZE_RULE = re.compile(r"^(none|all|(last_blocks|last_layers|first_layers):[1-9]\d*)$")  # as models.image_cnn
+HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
 class RecipeError(ValueError):
@@ -70,7 +77,7 @@ class Recipe:
     mask_feature_prob: float = _f(0.0, "SpecAugment feature-mask probability.")
     mask_feature_length: int = _f(10, "SpecAugment feature-mask length in channels.")
     # ---- method: what is trained (train.py's branches)
-    method: str = _f("finetune", "finetune (an HF audio encoder, seed 003), image_cnn (ImageNet CNN on spectrogram images, seeds 002-004), cnn_blstm (seed 004, from scratch), patch_finetune (VGGish/YAMNet + dense head, seeds 000/001) embeddings (frozen embeddings x classifiers table, seeds 000/003) or probe (frozen HF encoder, learned softmax-weighted sum of its layers + small head: the EmoBox / SUPERB protocol).")
+    method: str = _f("finetune", "finetune (an HF audio encoder, seed 003), image_cnn (ImageNet CNN on spectrogram images, seeds 002-004), cnn_blstm (seed 004, from scratch), patch_finetune (VGGish/YAMNet + dense head, seeds 000/001), embeddings (frozen embeddings x classifiers table, seeds 000/003) or probe (frozen HF encoder, learned softmax-weighted sum of its layers + small head: the EmoBox / SUPERB protocol).")
     backbone: str | None = _f(None, "image_cnn: vgg16, vgg19 or an HF/timm image model id (microsoft/resnet-50, timm/tf_efficientnetv2_b0.in1k ...); patch_finetune: vggish or yamnet.")
     backbone_weights: str | None = _f(None, "image_cnn with VGG: Hub id / torchvision .pth / Keras .h5 of the ImageNet weights (default timm/vggNN.tv_in1k); patch_finetune: the VGGish .pth / YAMNet .h5 or converted folder (default under $SER_HF_CACHE/weights).")
     freeze: str = _f("all", "image_cnn: none, all (C1), last_blocks:K (VGG, seed 002 C2: 2), last_layers:N (seed 002 EfficientNet C2: 32), first_layers:N (seed 004: 15); patch_finetune: all (frozen backbone) or none.")
@@ -119,6 +126,7 @@ class Recipe:
     dataloader_num_workers: int = _f(2, "Dataloader worker processes.")
     logging_steps: int = _f(10, "Steps between log lines.")
     num_proc: int | None = _f(None, "Processes for corpus preparation and offline augmentation.")
+    cache: bool = _f(True, "Use a cached preparation of the same files and settings; false decodes every file again.")
     # ---- evaluation protocol
     cross_validation: str = _f("none", "none (one run on `split`), loso (leave one speaker out), kfold:K (K speaker-group folds, stratified as far as speakers allow) or auto (loso for 4-6 speakers, kfold:5 above; 2-3 speakers: loso with a warning; 1 speaker: speaker-dependent stratified 5-fold with a warning). Folds run in output_dir/fold-NN; a relaunch skips finished folds; cv_results.json holds mean +- std and pooled scores.")
     cross_corpus: bool = _f(False, "Train on each group of cross_corpus_groups and test on every other, on the classes all groups share; the diagonal is the in-corpus score under cross_validation (or split). Writes cross_corpus.json / .md / .png.")
@@ -136,6 +144,8 @@ class Recipe:
     hub_model_id: str | None = _f(None, "ORG/NAME on the Hub (needed with push_to_hub).")
 
     def __post_init__(self) -> None:
+        _check_types(self)
+        _check_ranges(self)
         _check_choice("balance", self.balance, BALANCE_METHODS)
         _check_choice("metric_for_best_model", self.metric_for_best_model, BEST_METRICS)
         _check_choice("eval_strategy", self.eval_strategy, ("epoch", "steps"))
@@ -179,9 +189,6 @@ class Recipe:
         parse_cross_validation(self.cross_validation)
         if self.method == "probe" and not (self.tiny_model or self.model_name_or_path):
             raise RecipeError("method=probe needs model_name_or_path (an HF audio encoder) or tiny_model")
-        for name in ("probe_epochs",):
-            if getattr(self, name) < 1:
-                raise RecipeError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.push_to_hub and not self.hub_model_id:
             raise RecipeError("push_to_hub needs hub_model_id=ORG/NAME")
         from ser_hf.data.labels import LABEL_SETS
@@ -228,6 +235,137 @@ FIELDS = {f.name: f for f in dataclasses.fields(Recipe)}
 _HINTS = typing.get_type_hints(Recipe)
 
 
+# Ranges of the numeric fields; each name appears once. The arithmetic they guard is in train.py / training/.
+POSITIVE_INTS = (
+    "per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps", "logging_steps",
+    "save_total_limit", "image_size", "mlp_trials", "mlp_max_epochs", "mask_time_length", "mask_feature_length",
+    "probe_epochs",
+)
+POSITIVE_INTS_OR_NULL = ("max_train_samples", "max_eval_samples", "eval_steps", "early_stopping_patience", "num_proc")
+POSITIVE_FLOATS = (
+    "num_train_epochs", "learning_rate", "max_train_seconds", "max_eval_seconds", "pad_to_multiple_seconds", "clip_seconds",
+    "probe_learning_rate",
+)
+NON_NEGATIVE_FLOATS = ("weight_decay", "l2")
+PROBABILITIES = ("mask_time_prob", "mask_feature_prob", "augment_online_p")
+
+
+def _scalar_type_error(value: Any, base: type) -> str | None:
+    """Why ``value`` is not of the field's scalar type (bool is not a number, 3.5 is not an integer)."""
+    if base is bool:
+        return None if isinstance(value, bool) else f"{value!r} is not true or false"
+    if base is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else f"{value!r} is not an integer"
+    if base is float:
+        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else f"{value!r} is not a number"
+    if base is str:
+        return None if isinstance(value, str) else f"{value!r} is not a string"
+    return None
+
+
+def _check_types(recipe: "Recipe") -> None:
+    """Every field holds its declared type; ints become floats where a float is wanted."""
+    for name, hint in _HINTS.items():
+        value = getattr(recipe, name)
+        args = typing.get_args(hint)
+        optional = isinstance(hint, types.UnionType) and type(None) in args
+        base = next(a for a in args if a is not type(None)) if optional else hint
+        if value is None:
+            if not optional:
+                raise RecipeError(f"{name} cannot be null")
+            continue
+        origin = typing.get_origin(base) or base
+        if origin is list:
+            if not isinstance(value, (list, tuple)):
+                raise RecipeError(f"{name}: {value!r} is not a list")
+            item = (typing.get_args(base) or (str,))[0]
+            for v in value:
+                problem = _scalar_type_error(v, item)
+                if problem:
+                    raise RecipeError(f"{name}: {problem}")
+            setattr(recipe, name, [float(v) if item is float else v for v in value])
+        elif origin is dict:
+            if not isinstance(value, dict):
+                raise RecipeError(f"{name}: {value!r} is not a mapping")
+            for key, v in value.items():
+                if v is None or (isinstance(v, str) and not v.strip()):
+                    raise RecipeError(f"{name}.{key}: give a folder or file, not {v!r}")
+                if not isinstance(v, str):
+                    raise RecipeError(f"{name}.{key}: {v!r} is not a string")
+        else:
+            problem = _scalar_type_error(value, origin)
+            if problem:
+                raise RecipeError(f"{name}: {problem}")
+            if origin is float:
+                setattr(recipe, name, float(value))
+
+
+def _check_ranges(r: "Recipe") -> None:
+    finite = math.isfinite
+    for name in POSITIVE_INTS:
+        if getattr(r, name) <= 0:
+            raise RecipeError(f"{name}: must be an integer > 0, got {getattr(r, name)}")
+    for name in POSITIVE_INTS_OR_NULL:
+        value = getattr(r, name)
+        if value is not None and value <= 0:
+            raise RecipeError(f"{name}: must be an integer > 0 or null, got {value}")
+    for name in POSITIVE_FLOATS:
+        value = getattr(r, name)
+        if not (finite(value) and value > 0):
+            raise RecipeError(f"{name}: must be a finite number > 0, got {value}")
+    for name in NON_NEGATIVE_FLOATS:
+        value = getattr(r, name)
+        if not (finite(value) and value >= 0):
+            raise RecipeError(f"{name}: must be a finite number >= 0, got {value}")
+    for name in PROBABILITIES:
+        value = getattr(r, name)
+        if not 0.0 <= value <= 1.0:
+            raise RecipeError(f"{name}: must be a number in [0, 1], got {value}")
+    if not 0.0 <= r.warmup_ratio < 1.0:
+        raise RecipeError(f"warmup_ratio: must be a number in [0, 1), got {r.warmup_ratio}")
+    if r.trim_db is not None and not (finite(r.trim_db) and r.trim_db >= 0):
+        raise RecipeError(f"trim_db: must be a finite number >= 0 or null (no trim), got {r.trim_db}")
+    if r.fixed_seconds is not None and not (finite(r.fixed_seconds) and r.fixed_seconds > 0):
+        raise RecipeError(f"fixed_seconds: must be a finite number > 0 or null, got {r.fixed_seconds}")
+    if r.max_steps != -1 and r.max_steps <= 0:
+        raise RecipeError(f"max_steps: must be -1 (no limit) or an integer > 0, got {r.max_steps}")
+    for name in ("seed", "split_seed"):
+        if not 0 <= getattr(r, name) < 2**32:  # numpy's seed range
+            raise RecipeError(f"{name}: must be an integer in [0, 2**32), got {getattr(r, name)}")
+    if r.probe_hidden_size < 0:
+        raise RecipeError(f"probe_hidden_size: must be an integer >= 0 (0 = linear head), got {r.probe_hidden_size}")
+    if r.dataloader_num_workers < 0:
+        raise RecipeError(f"dataloader_num_workers: must be an integer >= 0, got {r.dataloader_num_workers}")
+    if any(n <= 0 for n in r.head_hidden_sizes):
+        raise RecipeError(f"head_hidden_sizes: every size must be an integer > 0, got {r.head_hidden_sizes}")
+    if any(not 0.0 <= d < 1.0 for d in r.head_dropout):
+        raise RecipeError(f"head_dropout: every value must be in [0, 1), got {r.head_dropout}")
+    if not r.corpora:
+        raise RecipeError("corpora: give at least one corpus (e.g. corpora=[ravdess] or corpora=all)")
+    for name in ("model_name_or_path", "output_dir", "data_root"):
+        if not getattr(r, name).strip():
+            raise RecipeError(f"{name}: cannot be empty")
+    if not FREEZE_RULE.match(r.freeze):
+        raise RecipeError(f"freeze: {r.freeze!r} is not none, all, last_blocks:K, last_layers:N or first_layers:N")
+    _check_choice("cnn_blstm_variant", r.cnn_blstm_variant, CNN_BLSTM_VARIANTS)
+    if r.hub_model_id is not None and not HUB_ID.match(r.hub_model_id):
+        raise RecipeError(f"hub_model_id: {r.hub_model_id!r} is not ORG/NAME")
+    for key in r.extractor_weights:
+        if key not in EXTRACTORS and not (key.startswith("hf:") and len(key) > 3):
+            known = ", ".join(k for k in EXTRACTORS if k != "hf:")
+            raise RecipeError(f"extractor_weights.{key}: unknown extractor {key!r}; known: {known}")
+    from ser_hf.data.corpora import CORPORA
+    from ser_hf.data.splits import parse_split_protocol
+
+    for key in r.roots:
+        if key not in CORPORA:
+            close = difflib.get_close_matches(key, CORPORA, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(CORPORA)}"
+            raise RecipeError(f"roots.{key}: unknown corpus {key!r}; {hint}")
+    try:
+        parse_split_protocol(r.split)
+    except ValueError as err:
+        raise RecipeError(f"split: {err}") from None
 def parse_cross_validation(value: str) -> tuple[str, int | None]:
     """``none`` / ``loso`` / ``auto`` -> (scheme, None); ``kfold:K`` -> ("kfold", K); anything else: RecipeError."""
     scheme, _, k = value.partition(":")
@@ -259,29 +397,38 @@ def _coerce(name: str, value: Any) -> Any:
             if isinstance(value, str):
                 value = yaml.safe_load(value) if value.startswith("[") else [v for v in value.split(",") if v]
             item = (typing.get_args(base) or (str,))[0]
-            return [item(v) for v in (value if isinstance(value, list) else [value])]
+            return [_coerce_scalar(v, item) for v in (value if isinstance(value, list) else [value])]
         if origin is dict:
             value = yaml.safe_load(value) if isinstance(value, str) else value
             if not isinstance(value, dict):
                 raise TypeError("expected a mapping")
-            return {str(k): str(v) for k, v in value.items()}
-        if origin is bool:
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise TypeError(f"{value!r} is not a boolean")
-                return value.lower() in ("true", "1", "yes")
-            return bool(value)
-        if origin is int:
-            if isinstance(value, float) and not value.is_integer():
-                raise TypeError("expected an integer")
-            return int(float(value)) if isinstance(value, str) and any(c in value.lower() for c in "e.") else int(value)
-        if origin is float:
-            return float(value)
-        if isinstance(value, bool):  # YAML reads `bf16: true` as a bool
-            return str(value).lower()
-        return str(value)
+            return {str(k): v if v is None else str(v) for k, v in value.items()}  # null is named by the check
+        return _coerce_scalar(value, origin)
     except (TypeError, ValueError) as err:
         raise RecipeError(f"{name}: cannot use {value!r} ({err})") from None
+
+
+def _coerce_scalar(value: Any, base: type) -> Any:
+    """A command-line string to ``base``; YAML's typed values are left for the type check to judge."""
+    if not isinstance(value, str):
+        if isinstance(value, bool) and base is str:  # YAML reads `bf16: true` as a bool
+            return str(value).lower()
+        if isinstance(value, (int, float)) and base is str:  # `backbone: 19` means the name "19"
+            return str(value)
+        return value
+    if base is bool:
+        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise TypeError(f"{value!r} is not a boolean")
+        return value.lower() in ("true", "1", "yes")
+    if base is int:
+        try:
+            return int(value)
+        except ValueError:
+            number = float(value)  # 1e3 is an integer written as a float; 3.5 is not, and the type check says so
+            return int(number) if number.is_integer() else number
+    if base is float:
+        return float(value)
+    return value
 
 
 def _unknown(key: str) -> RecipeError:

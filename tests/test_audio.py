@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -74,3 +76,62 @@ def test_wav_bytes_round_trip():
     x = (np.sin(np.arange(1600) / 5) * 0.5).astype(np.float32)
     y, sr = decode_wav_bytes(encode_wav(x, 16000))
     assert sr == 16000 and np.max(np.abs(x - y)) < 1e-4
+
+
+def write_float_wav(path, values, sr=16000):
+    import soundfile as sf
+
+    sf.write(path, np.asarray(values, dtype=np.float32), sr, subtype="FLOAT")
+    return path
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_samples_are_rejected_by_name(tmp_path, bad):
+    x = (np.sin(np.arange(16000) / 5) * 0.5).astype(np.float32)
+    x[8000] = bad
+    path = write_float_wav(tmp_path / "nan.wav", x)
+    with pytest.raises(AudioError, match="nan.wav: non-finite samples"):
+        read_audio(path, 16000)
+
+
+def truncate(path, keep: float = 0.5):
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+def test_truncated_wav_is_read_with_a_warning(tmp_path):
+    path = truncate(write_tone(tmp_path / "cut.wav", seconds=1.0, silence=0.0))
+    info: dict = {}
+    wave, sr = read_audio(path, 16000, info=info)
+    assert 7000 < len(wave) < 9000
+    assert info["sample_rate"] == 16000 and info["channels"] == 1 and info["frames"] == len(wave)
+    assert len(info["warnings"]) == 1 and info["warnings"][0].startswith("truncated (the header promises 16000 frames")
+    intact: dict = {}
+    read_audio(write_tone(tmp_path / "ok.wav"), 16000, info=intact)
+    assert intact["warnings"] == []
+
+
+def test_unreadable_file_says_permission_denied(tmp_path, monkeypatch):
+    """As root chmod 000 does not stop a read, so the open call itself is made to fail as it would for a user."""
+    import errno
+
+    path = write_tone(tmp_path / "locked.wav")
+    real_open = os.open
+
+    def denied(file, flags, *args, **kwargs):
+        if os.fspath(file) == str(path):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", denied)
+    with pytest.raises(AudioError, match="locked.wav: permission denied"):
+        read_audio(path, 16000)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod-000 file anyway; the simulated test above covers it")
+def test_unreadable_file_says_permission_denied_for_a_user(tmp_path):
+    path = write_tone(tmp_path / "locked.wav")
+    path.chmod(0)
+    with pytest.raises(AudioError, match="permission denied"):
+        read_audio(path, 16000)

@@ -91,3 +91,191 @@ def test_identical_audio_under_two_names_shares_a_hash(tmp_path):
     ds, _ = prepare_corpus(CORPORA["ravdess"], root, cache_dir=tmp_path / "c")
     assert len(set(ds["content_hash"])) == 1 and len(ds) == 2
     assert np.unique(ds["speaker"]).tolist() == ["ravdess:01", "ravdess:03"]
+
+
+@pytest.mark.parametrize("trim_db", [25.0, None])
+def test_non_finite_samples_are_rejected_with_trimming_on_or_off(tmp_path, trim_db):
+    import soundfile as sf
+
+    from ser_hf.data.audio import PreprocessConfig
+
+    root = tmp_path / "r"
+    write_tone(root / "Actor_01/03-01-05-01-01-01-01.wav")
+    x = (np.sin(np.arange(16000) / 5) * 0.5).astype(np.float32)
+    x[100], x[200] = np.nan, np.inf
+    sf.write(root / "Actor_01/03-01-03-01-01-01-01.wav", x, 16000, subtype="FLOAT")
+    ds, report = prepare_corpus(CORPORA["ravdess"], root, PreprocessConfig(trim_db=trim_db), cache_dir=tmp_path / "c")
+    assert report.kept == 1 and len(ds) == 1
+    assert [(Path(p).name, why.split(" (")[0]) for p, why in report.failed] == [("03-01-03-01-01-01-01.wav", "non-finite samples")]
+
+
+def test_truncated_files_are_kept_warned_and_counted(tmp_path):
+    root = tmp_path / "r"
+    write_tone(root / "Actor_01/03-01-05-01-01-01-01.wav")
+    cut = write_tone(root / "Actor_01/03-01-03-01-01-01-01.wav", seconds=2.0)
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    ds, report = prepare_corpus(CORPORA["ravdess"], root, cache_dir=tmp_path / "c")
+    assert report.kept == 2 and len(ds) == 2
+    assert [Path(p).name for p, _ in report.warned] == ["03-01-03-01-01-01-01.wav"]
+    assert report.warned[0][1].startswith("truncated")
+
+
+def test_a_root_where_every_file_fails_to_decode_is_an_error_and_nothing_is_cached(tmp_path):
+    from ser_hf.data.corpora import CorpusRootError
+
+    root = tmp_path / "r"
+    (root / "Actor_01").mkdir(parents=True)
+    (root / "Actor_01/03-01-05-01-01-01-01.wav").write_bytes(b"")
+    (root / "Actor_01/03-01-05-01-01-02-01.wav").write_text("<html>not audio</html>")
+    (root / "Actor_01/03-01-05-01-02-01-01.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt junk")
+    cache = tmp_path / "c"
+    with pytest.raises(CorpusRootError, match="none of the 3 audio files") as err:
+        prepare_corpus(CORPORA["ravdess"], root, cache_dir=cache)
+    assert "empty file" in str(err.value) and "not readable as audio" in str(err.value)
+    assert list((cache / "prepared").iterdir()) == []  # no cached empty result, no partial folder
+
+
+def test_cache_key_covers_permissions_and_the_skipped_files(messy_ravdess, tmp_path):
+    cache = tmp_path / "cache"
+    _, first = prepare_corpus(CORPORA["ravdess"], messy_ravdess, cache_dir=cache)
+    # A file fixed by chmod (mode only, no new mtime) is decoded again, not served from the cache.
+    fixed = messy_ravdess / "Actor_01/03-01-05-01-01-01-01.wav"
+    fixed.chmod(0o600)
+    prepare_corpus(CORPORA["ravdess"], messy_ravdess, cache_dir=cache)
+    assert len(list((cache / "prepared").iterdir())) == 2
+    # A badly named file added later appears in the report.
+    write_tone(messy_ravdess / "Actor_02/readme2.wav")
+    _, report = prepare_corpus(CORPORA["ravdess"], messy_ravdess, cache_dir=cache)
+    assert sorted(Path(p).name for p, _ in report.skipped) == ["readme.wav", "readme2.wav"]
+    assert len(first.skipped) == 1
+
+
+def test_use_cache_false_decodes_again_and_replaces_the_entry(messy_ravdess, tmp_path):
+    cache = tmp_path / "cache"
+    prepare_corpus(CORPORA["ravdess"], messy_ravdess, cache_dir=cache)
+    (entry,) = (cache / "prepared").iterdir()
+    before = (entry / "report.json").stat().st_ino
+    ds, _ = prepare_corpus(CORPORA["ravdess"], messy_ravdess, cache_dir=cache, use_cache=False)
+    assert [p.name for p in (cache / "prepared").iterdir()] == [entry.name] and len(ds) == 4
+    assert (entry / "report.json").stat().st_ino != before
+
+
+def test_stale_partials_of_dead_processes_are_removed(messy_ravdess, tmp_path):
+    import subprocess
+
+    cache = tmp_path / "cache"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    alive = subprocess.Popen(["sleep", "60"])
+    try:
+        stale = cache / "prepared" / f"ravdess-0123456789abcdef.partial-{dead.pid}"
+        busy = cache / "prepared" / f"ravdess-0123456789abcdef.partial-{alive.pid}"
+        for folder in (stale, busy):
+            folder.mkdir(parents=True)
+            (folder / "data.arrow").write_bytes(b"\0" * 4096)
+        prepare_corpus(CORPORA["ravdess"], messy_ravdess, cache_dir=cache)
+        assert not stale.exists() and busy.exists()
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_publish_keeps_a_complete_entry_another_writer_made_first(tmp_path):
+    from ser_hf.data.prepare import publish_atomically
+
+    def complete(folder: Path, text: str) -> Path:
+        folder.mkdir()
+        (folder / "report.json").write_text(text)
+        (folder / "data.arrow").write_text(text)
+        return folder
+
+    target = tmp_path / "ravdess-0123456789abcdef"
+    complete(target, "first")
+    second = complete(tmp_path / "ravdess-0123456789abcdef.partial-2", "second")
+    assert publish_atomically(second, target) == target  # no "directory not empty"
+    assert (target / "data.arrow").read_text() == "first" and not second.exists()
+    third = complete(tmp_path / "ravdess-0123456789abcdef.partial-3", "third")
+    publish_atomically(third, target, replace=True)
+    assert (target / "data.arrow").read_text() == "third" and sorted(p.name for p in tmp_path.iterdir()) == [target.name]
+    # An incomplete folder under the key (no report.json) is replaced.
+    (target / "report.json").unlink()
+    publish_atomically(complete(tmp_path / "p4", "fourth"), target)
+    assert (target / "report.json").read_text() == "fourth"
+
+
+KILLED_PREPARATION = """
+import sys
+from ser_hf.data.corpora import CORPORA
+from ser_hf.data.prepare import prepare_corpus
+prepare_corpus(CORPORA["ravdess"], sys.argv[1], num_proc=2, cache_dir=sys.argv[2])
+"""
+
+
+def test_a_killed_preparation_leaves_no_workers_and_its_partial_is_cleaned(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    root = tmp_path / "r"
+    for actor in range(1, 13):
+        for emo in range(1, 9):
+            for rep in (1, 2):
+                write_tone(root / f"Actor_{actor:02d}/03-01-{emo:02d}-01-01-{rep:02d}-{actor:02d}.wav", seconds=2.0, sr=44100, silence=0.0)
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_PREPARATION, str(root), str(cache)], cwd=Path(__file__).parents[1])
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[psutil.Process] = []
+        while time.monotonic() < deadline and len(workers) < 2:
+            workers = psutil.Process(proc.pid).children()
+            time.sleep(0.05)
+        assert len(workers) >= 2, "the decoding workers never started"
+        workers = psutil.Process(proc.pid).children(recursive=True)  # the pool and datasets' queue manager
+        proc.send_signal(signal.SIGKILL)  # at once: on a fast machine the decoding may take under a second
+        proc.wait()
+        gone, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive, f"orphaned workers: {[p.pid for p in alive]}"
+    finally:
+        for p in workers:  # whatever outlived the test, so that a failure leaves no processes behind
+            if p.is_running():
+                p.kill()
+        proc.kill()
+    assert list((cache / "prepared").glob("*.partial-*")), "the killed run left its partial folder"
+    small = tmp_path / "small"
+    write_tone(small / "Actor_01/03-01-05-01-01-01-01.wav")
+    prepare_corpus(CORPORA["ravdess"], small, cache_dir=cache)
+    assert not list((cache / "prepared").glob("*.partial-*"))
+
+
+def test_dangling_symlinks_fifos_and_folders_named_wav_are_listed(tmp_path):
+    """A git-annex / DVC tree whose content was never fetched: every name a dangling symlink."""
+    from ser_hf.data.corpora import CorpusRootError
+    from ser_hf.data.corpora.base import scan
+
+    root = tmp_path / "annex"
+    (root / "Actor_01").mkdir(parents=True)
+    for rep in ("01", "02"):
+        (root / f"Actor_01/03-01-05-01-01-{rep}-01.wav").symlink_to(root / f".git/annex/objects/xx/SHA256E-{rep}.wav")
+    with pytest.raises(CorpusRootError) as err:
+        scan(CORPORA["ravdess"], root)
+    assert "2 skipped" in str(err.value) and "broken symlink: content not fetched?" in str(err.value)
+
+    write_tone(root / "Actor_02/03-01-05-01-01-01-02.wav")
+    os.mkfifo(root / "Actor_02/03-01-03-01-01-01-02.wav")
+    (root / "Actor_02/03-01-04-01-01-01-02.wav").mkdir()
+    result = scan(CORPORA["ravdess"], root)
+    assert [Path(f.path).name for f in result.files] == ["03-01-05-01-01-01-02.wav"]
+    reasons = {Path(p).name: why for p, why in result.skipped}
+    assert reasons["03-01-05-01-01-01-01.wav"].startswith("broken symlink: content not fetched?")
+    assert reasons["03-01-03-01-01-01-02.wav"].startswith("not a regular file")
+    assert reasons["03-01-04-01-01-01-02.wav"].startswith("a folder, not a file")
+    _, report = prepare_corpus(CORPORA["ravdess"], root, cache_dir=tmp_path / "c")
+    assert report.found == 5 and report.kept == 1 and len(report.skipped) == 4
+    from ser_hf.data.summary import summarize
+
+    ds, report = load_corpus("ravdess", root, return_report=True, cache_dir=tmp_path / "c")
+    text = summarize(ds, [report])
+    assert "skipped 2x: broken symlink: content not fetched?" in text and "skipped 1x: not a regular file" in text

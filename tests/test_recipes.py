@@ -174,3 +174,101 @@ def test_readme_style_launch_commands_name_existing_files():
                 config = line.split("--config_file")[1].split()[0]
                 assert (RECIPES_DIR.parent / config).is_file(), f"{path.name}: {config}"
     assert Path(RECIPES_DIR.parent / "train.py").is_file()
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("per_device_train_batch_size=3.5", "per_device_train_batch_size: 3.5 is not an integer"),
+        ("per_device_train_batch_size=0", "per_device_train_batch_size: must be an integer > 0, got 0"),
+        ("per_device_eval_batch_size=-2", "per_device_eval_batch_size: must be an integer > 0"),
+        ("gradient_accumulation_steps=0", "gradient_accumulation_steps: must be an integer > 0"),
+        ("num_train_epochs=-1", "num_train_epochs: must be a finite number > 0"),
+        ("num_train_epochs=inf", "num_train_epochs: must be a finite number > 0"),
+        ("trim_db=-5", "trim_db: must be a finite number >= 0 or null"),
+        ("max_train_seconds=0", "max_train_seconds: must be a finite number > 0"),
+        ("roots.atlantis=/data/A", "roots.atlantis: unknown corpus 'atlantis'"),
+        ("split=bogus", "split: unknown split protocol 'bogus'"),
+        ("split=ratio:0.5,0.2", "split: 'ratio:0.5,0.2': ratios must"),
+        ("split=kfold:five:1", "split: 'kfold:five:1'"),
+        ("learning_rate=nan", "learning_rate: must be a finite number > 0, got nan"),
+        ("learning_rate=0", "learning_rate: must be a finite number > 0"),
+        ("warmup_ratio=1.5", "warmup_ratio: must be a number in [0, 1)"),
+        ("mask_time_prob=2", "mask_time_prob: must be a number in [0, 1]"),
+        ("weight_decay=-0.1", "weight_decay: must be a finite number >= 0"),
+        ("max_steps=0", "max_steps: must be -1 (no limit) or an integer > 0"),
+        ("seed=-1", "seed: must be an integer in [0, 2**32)"),
+        ("dataloader_num_workers=-1", "dataloader_num_workers: must be an integer >= 0"),
+        ("max_train_samples=0", "max_train_samples: must be an integer > 0 or null"),
+        ("early_stopping_patience=0", "early_stopping_patience: must be an integer > 0 or null"),
+        ("fixed_seconds=0", "fixed_seconds: must be a finite number > 0 or null"),
+        ("head_hidden_sizes=[128,2.5]", "head_hidden_sizes: 2.5 is not an integer"),
+        ("head_hidden_sizes=[128,0]", "head_hidden_sizes: every size must be an integer > 0"),
+        ("freeze=some", "freeze: 'some' is not none, all, last_blocks:K, last_layers:N or first_layers:N"),
+        ("cnn_blstm_variant=gru", "cnn_blstm_variant: 'gru' is not one of"),
+        ("corpora=[]", "corpora: give at least one corpus"),
+        ("image_size=0", "image_size: must be an integer > 0"),
+        ("extractor_weights.vgish=x.pth", "extractor_weights.vgish: unknown extractor 'vgish'"),
+        ("hub_model_id=noslash", "hub_model_id: 'noslash' is not ORG/NAME"),
+        ("eval_steps=0", "eval_steps: must be an integer > 0 or null"),
+        ("group_by_length=2", "group_by_length: cannot use '2'"),
+    ],
+)
+def test_every_value_is_checked_when_the_recipe_is_parsed(override, message):
+    with pytest.raises(RecipeError) as err:
+        load_recipe("quickstart", [override])
+    text = str(err.value)
+    assert message in text and "\n" not in text, text
+
+
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        ("per_device_train_batch_size: 3.5", "per_device_train_batch_size: 3.5 is not an integer"),
+        ("per_device_train_batch_size: true", "per_device_train_batch_size: True is not an integer"),
+        ("learning_rate: .nan", "learning_rate: must be a finite number > 0, got nan"),
+        ("roots: {atlantis: /data/A}", "roots.atlantis: unknown corpus 'atlantis'"),
+        ("roots: {ravdess: null}", "roots.ravdess: give a folder"),
+        ("num_train_epochs: .inf", "num_train_epochs: must be a finite number > 0"),
+    ],
+)
+def test_yaml_values_are_checked_too(tmp_path, yaml_text, message):
+    path = tmp_path / "r.yaml"
+    path.write_text("corpora: [ravdess]\nsynthetic: true\n" + yaml_text + "\n")
+    with pytest.raises(RecipeError) as err:
+        load_recipe(str(path))
+    assert message in str(err.value) and "\n" not in str(err.value), str(err.value)
+
+
+def test_the_dataclass_itself_checks_types_and_ranges():
+    with pytest.raises(RecipeError, match="per_device_train_batch_size: 3.5 is not an integer"):
+        Recipe(per_device_train_batch_size=3.5)
+    with pytest.raises(RecipeError, match="learning_rate: must be a finite number > 0"):
+        Recipe(learning_rate=float("nan"))
+    assert Recipe(num_train_epochs=2).num_train_epochs == 2.0  # an int where a float is wanted is fine
+
+
+def test_cache_false_in_a_recipe():
+    assert load_recipe("quickstart").cache is True
+    assert load_recipe("quickstart", ["cache=false"]).cache is False
+
+
+def test_train_py_reports_a_bad_value_in_one_line_before_loading_anything():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "train.py", "--recipe", "quickstart", "split=bogus"],
+                          cwd=RECIPES_DIR.parent, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and proc.stderr.strip().startswith("train.py: split:"), proc.stderr[-2000:]
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_an_output_dir_inside_or_around_a_corpus_root_is_refused(tmp_path):
+    root = tmp_path / "RAVDESS"
+    root.mkdir()
+    for output_dir in (root / "runs", root, tmp_path):
+        r = load_recipe("hubert_bilingual", ["corpora=ravdess", f"roots.ravdess={root}", f"output_dir={output_dir}"])
+        with pytest.raises(RecipeError, match="output_dir: .* overlaps the ravdess root"):
+            check_roots(r)
+    ok = load_recipe("hubert_bilingual", ["corpora=ravdess", f"roots.ravdess={root}", f"output_dir={tmp_path / 'out'}"])
+    assert check_roots(ok) == {"ravdess": str(root)}

@@ -9,6 +9,7 @@ normal ``datasets.Audio`` column.
 from __future__ import annotations
 
 import io
+import os
 import wave as wavfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,27 +38,77 @@ class PreprocessConfig:
         return asdict(self)
 
 
-def read_audio(path: str | Path, sampling_rate: int | None = 16000) -> tuple[np.ndarray, int]:
-    """Decode ``path`` to float32 mono at ``sampling_rate`` (None keeps the file's rate)."""
+def _wav_promised_frames(header: bytes) -> int | None:
+    """Frames a RIFF/WAVE header's ``data`` chunk promises, or None when it does not say (streamed, not WAV).
+
+    libsndfile quietly shortens a truncated file to what is there; comparing with the header is how
+    a cut-off download is noticed.
+    """
+    if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+        return None
+    pos, block_align = 12, 0
+    while pos + 8 <= len(header):
+        chunk, size = header[pos : pos + 4], int.from_bytes(header[pos + 4 : pos + 8], "little")
+        if chunk == b"fmt " and pos + 22 <= len(header):
+            block_align = int.from_bytes(header[pos + 20 : pos + 22], "little")
+        elif chunk == b"data":
+            # 0 and 0xFFFFFFFF are what streaming writers put when the length is unknown.
+            if block_align and 0 < size < 0xFFFFFFFF:
+                return size // block_align
+            return None
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def read_audio(
+    path: str | Path, sampling_rate: int | None = 16000, info: dict | None = None
+) -> tuple[np.ndarray, int]:
+    """Decode ``path`` to float32 mono at ``sampling_rate`` (None keeps the file's rate).
+
+    ``info``, when given, is filled with what the file itself holds: ``sample_rate``, ``frames``,
+    ``channels``, and ``warnings`` (problems that still leave usable audio, e.g. a truncated file).
+    """
     path = Path(path)
+    warnings: list[str] = []
     try:
         if path.stat().st_size == 0:
             raise AudioError(f"{path}: empty file (0 bytes)")
-        with sf.SoundFile(str(path)) as fh:
+        # Opened here rather than by libsndfile, which reports every open failure as "System error."
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            promised = _wav_promised_frames(os.pread(fd, 4096, 0))
+        except OSError:
+            os.close(fd)
+            raise
+        with sf.SoundFile(fd, closefd=True) as fh:
             # libsndfile's int16 -> float conversion costs ~5x the read; convert in numpy instead.
             if fh.subtype == "PCM_16":
                 data = np.multiply(fh.read(dtype="int16", always_2d=True), 1 / 32768, dtype=np.float32)
             else:
                 data = fh.read(dtype="float32", always_2d=True)
-            sr = fh.samplerate
+                if not np.isfinite(data).all():
+                    bad = int(np.count_nonzero(~np.isfinite(data)))
+                    raise AudioError(f"{path}: non-finite samples ({bad} NaN or inf values)")
+            sr, channels = fh.samplerate, fh.channels
     except AudioError:
         raise
-    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+    except sf.LibsndfileError as err:  # its str() names the descriptor, not the file
+        raise AudioError(f"{path}: not readable as audio ({err.error_string})") from err
+    except (RuntimeError, TypeError) as err:
         raise AudioError(f"{path}: not readable as audio ({err})") from err
+    except PermissionError as err:
+        raise AudioError(f"{path}: permission denied") from err
     except OSError as err:
-        raise AudioError(f"{path}: cannot open ({err})") from err
+        raise AudioError(f"{path}: cannot open ({err.strerror or err})") from err
     if data.shape[0] == 0:
         raise AudioError(f"{path}: no audio frames")
+    if promised is not None and promised > data.shape[0]:
+        warnings.append(
+            f"truncated (the header promises {promised} frames, the file holds {data.shape[0]}: "
+            f"{100 * data.shape[0] / promised:.0f} %)"
+        )
+    if info is not None:
+        info.update(sample_rate=sr, frames=int(data.shape[0]), channels=channels, warnings=warnings)
     wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if sampling_rate and sr != sampling_rate:
         wave = soxr.resample(wave, sr, sampling_rate, quality="HQ")

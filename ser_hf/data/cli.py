@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ser_hf.data.audio import PreprocessConfig
 from ser_hf.data.corpora import CONSOLIDATED, CORPORA, expand_names, load_corpora
+from ser_hf.data.corpora.base import overlapping_root
 from ser_hf.data.labels import LABEL_SETS
 from ser_hf.data.splits import format_leakage_report, leakage_report, make_splits
 from ser_hf.data.summary import summarize
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-proc", type=int, default=None, help="decoding processes (default: all cores for big corpora)")
     p.add_argument("--synthetic-size", default="small", choices=("tiny", "small", "full"), help="size of the synthetic stand-in")
     p.add_argument("--cache-dir", default=None, help="cache folder (default $SER_HF_CACHE or ~/.cache/ser_hf)")
+    p.add_argument("--no-cache", action="store_true", help="decode every file again instead of using a cached preparation")
     return parser
 
 
@@ -60,9 +62,12 @@ def prepare_command(args: argparse.Namespace) -> int:
     corpora = expand_names(args.corpus)
     roots = _parse_roots(args.root, corpora)
     out = Path(args.out).resolve()
-    for name, root in roots.items():
-        if out == Path(root).resolve() or Path(root).resolve() in out.parents:
-            raise SystemExit(f"--out {out} is inside the {name} root {root}; corpus folders are never written to")
+    name = overlapping_root(out, roots)
+    if name:
+        raise SystemExit(
+            f"error: --out {out} overlaps the {name} root {roots[name]} (the same folder, inside it, or holding it); "
+            "corpus folders are never written to: choose an --out outside it"
+        )
     cfg = PreprocessConfig(
         trim_db=args.trim_db if args.trim_db and args.trim_db > 0 else None,
         peak_normalize=args.peak_normalize,
@@ -76,6 +81,7 @@ def prepare_command(args: argparse.Namespace) -> int:
         synthetic_size=args.synthetic_size,
         num_proc=args.num_proc,
         cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
         return_report=True,
     )
     splits = make_splits(ds, args.split, args.seed)

@@ -3,17 +3,24 @@
 Every file is decoded with soundfile, mixed to mono, resampled with soxr, trimmed and stored
 as 16-bit PCM WAV bytes in a standard ``datasets.Audio(sampling_rate=16000)`` column, so the
 result behaves like any Hub audio dataset while training can read it without resampling.
-Files that cannot be decoded are reported with the reason and left out. Results are cached on
-disk, keyed by the file list (names, sizes, mtimes) and the preprocessing settings.
+Files that cannot be decoded are reported with the reason and left out; files that decode with a
+problem (truncated) are kept and reported as warned. Results are cached on disk, keyed by what the
+result depends on: every file's name, size, mtime and readability (mode, owner), the files skipped
+at the scan and why, and the preprocessing settings. A cache entry appears in one rename, complete or
+not at all; the half-written folders of killed runs are removed by the next run.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
+import signal
+import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +35,7 @@ if TYPE_CHECKING:  # corpora imports this module: import it lazily, so either ca
 logger = logging.getLogger(__name__)
 
 # Bump when the stored columns or the preprocessing code change, so caches are rebuilt.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 FEATURES = datasets.Features(
     {
@@ -59,7 +66,12 @@ class PrepareReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # name did not parse / unknown code
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # corrupt, empty, silent, not audio
+    warned: list[tuple[str, str]] = field(default_factory=list)  # kept, with a problem (truncated)
+    sample_rates: dict[str, int] = field(default_factory=dict)  # rate of the files as found (Hz) -> files
+    source_seconds: dict[str, float] = field(default_factory=dict)  # min / median / max before trimming
     dropped_by_label: dict[str, int] = field(default_factory=dict)
+    label_set: str = ""
+    datasheet_warnings: list[str] = field(default_factory=list)  # found vs the corpus module's datasheet
     synthetic: bool = False
 
     def to_json(self) -> str:
@@ -68,8 +80,8 @@ class PrepareReport:
     @classmethod
     def from_json(cls, text: str) -> "PrepareReport":
         data = json.loads(text)
-        for key in ("skipped", "duplicates", "failed"):
-            data[key] = [tuple(x) for x in data[key]]
+        for key in ("skipped", "duplicates", "failed", "warned"):
+            data[key] = [tuple(x) for x in data.get(key, [])]
         return cls(**data)
 
 
@@ -78,40 +90,145 @@ def default_cache_dir() -> Path:
 
 
 def _fingerprint(info: "CorpusInfo", scanned: "ScanResult", cfg: PreprocessConfig) -> str:
+    """Key of everything the result depends on.
+
+    Size and mtime catch edited files; mode, owner and readability catch a file fixed by ``chmod``
+    or ``chown`` (whose failure would otherwise be served from the cache); the skipped and duplicate
+    lists are part of the report, so adding a badly named file gives a new key too.
+    """
     h = hashlib.sha1()
     h.update(json.dumps([CACHE_VERSION, info.name, cfg.to_dict()]).encode())
     for f in scanned.files:
         st = os.stat(f.path)
-        h.update(f"{f.path}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        readable = os.access(f.path, os.R_OK)
+        h.update(f"{f.path}|{st.st_size}|{st.st_mtime_ns}|{st.st_mode:o}|{st.st_uid}|{st.st_gid}|{readable}\n".encode())
+    h.update(json.dumps([scanned.skipped, scanned.duplicates], ensure_ascii=False).encode())
     return h.hexdigest()[:16]
+
+
+_PARTIAL = re.compile(r"\.(?:partial|old)-(\d+)$")  # in-progress and moved-aside folders
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_partials(prepared_dir: Path) -> list[Path]:
+    """Delete ``*.partial-<pid>`` folders whose process is gone (a killed preparation); return them."""
+    removed = []
+    if not prepared_dir.is_dir():
+        return removed
+    for path in prepared_dir.iterdir():
+        m = _PARTIAL.search(path.name)
+        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            logger.info("removing %s, left by a preparation that did not finish", path)
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def publish_atomically(partial: Path, target: Path, replace: bool = False) -> Path:
+    """Make the complete folder ``partial`` the cache entry ``target`` in one rename.
+
+    A reader sees the old entry, no entry, or the new one, never half of one. When another writer
+    published the same key first, its entry is kept (same inputs, same result) and ``partial`` is
+    dropped, unless ``replace``: then the old entry is renamed aside first and deleted afterwards.
+    """
+    for _ in range(3):
+        if target.exists():
+            if (target / "report.json").is_file() and not replace:
+                shutil.rmtree(partial, ignore_errors=True)
+                return target
+            # An incomplete entry (older versions wrote in place) or one to be replaced: move it aside.
+            aside = target.with_name(f"{target.name}.old-{os.getpid()}")
+            shutil.rmtree(aside, ignore_errors=True)  # what an earlier attempt of this process left
+            try:
+                target.rename(aside)
+            except FileNotFoundError:  # another writer moved it first
+                pass
+            else:
+                shutil.rmtree(aside, ignore_errors=True)
+            replace = False
+        try:
+            partial.rename(target)  # atomic; fails on a non-empty target, which a concurrent writer made
+            return target
+        except OSError:
+            if not target.exists():
+                raise
+    raise OSError(f"could not publish {partial} as {target}: other writers keep replacing it")
+
+
+_PR_SET_PDEATHSIG = 1
+_FORK_HOOK_OWNER: list = []  # keeps the registered hook alive (the registry holds weak references)
+
+
+def _end_children_with_this_process() -> None:
+    """Make every process the decoding forks (pool workers and datasets' queue manager) die with this one.
+
+    A SIGKILLed parent cannot stop its pool; idle workers wait on a pipe their siblings keep open and
+    the manager serves forever, so without this they would live on as orphans. Linux only: the child
+    asks the kernel for a signal on its parent's death (``prctl(PR_SET_PDEATHSIG)``) right after fork.
+    """
+    if _FORK_HOOK_OWNER:
+        return
+    parent = os.getpid()
+
+    class _Owner:
+        pass
+
+    def request_death_signal(_owner: object) -> None:
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # not Linux: nothing to ask for
+            return
+        # Forked by a descendant (a nested pool): its parent is that descendant, and the signal follows it.
+        # Otherwise a parent other than ours means ours died before the request was made.
+        if os.getppid() != parent and not _pid_alive(parent):
+            os._exit(1)
+
+    owner = _Owner()
+    _FORK_HOOK_OWNER.append(owner)
+    import multiprocess.util  # datasets' pools
+
+    multiprocess.util.register_after_fork(owner, request_death_signal)
 
 
 def _decode_batch(batch: dict, cfg: dict, corpus: str, language: str, failures_dir: str) -> dict:
     """datasets.map worker: decode + preprocess a batch of paths.
 
-    Rows that fail are left out of the output (a batched map may shrink), and their reasons are
-    appended to a per-process file, since workers cannot hand anything else back to the parent.
+    Rows that fail are left out of the output (a batched map may shrink). Their reasons, the
+    warnings of kept files and each file's own rate and length are appended to a per-process file,
+    since workers cannot hand anything else back to the parent.
     """
     pcfg = PreprocessConfig(**cfg)
     keep: list[int] = []
-    audio, durations, hashes, failed = [], [], [], []
+    audio, durations, hashes, notes = [], [], [], []
     for i, path in enumerate(batch["path"]):
+        found: dict = {}
         try:
-            wave, sr = read_audio(path, pcfg.sampling_rate)
+            wave, sr = read_audio(path, pcfg.sampling_rate, info=found)
             wave = preprocess(wave, pcfg, name=path)
             if len(wave) == 0:
                 raise AudioError(f"{path}: nothing left after trimming silence")
         except AudioError as err:
-            failed.append([path, str(err).removeprefix(f"{path}: ")])
+            notes.append(["failed", path, str(err).removeprefix(f"{path}: ")])
             continue
+        notes.extend(["warned", path, w] for w in found["warnings"])
+        notes.append(["source", path, [found["sample_rate"], found["frames"] / found["sample_rate"]]])
         pcm = to_pcm16(wave)
         keep.append(i)
         audio.append({"bytes": encode_wav(pcm, sr), "path": Path(path).name})
         durations.append(len(pcm) / sr)
         hashes.append(content_hash(pcm))
-    if failed:
-        with open(Path(failures_dir) / f"failed-{os.getpid()}.jsonl", "a", encoding="utf-8") as fh:
-            fh.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in failed)
+    if notes:
+        with open(Path(failures_dir) / f"notes-{os.getpid()}.jsonl", "a", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in notes)
     out = {key: [values[i] for i in keep] for key, values in batch.items()}
     out.update(
         audio=audio,
@@ -158,6 +275,7 @@ def prepare_corpus(
         duplicates=scanned.duplicates,
     )
     cache_root = Path(cache_dir) if cache_dir else default_cache_dir()
+    remove_stale_partials(cache_root / "prepared")
     target = cache_root / "prepared" / f"{info.name}-{_fingerprint(info, scanned, cfg)}"
     if use_cache and (target / "report.json").is_file():
         logger.info("%s: using cached preparation %s", info.name, target)
@@ -168,12 +286,31 @@ def prepare_corpus(
     partial = target.with_name(target.name + f".partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
+    try:
+        _decode_into(partial, info, scanned, cfg, num_proc, report)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)  # Ctrl-C / SIGTERM / errors; SIGKILL: the next run
+        raise
+    publish_atomically(partial, target, replace=not use_cache)
+    return _load_prepared(target)
+
+
+def _decode_into(
+    partial: Path, info: "CorpusInfo", scanned: "ScanResult", cfg: PreprocessConfig, num_proc: int | None,
+    report: PrepareReport,
+) -> None:
+    """Decode every scanned file into ``partial`` and fill ``report``; raise when nothing decodes."""
+    from ser_hf.data.corpora.base import CorpusRootError
+
     meta = datasets.Dataset.from_list([asdict(f) for f in scanned.files])
+    workers = _pick_num_proc(len(meta), num_proc)
+    if workers:
+        _end_children_with_this_process()
     decoded = meta.map(
         _decode_batch,
         batched=True,
         batch_size=64,
-        num_proc=_pick_num_proc(len(meta), num_proc),
+        num_proc=workers,
         fn_kwargs={
             "cfg": cfg.to_dict(),
             "corpus": info.name,
@@ -185,19 +322,33 @@ def prepare_corpus(
         cache_file_name=str(partial / "data.arrow"),
         desc=f"Decoding {info.name}",
     )
-    report.failed = sorted(
-        tuple(json.loads(line)) for f in sorted(partial.glob("failed-*.jsonl")) for line in f.read_text().splitlines()
-    )
+    notes = [json.loads(line) for f in sorted(partial.glob("notes-*.jsonl")) for line in f.read_text().splitlines()]
+    report.failed = sorted((path, why) for kind, path, why in notes if kind == "failed")
+    report.warned = sorted((path, why) for kind, path, why in notes if kind == "warned")
+    sources = [value for kind, _, value in notes if kind == "source"]
+    rates: dict[str, int] = {}
+    for rate, _ in sources:
+        rates[str(rate)] = rates.get(str(rate), 0) + 1
+    report.sample_rates = dict(sorted(rates.items(), key=lambda kv: int(kv[0])))
+    seconds = [sec for _, sec in sources]
+    if seconds:
+        report.source_seconds = {"min": min(seconds), "median": statistics.median(seconds), "max": max(seconds)}
     for path, reason in report.failed:
         logger.warning("skipped %s: %s", path, reason)
+    for path, reason in report.warned:
+        logger.warning("kept %s, but %s", path, reason)
     report.kept = len(decoded)
+    if not report.kept:
+        reasons = "\n".join(f"  {path}: {why}" for path, why in report.failed[:5])
+        more = f"\n  ... and {len(report.failed) - 5} more" if len(report.failed) > 5 else ""
+        raise CorpusRootError(
+            f"{info.name}: none of the {len(report.failed)} audio files under {report.root} could be decoded; "
+            f"first reasons:\n{reasons}{more}"
+        )
     shards = [Path(c["filename"]).name for c in decoded.cache_files]
     (partial / "shards.json").write_text(json.dumps(shards))
     (partial / "report.json").write_text(report.to_json())
     del decoded
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
-    return _load_prepared(target)
 
 
 def _load_prepared(target: Path) -> tuple[datasets.Dataset, PrepareReport]:

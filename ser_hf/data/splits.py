@@ -197,6 +197,46 @@ def heldout_corpus_split(ds: datasets.Dataset, test_corpora: Sequence[str]) -> d
     return datasets.DatasetDict(train=ds.select(np.flatnonzero(~test)), test=ds.select(np.flatnonzero(test)))
 
 
+SPLIT_SYNTAX = ("seed003/seed000/seed001/seed002, ratio:A,B[,C], speaker:A,B[,C], kfold:K:TEST[:VAL], loso:TEST[:VAL], "
+                "filekfold:K:TEST[:VAL] or corpus:NAME[+NAME...]")
+
+
+def parse_split_protocol(protocol: str) -> tuple[str, tuple]:
+    """``(kind, arguments)`` of a protocol string, or a ValueError naming what is wrong: checked before any data.
+
+    ``("ratio", ratios)``, ``("speaker", ratios)``, ``("kfold", (k, test, val))``, ``("filekfold", (k, test, val))``,
+    ``("loso", (test, val))``, ``("corpus", names)``.
+    """
+    kind, _, rest = str(protocol).partition(":")
+    try:
+        if kind in PROTOCOLS and not rest:
+            return "ratio", PROTOCOLS[kind][1]
+        if kind in ("ratio", "speaker"):
+            ratios = tuple(float(x) for x in rest.split(","))
+            _part_names(ratios)
+            return kind, ratios
+        if kind == "corpus":
+            names = tuple(n for n in rest.split("+") if n)
+            if not names:
+                raise ValueError("needs the test corpora: corpus:NAME[+NAME...]")
+            return kind, names
+        if kind in ("kfold", "filekfold"):
+            k, test, *val = (int(x) for x in rest.split(":"))
+            if k < 2 or not 0 <= test < k or len(val) > 1 or (val and not 0 <= val[0] < k) or (val and val[0] == test):
+                raise ValueError("needs K >= 2 and different fold numbers TEST, VAL in 0..K-1")
+            return kind, (k, test, val[0] if val else None)
+        if kind == "loso":
+            test, *val = (int(x) for x in rest.split(":")) if rest else (0,)
+            if test < 0 or len(val) > 1 or (val and (val[0] < 0 or val[0] == test)):
+                raise ValueError("needs different speaker indices TEST, VAL >= 0")
+            return kind, (test, val[0] if val else None)
+    except ValueError as err:
+        if str(err).startswith(("ratios", "needs")):
+            raise ValueError(f"{protocol!r}: {err}") from None
+        raise ValueError(f"{protocol!r} is not {SPLIT_SYNTAX}") from None
+    raise ValueError(f"unknown split protocol {protocol!r}; use {SPLIT_SYNTAX}")
+
+
 def make_splits(ds: datasets.Dataset, protocol: str = "seed003", seed: int = 42) -> datasets.DatasetDict:
     """Splits from a protocol string.
 
@@ -206,27 +246,21 @@ def make_splits(ds: datasets.Dataset, protocol: str = "seed003", seed: int = 42)
     ``corpus:NAME[+NAME...]`` (cross-corpus: those corpora are the test part)
     (``TEST``/``VAL`` are fold numbers; for loso the index of the speaker in sorted order).
     """
-    kind, _, rest = protocol.partition(":")
-    if kind in PROTOCOLS:
-        return ratio_split(ds, PROTOCOLS[kind][1], seed)
-    if kind in ("ratio", "speaker"):
-        ratios = tuple(float(x) for x in rest.split(","))
-        return ratio_split(ds, ratios, seed) if kind == "ratio" else speaker_split(ds, ratios, seed)
+    kind, args = parse_split_protocol(protocol)
+    if kind == "ratio":
+        return ratio_split(ds, args, seed)
+    if kind == "speaker":
+        return speaker_split(ds, args, seed)
     if kind == "kfold":
-        k, test, *val = (int(x) for x in rest.split(":"))
-        return fold_split(speaker_kfold(ds, k, seed), test, val[0] if val else None)
-    if kind == "corpus":  # cross-corpus: the named corpora are the test part, every other row trains
-        return heldout_corpus_split(ds, rest.split("+"))
+        k, test, val = args
+        return fold_split(speaker_kfold(ds, k, seed), test, val)
     if kind == "filekfold":
-        k, test, *val = (int(x) for x in rest.split(":"))
-        return fold_split(stratified_file_kfold(ds, k, seed), test, val[0] if val else None)
-    if kind == "loso":
-        test, *val = (int(x) for x in rest.split(":")) if rest else (0,)
-        return fold_split(leave_one_speaker_out(ds), test, val[0] if val else None)
-    raise ValueError(
-        f"unknown split protocol {protocol!r}; use seed003/seed000/seed001/seed002, ratio:..., speaker:..., "
-        "kfold:K:TEST[:VAL], loso:TEST[:VAL], filekfold:K:TEST[:VAL] or corpus:NAME[+NAME]"
-    )
+        k, test, val = args
+        return fold_split(stratified_file_kfold(ds, k, seed), test, val)
+    if kind == "corpus":  # cross-corpus: the named corpora are the test part, every other row trains
+        return heldout_corpus_split(ds, args)
+    test, val = args
+    return fold_split(leave_one_speaker_out(ds), test, val)
 
 
 def leakage_report(dd: datasets.DatasetDict, max_examples: int = 5) -> dict:

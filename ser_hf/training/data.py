@@ -16,8 +16,9 @@ import numpy as np
 from ser_hf.data.audio import PreprocessConfig
 from ser_hf.data.balance import balance
 from ser_hf.data.corpora import CorpusRootError, load_corpora
+from ser_hf.data.corpora.base import overlapping_root
 from ser_hf.data.splits import leakage_report, make_splits
-from ser_hf.recipe import Recipe
+from ser_hf.recipe import Recipe, RecipeError
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +36,17 @@ class PreparedData:
 
 
 def check_roots(recipe: Recipe) -> dict[str, str | None]:
-    """Every corpus root, checked before anything is decoded: one error lists all missing ones."""
+    """Every corpus root, checked before anything is decoded: one error lists all missing ones.
+
+    An output_dir that is, holds or lies inside a corpus root is refused: nothing is written under a corpus.
+    """
     roots = recipe.corpus_roots()
+    name = overlapping_root(recipe.output_dir, roots)
+    if name:
+        raise RecipeError(
+            f"output_dir: {recipe.output_dir} overlaps the {name} root {roots[name]}; corpus folders are never "
+            "written to: choose an output_dir outside it"
+        )
     missing = {name: root for name, root in roots.items() if root is not None and not Path(root).is_dir()}
     if missing:
         lines = "\n".join(f"  {name}: {root}  (set roots.{name}=/path/to/{name})" for name, root in missing.items())
@@ -57,6 +67,7 @@ def load_recipe_dataset(recipe: Recipe) -> tuple[datasets.Dataset, list]:
         preprocess=cfg,
         synthetic_size=recipe.synthetic_size,
         num_proc=recipe.num_proc,
+        use_cache=recipe.cache,
         return_report=True,
     )
     if recipe.languages:

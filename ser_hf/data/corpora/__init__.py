@@ -18,7 +18,7 @@ from ser_hf.data.audio import PreprocessConfig
 from ser_hf.data.labels import apply_label_set, get_label_set
 from ser_hf.data.prepare import PrepareReport, prepare_corpus
 from ser_hf.data.corpora import banglaser, crema_d, demos, emodb, esd, jl_corpus, ravdess, savee, subesco, tess
-from ser_hf.data.corpora.base import CorpusFile, CorpusInfo, CorpusRootError
+from ser_hf.data.corpora.base import CorpusFile, CorpusInfo, CorpusRootError, datasheet_warnings
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,10 @@ def prepare(
         logger.info("%s: no root given, using the synthetic espeak-ng corpus at %s", name, root)
     ds, report = prepare_corpus(info, root, preprocess, num_proc=num_proc, cache_dir=cache_dir, use_cache=use_cache)
     report.synthetic = synthetic
+    if not synthetic:  # the synthetic stand-in copies rates and layouts, not the clip lengths
+        report.datasheet_warnings = datasheet_warnings(info, report.sample_rates, report.source_seconds)
+        for warning in report.datasheet_warnings:
+            logger.warning("%s", warning)
     return ds, report
 
 
@@ -100,6 +104,7 @@ def load_corpus(
     num_proc: int | None = None,
     cache_dir: str | Path | None = None,
     return_report: bool = False,
+    use_cache: bool = True,
 ):
     """One corpus as a ``datasets.Dataset`` with a ``label`` column of ``label_set``.
 
@@ -108,7 +113,8 @@ def load_corpus(
     """
     get_corpus(name)
     ds, reports = load_corpora(
-        [name], {name: root}, label_set, preprocess, synthetic_size, num_proc, cache_dir, return_report=True
+        [name], {name: root}, label_set, preprocess, synthetic_size, num_proc, cache_dir, return_report=True,
+        use_cache=use_cache,
     )
     return (ds, reports[0]) if return_report else ds
 
@@ -122,34 +128,51 @@ def load_corpora(
     num_proc: int | None = None,
     cache_dir: str | Path | None = None,
     return_report: bool = False,
+    use_cache: bool = True,
 ):
     """Union of several corpora (``"all_en"``, ``["ravdess", "emodb"]``, ...) under one label set.
 
     A corpus missing from ``roots`` uses its synthetic stand-in; pass ``roots={name: None}`` for
     the same explicitly. The label set is applied after the union so every corpus shares one
-    ``ClassLabel``.
+    ``ClassLabel``. ``use_cache=False`` decodes every file again (and replaces the cached result).
     """
     roots = roots or {}
     parts, reports = [], []
     for name in expand_names(names):
-        ds, report = prepare(name, roots.get(name), preprocess, synthetic_size, num_proc=num_proc, cache_dir=cache_dir)
+        ds, report = prepare(
+            name, roots.get(name), preprocess, synthetic_size, num_proc=num_proc, cache_dir=cache_dir, use_cache=use_cache
+        )
         parts.append(ds)
         reports.append(report)
     ds = datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
     ds, _ = apply_label_set(ds, label_set)
     mapping = get_label_set(label_set)
     for part, report in zip(parts, reports):
+        report.label_set = mapping.name
         report.dropped_by_label = dict(Counter(e for e in part["emotion"] if mapping.map(e) is None))
         _log_report(report)
+        if report.dropped_by_label:
+            logger.warning("%s", dropped_classes_note(report))
     return (ds, reports) if return_report else ds
+
+
+def dropped_classes_note(report: PrepareReport) -> str:
+    """One line naming the classes a label set dropped from a corpus, and how to keep them."""
+    dropped = ", ".join(f"{e} ({n} files)" for e, n in sorted(report.dropped_by_label.items()))
+    return (
+        f"label set {report.label_set!r} drops {report.corpus}'s {dropped}; "
+        "keep every class with --label-set all (label_set: all in a recipe)"
+    )
 
 
 def _log_report(report: PrepareReport) -> None:
     logger.info(
-        "%s: %d files found, %d kept, %d skipped (name), %d duplicates, %d failed (audio), dropped by label set: %s",
+        "%s: %d files found, %d kept (%d with a warning), %d skipped (name or not a file), %d duplicates, "
+        "%d failed (audio), dropped by label set: %s",
         report.corpus,
         report.found,
         report.kept,
+        len(report.warned),
         len(report.skipped),
         len(report.duplicates),
         len(report.failed),

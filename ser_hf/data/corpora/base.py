@@ -8,6 +8,7 @@ into a ``CorpusFile`` (or returns the reason it cannot). ``scan`` walks the root
 from __future__ import annotations
 
 import logging
+import stat
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,9 +58,77 @@ class CorpusInfo:
     dedupe_key: Callable[[CorpusFile], tuple] = lambda f: (f.speaker, Path(f.path).name.lower())
     citation: str = ""
     suffixes: frozenset[str] = frozenset(AUDIO_SUFFIXES)
+    # The datasheet's measured audio (docs/corpora.md), to notice a modified copy; empty = not documented.
+    rates_hz: tuple[int, ...] = ()
+    seconds: tuple[float, float] | None = None  # shortest and longest clip of the original
+
+
+def datasheet_warnings(info: CorpusInfo, sample_rates: dict[str, int], source_seconds: dict[str, float]) -> list[str]:
+    """Where the audio found contradicts the datasheet: a common sign of a re-distributed, modified copy.
+
+    ``sample_rates`` maps rate (Hz, as a string) to files; ``source_seconds`` has the ``min`` /
+    ``max`` clip length before trimming.
+    """
+    out = []
+    unexpected = {int(r): n for r, n in sample_rates.items() if info.rates_hz and int(r) not in info.rates_hz}
+    if unexpected:
+        found = ", ".join(f"{r} Hz x {n}" for r, n in sorted(unexpected.items()))
+        said = " / ".join(f"{r} Hz" for r in info.rates_hz)
+        out.append(f"{info.name}: files at {found}, but the datasheet says {said}: a resampled, re-distributed copy?")
+    if info.seconds and source_seconds:
+        lo, hi = info.seconds
+        found_lo, found_hi = source_seconds["min"], source_seconds["max"]
+        n = sum(sample_rates.values())
+        slack = max(0.05, 0.05 * hi)  # rounding in the datasheets and in header lengths
+        if n >= 5 and found_hi - found_lo < 0.01 and hi - lo > 0.5:
+            out.append(
+                f"{info.name}: every clip lasts {found_lo:.2f} s, but the datasheet says {lo:.2f}-{hi:.2f} s: "
+                "cut or padded to a fixed length?"
+            )
+        elif found_lo < lo - slack or found_hi > hi + slack:
+            out.append(
+                f"{info.name}: clips last {found_lo:.2f}-{found_hi:.2f} s, but the datasheet says {lo:.2f}-{hi:.2f} s: "
+                "a cut, padded or different copy?"
+            )
+    return out
+
+
+def overlapping_root(out: str | Path, roots: dict[str, str | Path | None]) -> str | None:
+    """The first corpus whose root ``out`` equals, lies inside, or contains: writing there would touch the corpus."""
+    out = Path(out).resolve()
+    for name, root in roots.items():
+        if root is None:
+            continue
+        root_path = Path(root).resolve()
+        if out == root_path or root_path in out.parents or out in root_path.parents:
+            return name
+    return None
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why an entry with an audio name cannot be read as a file, or None for a regular file.
+
+    Annexed trees (git-annex, DVC) whose content was never fetched hold dangling symlinks under
+    the real names; reading a FIFO would block forever.
+    """
+    try:
+        mode = path.stat().st_mode  # follows symlinks
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"broken symlink: content not fetched? (points to {path.readlink()}; git-annex get / dvc pull)"
+        return "vanished during the scan"
+    except OSError as err:
+        return f"cannot stat ({err.strerror or err})"
+    if stat.S_ISDIR(mode):
+        return "a folder, not a file (named like an audio file)"
+    if not stat.S_ISREG(mode):
+        kind = "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device"
+        return f"not a regular file ({kind})"
+    return None
 
 
 def scan(info: CorpusInfo, root: str | Path) -> ScanResult:
+    """Parse every audio-named entry under ``root``: files to decode, skipped (with the reason), duplicates."""
     root = Path(root)
     if not root.is_dir():
         raise CorpusRootError(
@@ -69,8 +138,10 @@ def scan(info: CorpusInfo, root: str | Path) -> ScanResult:
     result = ScanResult(files=[])
     seen: dict[tuple, str] = {}
     # Sorted walk: the file order (and so every split) never depends on the file system.
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if path.suffix.lower() not in info.suffixes:
+    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in info.suffixes):
+        problem = not_a_file(path)
+        if problem:
+            result.skipped.append((str(path), problem))
             continue
         parsed = info.parse(path)
         if isinstance(parsed, str):

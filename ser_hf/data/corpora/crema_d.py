@@ -95,4 +95,6 @@ CORPUS = CorpusInfo(
     layout=LAYOUT,
     parse=parse,
     citation="Cao H, Cooper DG, Keutmann MK, Gur RC, Nenkova A, Verma R (2014) IEEE TAC 5(4):377-390",
+    rates_hz=(16000,),
+    seconds=(1.27, 5.0),
 )

@@ -80,4 +80,6 @@ CORPUS = CorpusInfo(
     layout=LAYOUT,
     parse=parse,
     citation="Burkhardt F, Paeschke A, Rolfes M, Sendlmeier W, Weiss B (2005) A database of German emotional speech. Interspeech",
+    rates_hz=(16000,),
+    seconds=(1.23, 8.98),
 )

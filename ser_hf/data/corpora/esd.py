@@ -64,4 +64,5 @@ CORPUS = CorpusInfo(
     parse=parse,
     dedupe_key=lambda f: (Path(f.path).name,),
     citation="Zhou K, Sisman B, Liu R, Li H (2021) Seen and unseen emotional style transfer for voice conversion. ICASSP",
+    rates_hz=(16000,),
 )

@@ -70,4 +70,5 @@ CORPUS = CorpusInfo(
     parse=parse,
     dedupe_key=lambda f: (Path(f.path).name.lower(),),
     citation="James J, Tian L, Watson CI (2018) An open source emotional speech corpus for human robot interaction applications. Interspeech",
+    rates_hz=(44100,),
 )

@@ -80,4 +80,6 @@ CORPUS = CorpusInfo(
     layout=LAYOUT,
     parse=parse,
     citation="Livingstone SR, Russo FA (2018) PLoS ONE 13(5): e0196391",
+    rates_hz=(48000,),
+    seconds=(2.94, 5.27),
 )

@@ -72,4 +72,6 @@ CORPUS = CorpusInfo(
     parse=parse,
     dedupe_key=lambda f: (f.speaker, f.raw_label, f.sentence),
     citation="Haq S, Jackson PJB (2009) Speaker-dependent audio-visual emotion recognition. AVSP",
+    rates_hz=(44100,),
+    seconds=(1.63, 7.14),
 )

@@ -66,4 +66,6 @@ CORPUS = CorpusInfo(
     layout=LAYOUT,
     parse=parse,
     citation="Sultana S, Rahman MS, Selim MR, Iqbal MZ (2021) PLoS ONE 16(4): e0250173",
+    rates_hz=(44100, 48000),
+    seconds=(2.75, 6.03),
 )

@@ -69,4 +69,6 @@ CORPUS = CorpusInfo(
     # Same speaker + word + emotion = same recording, whatever the folder or OA/OAF spelling.
     dedupe_key=lambda f: (f.speaker, f.sentence, f.raw_label),
     citation="Pichora-Fuller MK, Dupuis K (2020) Toronto emotional speech set (TESS). doi:10.5683/SP2/E8H2MF",
+    rates_hz=(24414, 96000),
+    seconds=(1.25, 2.99),
 )

@@ -1,0 +1,67 @@
+"""``ser-hf``: one console command for the project's command lines (installed by ``pip install -e .``).
+
+    ser-hf prepare --corpus ravdess --root /data/RAVDESS --out prepared/ravdess   # python -m ser_hf.data prepare
+    ser-hf synth --corpus ravdess --out /tmp/ravdess_synth --size small            # python -m ser_hf.data.synth
+    ser-hf push outputs/quickstart --repo-id ORG/NAME --dry-run                    # python -m ser_hf.publish push
+    ser-hf push-dataset prepared/ravdess --repo-id ORG/NAME                        # python -m ser_hf.publish push-dataset
+    ser-hf train --recipe quickstart                                               # python train.py (from a clone)
+
+Each subcommand hands its arguments unchanged to the module it names, which is imported only then: this
+file sits above every layer of the library and loads nothing heavy itself.
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+COMMANDS = {
+    "prepare": "read corpora from their download layout into a DatasetDict (python -m ser_hf.data prepare)",
+    "synth": "write the synthetic corpus in a real corpus's layout (python -m ser_hf.data.synth)",
+    "push": "push a training run to its own Hub branch (python -m ser_hf.publish push)",
+    "push-dataset": "push a prepared DatasetDict to the Hub (python -m ser_hf.publish push-dataset)",
+    "train": "train as a recipe says (python train.py; needs the repository: recipes/ and train.py)",
+}
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: ser-hf COMMAND [ARGS ...]   (ser-hf COMMAND --help for its arguments)", "", "commands:"]
+    lines += [f"  {name:<{width}}  {text}" for name, text in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command == "prepare":
+        from ser_hf.data.cli import main as prepare_main
+
+        return prepare_main(["prepare", *rest])
+    if command == "synth":
+        from ser_hf.data.synth.__main__ import main as synth_main
+
+        return synth_main(rest)
+    if command in ("push", "push-dataset"):
+        from ser_hf.publish.hub import main as publish_main
+
+        return publish_main([command, *rest])
+    if command == "train":
+        script = Path(__file__).resolve().parents[1] / "train.py"
+        if not script.is_file():
+            print(f"error: ser-hf train runs the repository's train.py, not found at {script}; "
+                  "install the project from a clone (pip install -e .)", file=sys.stderr)
+            return 2
+        sys.argv = [str(script), *rest]
+        runpy.run_path(str(script), run_name="__main__")
+        return 0
+    print(f"error: unknown command {command!r}\n{usage()}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
