@@ -38,7 +38,7 @@ def run(args: list[str], env: dict) -> tuple[float, float, str]:
     seconds = time.perf_counter() - start
     if result.returncode:
         raise SystemExit(f"train.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
-    extraction = sum(float(s) for s in re.findall(r"files extracted \(\d+ from the cache\) -> \S+ in ([\d.]+) s",
+    extraction = sum(float(s) for s in re.findall(r"files extracted \(\d+ from the cache\) -> \(.*?\) in ([\d.]+) s",
                                                   result.stderr))
     return seconds, extraction, result.stderr
 
