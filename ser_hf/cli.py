@@ -21,6 +21,8 @@ COMMANDS = {
     "synth": "write the synthetic corpus in a real corpus's layout (python -m ser_hf.data.synth)",
     "push": "push a training run to its own Hub branch (python -m ser_hf.publish push)",
     "push-dataset": "push a prepared DatasetDict to the Hub (python -m ser_hf.publish push-dataset)",
+    "push-space": "assemble and push a Gradio Space serving Hub models (python -m ser_hf.publish push-space)",
+    "export": "export a trained run to ONNX (python -m ser_hf.export onnx RUN_DIR)",
     "train": "train as a recipe says (python train.py; needs the repository: recipes/ and train.py)",
 }
 
@@ -46,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         from ser_hf.data.synth.__main__ import main as synth_main
 
         return synth_main(rest)
-    if command in ("push", "push-dataset"):
+    if command == "export":
+        from ser_hf.export import main as export_main
+
+        return export_main(rest)
+    if command in ("push", "push-dataset", "push-space"):
         from ser_hf.publish.hub import main as publish_main
 
         return publish_main([command, *rest])

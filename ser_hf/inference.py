@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -78,16 +80,26 @@ def cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def split_revision(source: str) -> tuple[str, str | None]:
+    """``"ORG/NAME@REVISION"`` -> ``("ORG/NAME", "REVISION")``; a local folder or a bare id has no revision."""
+    if "@" in source and not Path(source).exists():
+        repo_id, _, revision = source.rpartition("@")
+        return repo_id, revision or None
+    return source, None
+
+
 def load_model(name: str, source: str, device: str = "cpu", fast: bool = False) -> LoadedModel:
+    """Load ``source`` (a local folder, a Hub id, or ``ORG/NAME@REVISION`` for a branch, tag or commit)."""
     # ser-hf's own model types (spectrogram CNN, CNN-BLSTM, VGGish/YAMNet heads) resolve through ser_hf.registry,
     # importing only the module of the model being loaded.
+    repo, revision = split_revision(source)
     try:
-        extractor = AutoFeatureExtractor.from_pretrained(source)
-        model = AutoModelForAudioClassification.from_pretrained(source).to(device).eval()
+        extractor = AutoFeatureExtractor.from_pretrained(repo, revision=revision)
+        model = AutoModelForAudioClassification.from_pretrained(repo, revision=revision).to(device).eval()
     except OSError as err:
         raise OSError(
             f"model {name!r}: cannot load {source!r} ({err}). Give a local folder written by train.py "
-            "(e.g. outputs/quickstart after `make quickstart`) or a Hub id reachable from this machine."
+            "(e.g. outputs/quickstart after `make quickstart`) or a Hub id[@revision] reachable from this machine."
         ) from err
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     encoder_hash = _encoder_hash(model)  # before quantisation, which renames the weights
@@ -177,3 +189,51 @@ def to_label_view(probabilities: dict[str, float], view: str) -> dict[str, float
             merged[target] += p
     total = sum(merged.values())
     return {k: v / total for k, v in merged.items()} if total > 0 else {}
+
+
+SMOOTHING_METHODS = ("none", "ema", "majority")
+
+
+class ProbabilitySmoother:
+    """Steadier labels for a stream of overlapping windows: smooths each window's class probabilities over time.
+
+    ``ema``: ``p = alpha * new + (1 - alpha) * previous`` (alpha 1 = no smoothing; 0.5 halves the weight of a
+    window at each step, so one odd window cannot flip a label held by the last two). ``majority``: the label
+    most often on top over the last ``window`` windows, with their probabilities averaged. ``none``: unchanged.
+    ``reset()`` starts over (the Space calls it after silence: a new utterance owes nothing to the last one).
+    """
+
+    def __init__(self, method: str = "ema", alpha: float = 0.5, window: int = 3):
+        if method not in SMOOTHING_METHODS:
+            raise ValueError(f"smoothing method {method!r}: choose one of {list(SMOOTHING_METHODS)}")
+        if not 0.0 < alpha <= 1.0:
+            raise ValueError(f"smoothing alpha {alpha}: must be in (0, 1]")
+        if window < 1:
+            raise ValueError(f"smoothing window {window}: must be at least 1")
+        self.method, self.alpha, self.window = method, float(alpha), int(window)
+        self.reset()
+
+    def reset(self) -> None:
+        self._ema: dict[str, float] | None = None
+        self._recent: deque[dict[str, float]] = deque(maxlen=self.window)
+
+    def update(self, probabilities: dict[str, float]) -> dict[str, float]:
+        """Add one window's probabilities; return the smoothed distribution (top class first is not guaranteed)."""
+        if self.method == "none":
+            return dict(probabilities)
+        if self.method == "ema":
+            if self._ema is None:
+                self._ema = dict(probabilities)
+            else:
+                self._ema = {k: self.alpha * p + (1 - self.alpha) * self._ema.get(k, 0.0) for k, p in probabilities.items()}
+            return dict(self._ema)
+        self._recent.append(dict(probabilities))
+        tops = [max(p, key=p.get) for p in self._recent]
+        winner = max(dict.fromkeys(reversed(tops)), key=tops.count)  # ties go to the most recent top label
+        mean = {k: sum(p.get(k, 0.0) for p in self._recent) / len(self._recent) for k in probabilities}
+        # the majority label must come out on top even where another class has the higher mean
+        if max(mean, key=mean.get) != winner:
+            mean[winner] = max(mean.values()) + 1e-6
+            total = sum(mean.values())
+            mean = {k: v / total for k, v in mean.items()}
+        return mean

@@ -116,3 +116,30 @@ def test_evaluate_long_clip_with_nothing_to_score_and_a_bad_prediction():
     assert result["latency_ms"]["n"] == 0
     with pytest.raises(ValueError, match="label_names"):
         evaluate_long_clip(lambda samples, sr: ("calm", {}), tone(220), SR, [(0, 2, "sad")], LABEL_NAMES)
+
+
+def test_live_labels_smoothing_cuts_flips():
+    """A window-by-window predictor that flips on every other window: smoothing holds the label."""
+    from ser_hf.evaluation.long_clip import flips_per_minute, live_labels
+    from ser_hf.inference import ProbabilitySmoother
+
+    wave = np.full(16000 * 20, 0.1, dtype=np.float32)  # 20 s, never silent
+    calls = []
+
+    def predict(samples, sr):
+        calls.append(len(samples))
+        odd = len(calls) % 3 == 0  # every third window disagrees
+        probs = {"angry": 0.35, "sad": 0.65} if odd else {"angry": 0.7, "sad": 0.3}
+        return max(probs, key=probs.get), probs
+
+    raw = live_labels(predict, wave, 16000, 2.0, hop_seconds=1.0, smoother=None)
+    calls.clear()
+    smooth = live_labels(predict, wave, 16000, 2.0, hop_seconds=1.0, smoother=ProbabilitySmoother("ema", 0.5))
+    assert len(raw) == len(smooth) == 19 and all(n == 32000 for n in calls)  # complete 2-s windows every second
+    assert flips_per_minute(raw, 20.0) == pytest.approx(12 * 3)  # 12 flips in 20 s
+    assert flips_per_minute(smooth, 20.0) == 0.0
+    silent = np.zeros(16000 * 4, dtype=np.float32)
+    calls.clear()
+    rows = live_labels(predict, np.concatenate([wave[:32000], silent, wave[:32000]]), 16000, 2.0)
+    assert [r["label"] for r in rows] == ["angry", "silence", "silence", "angry"]
+    assert flips_per_minute(rows, 8.0) == 0.0  # a pause is not a flip

@@ -1,14 +1,17 @@
 """Model card and Hub upload of a real (tiny) training run, up to the network call.
 
 The Hub cannot be reached from here: the card is rendered and parsed back with huggingface_hub,
-the upload folder is staged for real, and the upload itself is attempted against a closed local
-port to check that it fails with a clear message that does not contain the token.
+the upload folder is staged for real, the upload logic runs against ``FakeHub`` (HfApi's calls kept as
+folders on disk, one per repo and branch), and one upload is attempted against a closed local port to
+check that it fails with a clear message that does not contain the token.
 """
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from huggingface_hub import metadata_load
@@ -39,8 +42,12 @@ def test_card_metadata_parses_back_with_real_numbers(run_dir, tmp_path):
     test = results.get("test", results)
     index = meta["model-index"][0]["results"]
     corpora = {r["dataset"]["config"] for r in index}
-    assert corpora == {"ravdess", "subesco"}  # one result per corpus, test split
+    assert corpora == {"ravdess+subesco", "ravdess", "subesco"}  # the whole test split, then one result per corpus
+    overall = next(r for r in index if r["dataset"]["config"] == "ravdess+subesco")
+    assert next(m["value"] for m in overall["metrics"] if m["name"] == "Accuracy") == pytest.approx(test["accuracy"], abs=1e-4)
     for r in index:
+        if r is overall:
+            continue
         assert r["task"]["type"] == "audio-classification" and r["dataset"]["split"] == "test"
         assert {m["name"] for m in r["metrics"]} == {"Accuracy", "Weighted F1", "Macro F1", "UAR"}
         corpus_scores = test["per_group"]["corpus"][r["dataset"]["config"]]
@@ -53,7 +60,10 @@ def test_card_metadata_parses_back_with_real_numbers(run_dir, tmp_path):
     assert "More information needed" not in text and "{{" not in text
     assert "Bilingual Speech Emotion Recognition" in text  # seed 003 cited
     assert f"{test['accuracy'] * 100:.2f} %" in text
-    assert "README.md" in plan.files and "model.safetensors" in plan.files
+    assert "README.md" in plan.files and "model.safetensors" in plan.files and "long_clip.json" in plan.files
+    # synthetic training data: no corpus-licence talk, and the limits say what the data is
+    assert "licences of the training corpora bind" not in text and "Licence terms bind" not in text
+    assert "**synthetic** speech" in text and "**acted** speech" not in text
     assert not any(f.startswith("checkpoint") or f.endswith((".bin", ".pt", ".pkl")) for f in plan.files)
 
 
@@ -100,3 +110,156 @@ def test_dataset_push_warns_about_licences(tmp_path):
         push_dataset(out, "someone/savee", dry_run=True)
     plan = push_dataset(out, "someone/savee", accept_licence=True, dry_run=True)
     assert plan["private"] is True and sum(plan["splits"].values()) == 64
+
+
+class FakeHub:
+    """The HfApi calls ser_hf.publish makes, kept as folders on disk (ROOT/TYPE/ORG/NAME/BRANCH): a branch starts
+    as a copy of main, as on the Hub. ``fail`` makes every upload raise with that message."""
+
+    def __init__(self, root: Path, fail: str | None = None):
+        self.root, self.fail, self.calls = root, fail, []
+
+    def folder(self, repo_id: str, revision: str = "main", repo_type: str = "model") -> Path:
+        return self.root / repo_type / repo_id / revision
+
+    def list_repo_refs(self, repo_id, repo_type="model"):
+        base = self.root / repo_type / repo_id
+        return SimpleNamespace(branches=[SimpleNamespace(name=p.name) for p in base.iterdir()] if base.exists() else [])
+
+    def file_exists(self, repo_id, filename, repo_type="model", revision="main"):
+        return (self.folder(repo_id, revision, repo_type) / filename).is_file()
+
+    def create_repo(self, repo_id, repo_type="model", private=False, exist_ok=False, space_sdk=None):
+        self.calls.append(("create_repo", repo_id, repo_type))
+        self.folder(repo_id, "main", repo_type).mkdir(parents=True, exist_ok=True)
+
+    def create_branch(self, repo_id, branch, repo_type="model", exist_ok=False):
+        self.calls.append(("create_branch", repo_id, branch))
+        target = self.folder(repo_id, branch, repo_type)
+        if not target.exists():
+            shutil.copytree(self.folder(repo_id, "main", repo_type), target)
+
+    def upload_folder(self, repo_id, folder_path, revision="main", repo_type="model", commit_message="", delete_patterns=None):
+        self.calls.append(("upload_folder", repo_id, revision))
+        if self.fail:
+            raise RuntimeError(self.fail)
+        target = self.folder(repo_id, revision or "main", repo_type)
+        if delete_patterns == "*":
+            shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(folder_path, target, dirs_exist_ok=True)
+        return SimpleNamespace(commit_url=f"https://huggingface.co/{repo_id}/commit/{revision}")
+
+
+@pytest.fixture
+def no_temp_left(tmp_path, monkeypatch):
+    """Temporary folders go to a folder of their own, which must be empty again afterwards."""
+    import tempfile
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    yield temp
+    assert not list(temp.iterdir()), f"left behind: {list(temp.iterdir())}"
+
+
+def _loading_line(readme: Path) -> str:
+    return next(line for line in readme.read_text().splitlines() if "pipeline(\"audio-classification\"" in line)
+
+
+def test_first_push_fills_main_later_runs_their_branch_and_promote_moves_main(run_dir, tmp_path, no_temp_left):
+    from transformers import pipeline
+
+    hub = FakeHub(tmp_path / "hub")
+    repo = "someone/ser-quickstart"
+    push_run(run_dir, repo, revision="run-a", api=hub)
+    main = hub.folder(repo)
+    assert (main / "model.safetensors").is_file() and (hub.folder(repo, "run-a") / "model.safetensors").is_file()
+    # what pipeline("audio-classification", model=ORG/NAME) downloads: main, with the card's plain loading line
+    classifier = pipeline("audio-classification", model=str(main))
+    labels = set(json.loads((run_dir / "config.json").read_text())["id2label"].values())
+    assert {o["label"] for o in classifier({"raw": __import__("numpy").zeros(16000, dtype="float32") + 0.01, "sampling_rate": 16000})} <= labels
+    assert _loading_line(main / "README.md").endswith(f'model="{repo}")')
+    assert 'revision="run-a"` pins this one' in (main / "README.md").read_text()
+
+    before = (main / "README.md").read_text()
+    push_run(run_dir, repo, revision="run-b", api=hub)  # a later run: its own branch only
+    assert (main / "README.md").read_text() == before
+    assert _loading_line(hub.folder(repo, "run-b") / "README.md").endswith(f'model="{repo}", revision="run-b")')
+    with pytest.raises(PublishError, match="run-b exists already"):
+        push_run(run_dir, repo, revision="run-b", api=hub)
+
+    push_run(run_dir, repo, revision="run-c", api=hub, promote=True)
+    assert 'revision="run-c"` pins this one' in (main / "README.md").read_text()
+    assert ("upload_folder", repo, "main") in hub.calls
+
+
+def test_missing_token_is_reported_before_staging(run_dir, tmp_path, monkeypatch, capsys):
+    import huggingface_hub.constants
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HF_OIDC_RESOURCE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
+    code = hub_main(["push", str(run_dir), "--repo-id", "someone/ser-quickstart", "--staging", str(tmp_path / "s")])
+    assert code == 2 and "no Hugging Face token: set HF_TOKEN or run `hf auth login`" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
+def test_login_token_is_redacted_too(run_dir, tmp_path, monkeypatch, no_temp_left):
+    import huggingface_hub.constants
+
+    secret = "hf_" + "L" * 34
+    (tmp_path / "token").write_text(secret)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "token"))
+    hub = FakeHub(tmp_path / "hub", fail=f"401 Unauthorized: token {secret} has no write access")
+    with pytest.raises(PublishError) as caught:
+        push_run(run_dir, "someone/ser-quickstart", revision="run-x", api=hub)
+    assert secret not in str(caught.value) and "token *** has no write access" in str(caught.value)
+
+
+def test_dry_run_leaves_no_temporary_folder(run_dir, no_temp_left, capsys):
+    assert hub_main(["push", str(run_dir), "--repo-id", "someone/ser-quickstart", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "model.safetensors" in out and "now removed" in out
+
+
+def test_dataset_push_without_report_is_refused(tmp_path):
+    (tmp_path / "prepared" / "data").mkdir(parents=True)
+    with pytest.raises(PublishError, match="report.json not found: cannot check the corpus licences"):
+        push_dataset(tmp_path / "prepared", "someone/data", accept_licence=True, dry_run=True)
+
+
+def test_push_space_stages_a_self_contained_space(tmp_path, no_temp_left):
+    import gradio
+    import yaml
+
+    from ser_hf.publish.hub import push_space
+
+    stage = tmp_path / "space"
+    plan = push_space("someone/ser-demo", ["someone/ser-quickstart@run-a", "other=someone/ser-other"], dry_run=True, staging=stage)
+    files = set(plan.files)
+    assert {"app.py", "README.md", "config.yaml", "requirements.txt", "ser_hf/__init__.py", "ser_hf/inference.py"} <= files
+    assert not any(f.startswith(("ser_hf/training", "ser_hf/models", "ser_hf/publish", "ser_hf/classifiers")) for f in files)
+    config = yaml.safe_load((stage / "config.yaml").read_text())
+    assert config["models"] == {"ser-quickstart": "someone/ser-quickstart@run-a", "other": "someone/ser-other"}
+    assert config["max_upload_mb"] == yaml.safe_load((ROOT / "space" / "config.yaml").read_text())["max_upload_mb"]
+    front = metadata_load(stage / "README.md")
+    assert front["sdk"] == "gradio" and front["sdk_version"] == gradio.__version__ and front["app_file"] == "app.py"
+    assert front["models"] == ["someone/ser-other", "someone/ser-quickstart"]
+    requirements = (stage / "requirements.txt").read_text()
+    for pin in ("torch==2.13.0", "transformers==", "gradio==" + gradio.__version__, "soundfile==", "soxr==", "pandas==", "matplotlib=="):
+        assert pin in requirements, pin
+    for heavy in ("datasets", "evaluate", "scikit-learn", "xxhash"):  # the Space imports none of them
+        assert heavy not in requirements
+    with pytest.raises(PublishError, match="expected ORG/NAME"):
+        push_space("someone/ser-demo", ["not-a-repo"], dry_run=True)
+    assert push_space("someone/ser-demo", ["someone/ser-quickstart"], dry_run=True).files  # temp folder removed (fixture)
+
+
+def test_push_space_uploads_through_the_api(tmp_path, no_temp_left):
+    from ser_hf.publish.hub import push_space
+
+    hub = FakeHub(tmp_path / "hub")
+    push_space("someone/ser-demo", ["someone/ser-quickstart@run-a"], api=hub)
+    assert (hub.folder("someone/ser-demo", repo_type="space") / "app.py").is_file()
+    assert ("create_repo", "someone/ser-demo", "space") in hub.calls

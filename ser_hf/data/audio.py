@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
-import xxhash
 
 
 class AudioError(ValueError):
@@ -195,4 +194,6 @@ def decode_wav_bytes(data: bytes) -> tuple[np.ndarray, int]:
 
 def content_hash(pcm16: np.ndarray) -> str:
     """Hash of the prepared samples: identical audio under two names collides (leakage report)."""
+    import xxhash  # here, not at the top: the Space reads audio without it
+
     return xxhash.xxh3_128_hexdigest(pcm16.tobytes())

@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-import datasets
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: the Space reads label sets without the datasets library
+    import datasets
 
 CANONICAL: tuple[str, ...] = (
     "angry",
@@ -106,14 +109,16 @@ def get_label_set(name: str) -> LabelSet:
 
 
 def apply_label_set(
-    ds: datasets.Dataset, label_set: str | LabelSet, num_proc: int | None = None
-) -> tuple[datasets.Dataset, Counter]:
+    ds: "datasets.Dataset", label_set: str | LabelSet, num_proc: int | None = None
+) -> tuple["datasets.Dataset", Counter]:
     """Add a ``label`` ClassLabel column from ``emotion``; drop rows the set leaves out.
 
     Returns the new dataset and a Counter of dropped canonical emotions. For the narrowing
     sets (``all``, ``all_but_neutral``) the classes are narrowed to the emotions present, in canonical order, so a model
     gets no output that the data can never train.
     """
+    import datasets
+
     ls = get_label_set(label_set) if isinstance(label_set, str) else label_set
     emotions = ds["emotion"]
     counts = Counter(emotions)

@@ -173,3 +173,48 @@ def evaluate_long_clip(
         result.update(headline_metrics([label_index[r["label"]] for r in scored],
                                        [label_index[r["prediction"]] for r in scored]))
     return result
+
+
+def live_labels(
+    predict_fn: PredictFn,
+    wave: np.ndarray,
+    sr: int,
+    seconds: float = 2.0,
+    hop_seconds: float | None = None,
+    smoother=None,
+    silence_rms: float = 0.01,
+) -> list[dict]:
+    """What the live tab shows for ``wave``: one row per window (``seconds`` long, a new one every ``hop_seconds``),
+    with the label after smoothing (``smoother``: a :class:`ser_hf.inference.ProbabilitySmoother`, or None) and the
+    model's time. A silent window shows ``"silence"``, runs no model and resets the smoother."""
+    rows = []
+    for segment in segment_clip(wave, sr, seconds, hop_seconds=hop_seconds, silence_rms=silence_rms, min_seconds=seconds):
+        row = {"start": segment.start_s, "end": segment.end_s, "label": SILENCE, "latency_ms": None}
+        if segment.silent:
+            if smoother is not None:
+                smoother.reset()
+        else:
+            started = perf_counter()
+            _, probabilities = predict_fn(segment.samples, sr)
+            row["latency_ms"] = (perf_counter() - started) * 1000.0
+            if smoother is not None:
+                probabilities = smoother.update(probabilities)
+            row["label"] = max(probabilities, key=probabilities.get)
+        rows.append(row)
+    return rows
+
+
+def flips_per_minute(rows: Sequence[dict], duration_s: float) -> float:
+    """Changes of the shown label between consecutive voiced windows, per minute of audio (silence is skipped:
+    a label after a pause is a new utterance's, not a flip)."""
+    voiced = [r["label"] for r in rows if r["label"] != SILENCE]
+    flips = sum(a != b for a, b in zip(voiced, voiced[1:]))
+    return flips / (duration_s / 60.0) if duration_s > 0 else 0.0
+
+
+def annotated_agreement(rows: Sequence[dict], annotations: Sequence[tuple[float, float, str]]) -> float | None:
+    """Share of voiced windows whose shown label is the emotion annotated over most of the window."""
+    segments = [Segment(r["start"], r["end"], np.zeros(0, np.float32), 0.0, False) for r in rows]
+    pairs = [(r["label"], truth) for r, truth in zip(rows, label_segments(annotations, segments))
+             if r["label"] != SILENCE and truth is not None]
+    return sum(a == b for a, b in pairs) / len(pairs) if pairs else None

@@ -152,7 +152,9 @@ def card_data(run_dir: Path, repo_id: str) -> tuple[ModelCardData, dict]:
                 metric_args={"std": round(float(cv["std"][key]), 4), "folds": cv["folds"],
                              "protocol": cv["protocol"]["description"]}))
     per_corpus = metrics.get("per_group", {}).get("corpus", {})
-    groups = per_corpus if per_corpus else {("+".join(corpora) or "test"): metrics}
+    overall = "+".join(corpora) or "test"
+    # The whole test split first (the card's headline numbers), then each corpus on its own.
+    groups = {overall: metrics, **{c: v for c, v in per_corpus.items() if c != overall}}
     for corpus, scores in groups.items():
         full = scores if "weighted_f1" in scores else {**scores, "weighted_f1": None}
         for key, name in (("accuracy", "Accuracy"), ("weighted_f1", "Weighted F1"), ("macro_f1", "Macro F1"), ("uar", "UAR")):
@@ -163,7 +165,8 @@ def card_data(run_dir: Path, repo_id: str) -> tuple[ModelCardData, dict]:
                     task_type="audio-classification",
                     task_name="Speech emotion recognition",
                     dataset_type=dataset_of.get(corpus, SYNTHETIC_DATASET if synthetic else corpus),
-                    dataset_name=f"{corpus} ({'synthetic' if synthetic else 'real'})",
+                    dataset_name=(f"{corpus} ({'synthetic' if synthetic else 'real'})"
+                                  + (", whole test split" if corpus == overall and per_corpus else "")),
                     dataset_config=corpus if synthetic else None,
                     dataset_split=split_name,
                     metric_type={"weighted_f1": "f1", "macro_f1": "f1"}.get(key, key),
@@ -191,7 +194,10 @@ def card_data(run_dir: Path, repo_id: str) -> tuple[ModelCardData, dict]:
     return data, context
 
 
-def render_card(run_dir: str | Path, repo_id: str = "ser-hf/model", template: str | Path = TEMPLATE) -> ModelCard:
+def render_card(run_dir: str | Path, repo_id: str = "ser-hf/model", template: str | Path = TEMPLATE,
+                revision: str | None = None, run_revision: str | None = None) -> ModelCard:
+    """The card of ``run_dir``. ``revision``: the branch the loading line must name (None: the model is on
+    ``main``, where ``pipeline(model=repo_id)`` finds it); ``run_revision``: this run's own branch, shown as the pin."""
     run_dir = Path(run_dir)
     data, ctx = card_data(run_dir, repo_id)
     results, metrics, recipe = ctx["results"], ctx["metrics"], ctx["recipe"]
@@ -234,6 +240,8 @@ def render_card(run_dir: str | Path, repo_id: str = "ser-hf/model", template: st
         template_path=str(template),
         model_name=repo_id.split("/")[-1],
         repo_id=repo_id,
+        revision=revision,
+        run_revision=run_revision if run_revision != revision else None,
         base_model_text=_model_text(recipe),
         method=recipe.get("method", "finetune"),
         baselines=results.get("baselines", []),

@@ -1,0 +1,168 @@
+"""A deployable Gradio Space assembled from ``space/`` and the parts of ``ser_hf`` its app imports.
+
+    python -m ser_hf.publish push-space --repo-id ORG/SPACE --model ORG/NAME[@REVISION] [--model name=ORG/OTHER@REV] \
+        [--private] [--dry-run --staging DIR]
+
+The staged folder is self-contained: ``app.py``; ``README.md`` with the Space front matter (gradio ``sdk_version``,
+the model repos under ``models:``); ``config.yaml`` naming each model by Hub id and revision (the other settings
+come from ``space/config.yaml``); ``ser_hf/`` holding only the modules ``app.py`` imports, followed through their
+module-level imports (imports inside functions the Space never calls, such as the metrics behind
+``evaluate_long_clip``, are left out); and ``requirements.txt`` pinning, from the project's ``requirements.txt``,
+every third-party package those files import. ``--include MODULE`` adds a module (and what it imports), e.g.
+``ser_hf.models.cnn_blstm`` for a Space serving ser-hf's own model types.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import yaml
+
+logger = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[2]
+SPACE_SOURCE = REPO / "space"
+REQUIREMENTS = REPO / "requirements.txt"
+# import name -> distribution name, where they differ
+DISTRIBUTIONS = {"yaml": "pyyaml", "sklearn": "scikit-learn", "PIL": "pillow", "skops": "skops"}
+# gradio comes from the front matter's sdk_version on the Hub, but a local virtualenv built from
+# requirements.txt alone needs it too: pinned at the same version.
+ALWAYS = ("gradio",)
+
+
+def _imports(path: Path, module_level_only: bool) -> set[str]:
+    """Absolute imports of ``path``: at module level (incl. under if/try there), or everywhere."""
+    tree = ast.parse(path.read_text())
+    nodes = []
+    if module_level_only:
+        todo = list(tree.body)
+        while todo:
+            node = todo.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+                continue
+            nodes.append(node)
+            todo.extend(ast.iter_child_nodes(node))
+    else:
+        nodes = list(ast.walk(tree))
+    found = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+    return found
+
+
+def _module_file(name: str) -> Path | None:
+    base = REPO / Path(*name.split("."))
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    return base.with_suffix(".py") if base.with_suffix(".py").is_file() else None
+
+
+def library_closure(app: Path, include: tuple[str, ...] = ()) -> tuple[list[Path], set[str]]:
+    """The ``ser_hf`` files the app needs (every parent package too) and the third-party top-level imports
+    of them (all of the app's own imports, lazy ones included: it calls them)."""
+    files: set[Path] = set()
+    third_party = {m.split(".")[0] for m in _imports(app, module_level_only=False) if not m.startswith("ser_hf")}
+    todo = [m for m in _imports(app, module_level_only=False) if m.startswith("ser_hf")] + list(include)
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):
+            path = _module_file(".".join(parts[:i]))
+            if path is None or path in files:
+                continue
+            files.add(path)
+            for imported in _imports(path, module_level_only=True):
+                (todo.append(imported) if imported.startswith("ser_hf") else third_party.add(imported.split(".")[0]))
+    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    return sorted(files), {m for m in third_party if m not in stdlib}
+
+
+def pinned_requirements(imports: set[str], requirements: Path = REQUIREMENTS) -> list[str]:
+    """``name==version`` lines for ``imports`` from the project's requirements; an unpinned import is an error."""
+    pins = {}
+    for line in requirements.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            pins[re.split(r"[=<>\[ ]", line, 1)[0].lower().replace("_", "-")] = line
+    lines, missing = [], []
+    for name in sorted(imports | set(ALWAYS)):
+        dist = DISTRIBUTIONS.get(name, name).lower().replace("_", "-")
+        (lines.append(pins[dist]) if dist in pins else missing.append(name))
+    if missing:
+        raise ValueError(f"{requirements.name}: no pinned version for {', '.join(missing)}, which the Space imports")
+    return lines
+
+
+def parse_models(specs: list[str]) -> dict[str, str]:
+    """``ORG/NAME[@REV]`` or ``name=ORG/NAME[@REV]`` -> {display name: source}; names must be unique."""
+    models: dict[str, str] = {}
+    for spec in specs:
+        name, _, source = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        repo = source.split("@", 1)[0]
+        if repo.count("/") != 1 or not all(repo.split("/")):
+            raise ValueError(f"--model {spec!r}: expected ORG/NAME or ORG/NAME@REVISION (optionally name=...)")
+        name = name or repo.split("/")[1]
+        if name in models:
+            raise ValueError(f"--model {spec!r}: the name {name!r} is given twice; use name=ORG/NAME to tell them apart")
+        models[name] = source
+    if not models:
+        raise ValueError("push-space needs at least one --model ORG/NAME[@REVISION]")
+    return models
+
+
+def front_matter(repo_id: str, models: dict[str, str]) -> str:
+    import gradio
+
+    meta = {
+        "title": f"Speech emotion recognition: {repo_id.split('/')[-1]}"[:60],
+        "emoji": "🎙️", "colorFrom": "indigo", "colorTo": "pink",
+        "sdk": "gradio", "sdk_version": gradio.__version__, "python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "app_file": "app.py", "pinned": False, "license": "apache-2.0",
+        "models": sorted({s.split("@", 1)[0] for s in models.values()}),
+        "short_description": "Emotion in speech from a file, the microphone or a long clip",
+    }
+    return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
+
+
+def stage_space(repo_id: str, models: dict[str, str], staging: str | Path, include: tuple[str, ...] = ()) -> list[str]:
+    """Write the Space into ``staging``; returns the staged files (relative paths)."""
+    staging = Path(staging)
+    staging.mkdir(parents=True, exist_ok=True)
+    app = SPACE_SOURCE / "app.py"
+    files, imports = library_closure(app, include)
+    shutil.copy2(app, staging / "app.py")
+    for path in files:
+        target = staging / path.relative_to(REPO)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    config = yaml.safe_load((SPACE_SOURCE / "config.yaml").read_text())
+    config["models"] = dict(models)
+    (staging / "config.yaml").write_text(
+        "# Written by `python -m ser_hf.publish push-space`: Hub model ids, pinned to a revision where one was given.\n"
+        + yaml.safe_dump(config, sort_keys=False)
+    )
+    (staging / "requirements.txt").write_text(
+        "# Pinned by `python -m ser_hf.publish push-space` from ser-hf's requirements.txt: what the app imports.\n"
+        + "\n".join(pinned_requirements(imports)) + "\n"
+    )
+    lines = "\n".join(f"- `{name}`: [{src}](https://huggingface.co/{src.split('@', 1)[0]})"
+                      + (f" at revision `{src.split('@', 1)[1]}`" if "@" in src else "") for name, src in models.items())
+    body = (SPACE_SOURCE / "README.md").read_text().split("---\n", 2)[-1]
+    body = body.split("\n## Deploy", 1)[0].rstrip() + "\n"  # the repository-only part stays behind
+    (staging / "README.md").write_text(front_matter(repo_id, models) + body + f"\n## Models in this Space\n\n{lines}\n\n"
+                                       "Emotion recognition from acted speech transfers poorly to natural speech; "
+                                       "do not use it to make decisions about people.\n")
+    staged = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
+    logger.info("staged the Space %s: %d files, models %s", repo_id, len(staged), models)
+    return staged
