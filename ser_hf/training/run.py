@@ -19,10 +19,16 @@ from transformers import set_seed
 
 from ser_hf.evaluation.results import long_clip_results, save_predictions, test_metrics, write_results
 from ser_hf.models.build import build_recipe_model
-from ser_hf.recipe import Recipe, RecipeError
+from ser_hf.recipe import Recipe
 from ser_hf.registry import METHODS, resolve
-from ser_hf.training.data import model_view, prepare_data
-from ser_hf.training.trainer import build_trainer, epoch_padding_fraction, last_complete_checkpoint, training_arguments
+from ser_hf.training.data import model_view, prepare_data, preparation_first
+from ser_hf.training.trainer import (
+    build_trainer,
+    epoch_padding_fraction,
+    last_complete_checkpoint,
+    training_arguments,
+    warn_if_sharding_dropped,
+)
 
 logger = logging.getLogger("train")
 
@@ -67,9 +73,9 @@ def run_recipe(recipe: Recipe) -> dict | None:
     setup_logging(args)
     logger.info("process rank %d of world size %d on %s", args.process_index, args.world_size, args.device)
     set_seed(recipe.seed)
-    if recipe.method in ("embeddings", "probe"):  # frozen features x classifiers: no Trainer, one process
-        if args.world_size > 1:
-            raise RecipeError(f"method={recipe.method} runs in one process: python train.py --recipe ...")
+    if recipe.method in ("embeddings", "probe"):
+        # Frozen features x classifiers, no Trainer: every process extracts its shard of the files, the main
+        # process fits the classifiers and writes the results (None on the others).
         return resolve(METHODS[recipe.method])(recipe)
     return run_trainer_recipe(recipe, args)
 
@@ -78,8 +84,8 @@ def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
     """The Trainer methods (finetune, image_cnn, cnn_blstm, patch_finetune), top to bottom."""
     out = Path(args.output_dir)
 
-    # 1. Data. The main process prepares and caches; the others then read its cache.
-    with args.main_process_first(desc="corpus preparation"):
+    # 1. Data. One process per file system prepares and caches; the others then read its cache.
+    with preparation_first(recipe):
         data = prepare_data(recipe)
 
     # 2. Model for the recipe's method (an HF audio encoder, a spectrogram CNN, the CNN-BLSTM, VGGish/YAMNet
@@ -89,9 +95,11 @@ def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
 
     # 3. Train, from the last complete checkpoint when there is one.
     trainer = build_trainer(recipe, args, model, extractor, data)
+    warn_if_sharding_dropped(trainer)
     padding = epoch_padding_fraction(trainer, recipe)
     logger.info("padding fraction of a training epoch (%s): %.1f %%", "grouped by length" if recipe.group_by_length else "random order", 100 * padding)
-    with args.main_process_first(desc="checkpoint lookup"):
+    # output_dir is shared by every node (checkpoints are written by the world's main process only).
+    with args.main_process_first(local=False, desc="checkpoint lookup"):
         checkpoint = last_complete_checkpoint(out, trainer.is_world_process_zero()) if recipe.resume else None
     start_step = 0
     if checkpoint:
@@ -102,6 +110,8 @@ def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "recipe.yaml").write_text(recipe.to_yaml())
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    if trainer.is_fsdp_enabled:  # checkpoints stay sharded (fast to write); the final model is gathered whole
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model()  # the best model (load_best_model_at_end) and the feature extractor
     trainer.save_state()
 

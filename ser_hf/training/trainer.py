@@ -278,6 +278,18 @@ def build_trainer(recipe: Recipe, args: TrainingArguments, model, extractor, dat
     )
 
 
+def warn_if_sharding_dropped(trainer: Trainer) -> None:
+    """accelerate turns an FSDP or DeepSpeed config into FSDP/ZeRO only on GPUs (and other accelerators): on CPU it
+    forms a gloo group of type MULTI_CPU, drops the plugin without a word and wraps the model in plain DDP
+    (accelerate 1.15, ``AcceleratorState``). Say so, since every process then holds the whole model."""
+    for name, env, enabled in (("FSDP", "ACCELERATE_USE_FSDP", trainer.is_fsdp_enabled),
+                               ("DeepSpeed", "ACCELERATE_USE_DEEPSPEED", trainer.is_deepspeed_enabled)):
+        if os.environ.get(env, "false").lower() == "true" and not enabled:
+            logger.warning("the accelerate config asks for %s, but accelerate shards models only on GPUs: this run "
+                           "on %s is plain data-parallel (DDP), each process holding the whole model", name,
+                           trainer.args.device)
+
+
 # ---------------------------------------------------------------- resume
 def last_complete_checkpoint(output_dir: str | Path, is_main_process: bool = True) -> str | None:
     """The newest checkpoint in ``output_dir`` that was written to the end, or None.
