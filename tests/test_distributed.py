@@ -145,13 +145,17 @@ def test_two_nodes_match_one_process_and_resume_after_both_are_killed(tmp_path):
     assert two_nodes["split_sizes"] == json.loads((tmp_path / "single" / "results.json").read_text())["split_sizes"]
 
 
-def test_prepare_on_is_checked_at_parse_time():
+def test_prepare_on_and_train_shards_are_checked_at_parse_time():
     from ser_hf.recipe import RecipeError, load_recipe
 
     assert load_recipe("quickstart").prepare_on == "shared"
     assert load_recipe("quickstart", ["prepare_on=node"]).prepare_on == "node"
     with pytest.raises(RecipeError, match="prepare_on: 'everywhere' is not one of shared, node"):
         load_recipe("quickstart", ["prepare_on=everywhere"])
+    with pytest.raises(RecipeError, match="train_shards: a streamed training part has no length; set max_steps"):
+        load_recipe("quickstart", ["train_shards=/data/shards"])
+    with pytest.raises(RecipeError, match="train_shards: balance=oversample needs the whole training part"):
+        load_recipe("quickstart", ["train_shards=/data/shards", "max_steps=10", "balance=oversample"])
 
 
 # ---------------------------------------------------------------- distributed extraction
@@ -275,3 +279,62 @@ def test_probe_method_extracts_on_two_processes_and_fits_once(tmp_path, monkeypa
     assert two["layer_weights"] == single["layer_weights"]
     for key in ("accuracy", "uar", "macro_f1", "n"):
         assert two["test"][key] == single["test"][key]
+
+
+# ---------------------------------------------------------------- streamed, sharded corpora
+RECORDING_TRAIN = """
+import os, sys
+import xxhash
+from ser_hf.training.trainer import AudioCollator
+
+call = AudioCollator.__call__
+def recording_call(self, rows):  # every training row a process batches, by a hash of its audio
+    if self.train:
+        with open(os.path.join(os.environ["SEEN_DIR"], f"rank{os.environ['RANK']}.txt"), "a") as f:
+            f.writelines(xxhash.xxh3_64_hexdigest(r["audio"]["bytes"]) + chr(10) for r in rows)
+    return call(self, rows)
+AudioCollator.__call__ = recording_call
+import train
+train.main(sys.argv[1:])
+"""
+
+
+@pytest.mark.slow
+def test_streamed_sharded_training_part_is_seen_once_per_epoch_across_two_processes(tmp_path):
+    import datasets
+    import xxhash
+
+    from ser_hf.data.shards import write_parquet_shards
+    from ser_hf.recipe import load_recipe
+    from ser_hf.training.data import prepare_data
+
+    run_args = [*TINY_RUN, "max_steps=8", "eval_steps=8"]
+    # The recipe's own training part (124 clips) as 4 Parquet shards of 31: two files per process, 62 clips,
+    # 8 batches of 8 (the last of 6): max_steps=8 is one epoch on each process.
+    data = prepare_data(load_recipe("quickstart", run_args))
+    train_part = data.splits["train"]
+    write_parquet_shards(datasets.DatasetDict(train=train_part), tmp_path / "shards", num_shards=4)
+    expected = sorted(xxhash.xxh3_64_hexdigest(a["bytes"])
+                      for a in train_part.cast_column("audio", datasets.Audio(decode=False))["audio"])
+    assert len(expected) == 124 and len(set(expected)) == 124
+
+    script = tmp_path / "recording_train.py"
+    script.write_text(RECORDING_TRAIN)
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "SEEN_DIR": str(seen), "PYTHONPATH": str(ROOT)}
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                "--main_process_port", str(free_port())]
+    out, log = tmp_path / "run", tmp_path / "stream.log"
+    proc = subprocess.run([*launcher, str(script), "--recipe", "quickstart", f"output_dir={out}", *run_args,
+                           f"train_shards={tmp_path / 'shards'}"], cwd=ROOT, env=env, stdout=log.open("w"),
+                          stderr=subprocess.STDOUT, timeout=400)
+    assert proc.returncode == 0, log.read_text()[-4000:]
+    assert "training part streamed from" in log.read_text()
+    per_rank = [(seen / f"rank{r}.txt").read_text().split() for r in (0, 1)]
+    assert [len(rows) for rows in per_rank] == [62, 62]  # each process read its own two files, not all four
+    assert not set(per_rank[0]) & set(per_rank[1])
+    assert sorted(per_rank[0] + per_rank[1]) == expected  # every training row exactly once in the epoch
+    results = json.loads((out / "results.json").read_text())
+    assert results["run"]["train_shards"] == str(tmp_path / "shards") and results["run"]["global_step"] == 8

@@ -93,6 +93,10 @@ def stream_split(source: str | Path, split: str = "train", buffer_size: int = 0,
         ds = datasets.load_dataset("parquet", data_files={split: files}, split=split, streaming=True)
     else:
         ds = datasets.load_dataset(str(source), split=split, streaming=True)
+    for name, feature in (ds.features or {}).items():
+        if isinstance(feature, datasets.Audio) and feature.decode:
+            # WAV bytes stay bytes (the collator decodes them); a map would otherwise hand on decoded audio objects.
+            ds = ds.cast_column(name, datasets.Audio(sampling_rate=feature.sampling_rate, decode=False))
     if buffer_size:
         if buffer_size % batch_size:
             raise ValueError(f"buffer_size ({buffer_size}) must be a multiple of batch_size ({batch_size})")

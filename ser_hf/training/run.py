@@ -19,7 +19,7 @@ from transformers import set_seed
 
 from ser_hf.evaluation.results import long_clip_results, save_predictions, test_metrics, write_results
 from ser_hf.models.build import build_recipe_model
-from ser_hf.recipe import Recipe
+from ser_hf.recipe import Recipe, RecipeError
 from ser_hf.registry import METHODS, resolve
 from ser_hf.training.data import model_view, prepare_data, preparation_first
 from ser_hf.training.trainer import (
@@ -80,6 +80,26 @@ def run_recipe(recipe: Recipe) -> dict | None:
     return run_trainer_recipe(recipe, args)
 
 
+STREAM_BUFFER_BATCHES = 64  # length grouping of a streamed part: rows of 64 batches sorted at a time
+
+
+def streamed_training_part(recipe: Recipe, label_names: list[str]):
+    """``recipe.train_shards`` streamed, grouped by length per buffer; its classes must be the run's."""
+    import datasets
+
+    from ser_hf.data.shards import stream_split
+
+    batch = recipe.per_device_train_batch_size
+    stream = stream_split(recipe.train_shards, "train", buffer_size=STREAM_BUFFER_BATCHES * batch if recipe.group_by_length else 0,
+                          batch_size=batch, seed=recipe.seed)
+    label = (stream.features or {}).get("label")
+    if not isinstance(label, datasets.ClassLabel) or list(label.names) != list(label_names):
+        raise RecipeError(f"train_shards: {recipe.train_shards} has classes {getattr(label, 'names', label)}, the run has "
+                          f"{label_names}; write the shards from a preparation with the same label_set")
+    logger.info("training part streamed from %s (%d Parquet shards)", recipe.train_shards, stream.n_shards)
+    return stream
+
+
 def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
     """The Trainer methods (finetune, image_cnn, cnn_blstm, patch_finetune), top to bottom."""
     out = Path(args.output_dir)
@@ -94,10 +114,13 @@ def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
     model, extractor = build_recipe_model(recipe, data.label_names)
 
     # 3. Train, from the last complete checkpoint when there is one.
-    trainer = build_trainer(recipe, args, model, extractor, data)
+    train_stream = streamed_training_part(recipe, data.label_names) if recipe.train_shards else None
+    trainer = build_trainer(recipe, args, model, extractor, data, train_dataset=train_stream)
     warn_if_sharding_dropped(trainer)
-    padding = epoch_padding_fraction(trainer, recipe)
-    logger.info("padding fraction of a training epoch (%s): %.1f %%", "grouped by length" if recipe.group_by_length else "random order", 100 * padding)
+    padding = None
+    if train_stream is None:  # a stream has no length list to compute it from
+        padding = epoch_padding_fraction(trainer, recipe)
+        logger.info("padding fraction of a training epoch (%s): %.1f %%", "grouped by length" if recipe.group_by_length else "random order", 100 * padding)
     # output_dir is shared by every node (checkpoints are written by the world's main process only).
     with args.main_process_first(local=False, desc="checkpoint lookup"):
         checkpoint = last_complete_checkpoint(out, trainer.is_world_process_zero()) if recipe.resume else None
@@ -137,6 +160,7 @@ def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
         "train_runtime_s": train_result.metrics.get("train_runtime"),
         "train_samples_per_second": train_result.metrics.get("train_samples_per_second"),
         "train_padding_fraction": padding,
+        "train_shards": recipe.train_shards,
         "test_runtime_s": test_seconds,
         "method": recipe.method,
         "model": model_description(recipe),
