@@ -147,20 +147,26 @@ def test_two_nodes_match_one_process_and_resume_after_both_are_killed(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_nodes_meet_through_a_c10d_rendezvous(tmp_path):
-    """recipes/accelerate/multi_node_c10d.yaml: torchrun's dynamic rendezvous (a TCP store at the given host:port)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
+def test_two_nodes_meet_through_a_c10d_rendezvous_and_prepare_on_their_own_disks(tmp_path):
+    """recipes/accelerate/multi_node_c10d.yaml (torchrun's dynamic rendezvous: a TCP store at host:port), with
+    prepare_on=node and a node-local $SER_HF_CACHE each: both nodes prepare, neither reads the other's cache."""
     out, port = tmp_path / "c10d", free_port()
-    args = ["--recipe", "quickstart", f"output_dir={out}", *TINY_RUN, "max_steps=2", "eval_steps=2"]
+    args = ["--recipe", "quickstart", f"output_dir={out}", *TINY_RUN, "max_steps=2", "eval_steps=2", "prepare_on=node"]
     logs = [tmp_path / f"node{rank}.log" for rank in (0, 1)]
-    nodes = [launch_node(rank, port, args, logs[rank], env, "multi_node_c10d.yaml") for rank in (0, 1)]
+    nodes = [launch_node(rank, port, args, logs[rank], {
+        **os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
+        "SER_HF_CACHE": str(tmp_path / f"local_disk_{rank}")}, "multi_node_c10d.yaml") for rank in (0, 1)]
     try:
         for node, log in zip(nodes, logs):
             assert node.wait(timeout=300) == 0, log.read_text()[-4000:]
     finally:
         kill(nodes)
-    text = logs[0].read_text() + logs[1].read_text()
-    assert "INFO train: process rank 0 of world size 2" in text and "INFO train: process rank 1 of world size 2" in text
+    text = [log.read_text() for log in logs]
+    assert "INFO train: process rank 0 of world size 2" in text[0] + text[1]
+    assert "INFO train: process rank 1 of world size 2" in text[0] + text[1]
+    for rank in (0, 1):
+        assert "using cached preparation" not in text[rank]  # each node prepared on its own disk
+        assert any((tmp_path / f"local_disk_{rank}" / "prepared").iterdir())
     assert json.loads((out / "results.json").read_text())["run"]["world_size"] == 2
 
 
