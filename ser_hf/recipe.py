@@ -160,8 +160,10 @@ class Recipe:
         _check_choice("prepare_on", self.prepare_on, ("shared", "node"))
         if self.train_shards and self.max_steps <= 0:
             raise RecipeError("train_shards: a streamed training part has no length; set max_steps (e.g. max_steps=10000)")
-        if self.train_shards and self.balance not in ("none",):
-            raise RecipeError(f"train_shards: balance={self.balance} needs the whole training part; balance it before writing the shards")
+        if self.train_shards and (self.balance != "none" or self.augment_offline_factor > 1):
+            raise RecipeError(f"train_shards: balance={self.balance} and augment_offline_factor={self.augment_offline_factor} "
+                              "need the whole training part in memory; balance or augment it before writing the shards "
+                              "(balance=none augment_offline_factor=1 here)")
         if self.method in ("image_cnn", "patch_finetune") and not self.backbone:
             raise RecipeError(f"method={self.method} needs backbone=" + ("vgg19 (or another)" if self.method == "image_cnn" else "vggish or yamnet"))
         if self.method == "patch_finetune" and self.backbone not in ("vggish", "yamnet"):

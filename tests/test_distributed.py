@@ -179,8 +179,10 @@ def test_prepare_on_and_train_shards_are_checked_at_parse_time():
         load_recipe("quickstart", ["prepare_on=everywhere"])
     with pytest.raises(RecipeError, match="train_shards: a streamed training part has no length; set max_steps"):
         load_recipe("quickstart", ["train_shards=/data/shards"])
-    with pytest.raises(RecipeError, match="train_shards: balance=oversample needs the whole training part"):
+    with pytest.raises(RecipeError, match="train_shards: balance=oversample and augment_offline_factor=1 need the whole"):
         load_recipe("quickstart", ["train_shards=/data/shards", "max_steps=10", "balance=oversample"])
+    with pytest.raises(RecipeError, match="augment_offline_factor=5 need the whole training part"):
+        load_recipe("hubert_bilingual", ["train_shards=/data/shards", "max_steps=10"])
 
 
 # ---------------------------------------------------------------- distributed extraction

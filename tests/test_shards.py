@@ -98,3 +98,25 @@ def test_push_uploads_the_shard_folder_as_a_dataset_repo(tmp_path):
     upload = api.calls[1][1]
     assert upload["repo_type"] == "dataset" and upload["folder_path"] == str(tmp_path)
     assert "data/*.parquet" in upload["allow_patterns"]
+
+
+def test_data_cli_writes_parquet_shards_that_train_py_streams_and_pushes_them(tmp_path, monkeypatch, capsys):
+    from ser_hf.data.cli import main
+    from tests.test_data_cli import small_ravdess
+
+    root = small_ravdess(tmp_path / "RAVDESS")
+    args = ["prepare", "--corpus", "ravdess", "--root", str(root), "--split", "speaker:0.5,0.25,0.25"]
+    assert main([*args, "--out", str(tmp_path / "x"), "--push-to-hub", "org/corpus"]) == 2
+    assert "--push-to-hub uploads Parquet shards: add --parquet-shards N" in capsys.readouterr().err
+
+    pushed = []
+    monkeypatch.setattr("huggingface_hub.HfApi.create_repo", lambda self, repo_id, **kw: pushed.append(repo_id))
+    monkeypatch.setattr("huggingface_hub.HfApi.upload_folder", lambda self, **kw: pushed.append(kw["folder_path"]) or "url")
+    out = tmp_path / "shards"
+    assert main([*args, "--out", str(out), "--parquet-shards", "2", "--push-to-hub", "org/corpus"]) == 0
+    assert "Pushed: url" in capsys.readouterr().out and pushed == ["org/corpus", str(out.resolve())]
+    assert sorted(p.name for p in (out / "data").glob("train-*.parquet")) == ["train-00000-of-00002.parquet",
+                                                                              "train-00001-of-00002.parquet"]
+    rows = list(stream_split(out, "train", buffer_size=4, batch_size=2))
+    assert rows and {"audio", "label", "duration", "speaker"} <= set(rows[0])
+    assert isinstance(rows[0]["audio"]["bytes"], bytes)
