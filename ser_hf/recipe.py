@@ -127,6 +127,8 @@ class Recipe:
     logging_steps: int = _f(10, "Steps between log lines.")
     num_proc: int | None = _f(None, "Processes for corpus preparation and offline augmentation.")
     cache: bool = _f(True, "Use a cached preparation of the same files and settings; false decodes every file again.")
+    train_shards: str | None = _f(None, "Train on this sharded prepared training part, streamed (a folder written by ser_hf.data.shards.write_parquet_shards, or a Hub dataset id): each process reads its own Parquet files, length grouping works per buffer of 64 batches; validation and test still come from corpora and split. Needs max_steps.")
+    prepare_on: str = _f("shared", "Multi-node runs: shared (one preparation per shared file system: the main process of node 0 prepares, every other process waits, then reads its cache) or node (the main process of each node prepares into its own node-local $SER_HF_CACHE; the others on that node wait).")
     # ---- evaluation protocol
     cross_validation: str = _f("none", "none (one run on `split`), loso (leave one speaker out), kfold:K (K speaker-group folds, stratified as far as speakers allow) or auto (loso for 4-6 speakers, kfold:5 above; 2-3 speakers: loso with a warning; 1 speaker: speaker-dependent stratified 5-fold with a warning). Folds run in output_dir/fold-NN; a relaunch skips finished folds; cv_results.json holds mean +- std and pooled scores.")
     cross_corpus: bool = _f(False, "Train on each group of cross_corpus_groups and test on every other, on the classes all groups share; the diagonal is the in-corpus score under cross_validation (or split). Writes cross_corpus.json / .md / .png.")
@@ -155,6 +157,13 @@ class Recipe:
         _check_choice("spectrogram", self.spectrogram, SPECTROGRAM_KINDS)
         _check_choice("pooling", self.pooling, POOLINGS)
         _check_choice("head_pooling", self.head_pooling, ("flatten", "avg"))
+        _check_choice("prepare_on", self.prepare_on, ("shared", "node"))
+        if self.train_shards and self.max_steps <= 0:
+            raise RecipeError("train_shards: a streamed training part has no length; set max_steps (e.g. max_steps=10000)")
+        if self.train_shards and (self.balance != "none" or self.augment_offline_factor > 1):
+            raise RecipeError(f"train_shards: balance={self.balance} and augment_offline_factor={self.augment_offline_factor} "
+                              "need the whole training part in memory; balance or augment it before writing the shards "
+                              "(balance=none augment_offline_factor=1 here)")
         if self.method in ("image_cnn", "patch_finetune") and not self.backbone:
             raise RecipeError(f"method={self.method} needs backbone=" + ("vgg19 (or another)" if self.method == "image_cnn" else "vggish or yamnet"))
         if self.method == "patch_finetune" and self.backbone not in ("vggish", "yamnet"):

@@ -43,7 +43,7 @@ def test_every_recipe_loads_and_validates(name):
 @pytest.mark.parametrize("name", ACCELERATE_CONFIGS, ids=lambda p: p.stem)
 def test_accelerate_configs_parse(name):
     config = yaml.safe_load(name.read_text())
-    assert config["distributed_type"] in ("NO", "MULTI_GPU")
+    assert config["distributed_type"] in ("NO", "MULTI_GPU", "FSDP", "DEEPSPEED")
     assert "accelerate launch --config_file" in name.read_text() or config["use_cpu"]
 
 

@@ -103,6 +103,7 @@ def run_baselines_table(
     plots: bool = True,
     save_models: bool = True,
     progress: bool = True,
+    distributed: bool | None = None,
 ) -> list[dict]:
     """Fit every classifier on every embedding of ``splits["train"]``, evaluate on ``splits["test"]``.
 
@@ -115,6 +116,8 @@ def run_baselines_table(
         balance: ``"none"`` or ``"harmonic"`` (training rows resampled to the harmonic mean of the class
             counts, seed 003; training part only).
         mlp_options: arguments of :class:`~ser_hf.classifiers.mlp.MLPClassifier` (``n_trials``, ``max_epochs``, ...).
+        distributed: passed to :func:`~ser_hf.features.extract.extract` (False: the main process alone runs the
+            table after every process extracted its shard into the cache).
 
     Returns:
         The table rows (also written to ``baselines.json``), each with its full ``metrics``.
@@ -151,7 +154,7 @@ def run_baselines_table(
     for emb_name, extractor in extractors.items():
         def embed(ds) -> Embeddings:
             return extract(ds, extractor, cache_dir=cache_dir, batch_size=batch_size, pooling=pooling, device=device,
-                           use_cache=use_cache, progress=progress)
+                           use_cache=use_cache, progress=progress, distributed=distributed)
 
         train_emb, test_emb = embed(train), embed(test)
         x_train, y_train = train_emb.features, train_emb.row_labels(y_train_files)

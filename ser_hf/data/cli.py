@@ -55,10 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthetic-size", default="small", choices=("tiny", "small", "full"), help="size of the synthetic stand-in")
     p.add_argument("--cache-dir", default=None, help="cache folder (default $SER_HF_CACHE or ~/.cache/ser_hf)")
     p.add_argument("--no-cache", action="store_true", help="decode every file again instead of using a cached preparation")
+    p.add_argument("--parquet-shards", type=int, default=None, metavar="N",
+                   help="write Parquet shards in the Hub's layout (OUT/data/<split>-00000-of-0000N.parquet) instead of an "
+                        "Arrow DatasetDict, for corpora larger than one disk: N per split, 0 = one per 2000 rows; "
+                        "train.py reads them with train_shards=OUT")
+    p.add_argument("--push-to-hub", default=None, metavar="ORG/NAME",
+                   help="upload the Parquet shards as a private Hub dataset (needs --parquet-shards)")
     return parser
 
 
 def prepare_command(args: argparse.Namespace) -> int:
+    if args.push_to_hub and args.parquet_shards is None:
+        raise ValueError("--push-to-hub uploads Parquet shards: add --parquet-shards N (0 = one per 2000 rows)")
     corpora = expand_names(args.corpus)
     roots = _parse_roots(args.root, corpora)
     out = Path(args.out).resolve()
@@ -87,13 +95,22 @@ def prepare_command(args: argparse.Namespace) -> int:
     splits = make_splits(ds, args.split, args.seed)
     leakage = leakage_report(splits)
     out.mkdir(parents=True, exist_ok=True)
-    splits.save_to_disk(str(out / "data"))
+    if args.parquet_shards is None:
+        splits.save_to_disk(str(out / "data"))
+        saved = f"Saved to {out / 'data'} (datasets.load_from_disk)"
+    else:
+        from ser_hf.data.shards import push_parquet_shards, write_parquet_shards
+
+        write_parquet_shards(splits, out, num_shards=args.parquet_shards)
+        saved = f"Saved Parquet shards to {out / 'data'} (train.py ... train_shards={out})"
+        if args.push_to_hub:
+            saved += f"\nPushed: {push_parquet_shards(out, args.push_to_hub)}"
     (out / "report.json").write_text(json.dumps([asdict(r) for r in reports], indent=1, ensure_ascii=False))
     (out / "leakage.json").write_text(json.dumps(leakage, indent=1))
     text = summarize(splits, reports) + "\n" + format_leakage_report(leakage)
     (out / "summary.txt").write_text(text + "\n")
     print(text)
-    print(f"Saved to {out / 'data'} (datasets.load_from_disk)")
+    print(saved)
     return 0
 
 

@@ -222,6 +222,50 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
     os.replace(tmp.name, path)  # atomic: a reader never sees half a file, two writers never clash
 
 
+def distributed_state():
+    """accelerate's process state when this process is one of several (``accelerate launch`` / torchrun, with the
+    process group already formed, e.g. by ``TrainingArguments``), else None: extraction then runs alone."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return None
+    from accelerate import PartialState
+
+    return PartialState()
+
+
+def shard_rows(rows: list[int], process_index: int, num_processes: int) -> list[int]:
+    """This process's contiguous share of ``rows`` (sizes differ by at most one; accelerate's
+    ``split_between_processes`` rule), so the shards concatenated in rank order are ``rows`` again."""
+    per, extra = divmod(len(rows), num_processes)
+    start = process_index * per + min(process_index, extra)
+    return rows[start : start + per + (process_index < extra)]
+
+
+def _gather_shards(per_file: list, missing: list[int], mine: list[int], keys: list[str], folder: Path,
+                   use_cache: bool, state) -> None:
+    """Fill ``per_file`` with the rows the other processes extracted: from the shared per-file cache once every
+    process has written its shard, or, when a process cannot read them there (no cache, or a node-local cache),
+    by an all-gather of the arrays. Every process takes the same branch: the decision is gathered first."""
+    from accelerate.utils import gather_object
+
+    state.wait_for_everyone()  # every shard is in the cache now
+    unread = []
+    if use_cache:
+        for row in missing:
+            if per_file[row] is None:
+                path = folder / keys[row][:2] / f"{keys[row]}.npy"
+                if path.is_file():
+                    per_file[row] = np.load(path, allow_pickle=False)
+                else:
+                    unread.append(row)
+    if not use_cache or any(gather_object([len(unread)])):
+        if use_cache:
+            logger.info("other processes' embeddings not in this process's cache %s (node-local?): gathered instead", folder)
+        for row, frames in gather_object([(row, per_file[row]) for row in mine]):
+            per_file[row] = frames
+
+
 def extract(
     dataset: datasets.Dataset,
     extractor: EmbeddingExtractor,
@@ -232,6 +276,7 @@ def extract(
     use_cache: bool = True,
     audio_column: str = "audio",
     progress: bool = True,
+    distributed: bool | None = None,
 ) -> Embeddings:
     """Embeddings of every file of ``dataset`` (in row order); files already in the cache are not extracted again.
 
@@ -248,6 +293,13 @@ def extract(
         pooling: ``"mean"`` (one row per file) or ``"frames"`` (one row per frame, with ``file_index``).
         device: where the network runs (default: CUDA when present, else CPU).
         use_cache: read and write the cache (False: always compute, write nothing).
+        distributed: None: shard across processes when several are launched (below); False: this process alone
+            (e.g. the main process after the others extracted their shards into the cache).
+
+    Launched as several processes (``accelerate launch``, torchrun), each process extracts a contiguous shard of
+    the files missing from the cache, on its own device, writes them to the per-file cache, and reads the others'
+    back from it (a shared cache folder; otherwise the arrays are all-gathered): every process returns the same
+    embeddings, in row order, as one process would.
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
@@ -267,17 +319,24 @@ def extract(
                 per_file[i] = np.load(path, allow_pickle=False)
             else:
                 missing.append(i)
+    state = distributed_state() if distributed is not False else None
+    if state is not None:
+        # Every process must shard the same list: the main process's view of the cache decides.
+        from accelerate.utils import broadcast_object_list
+
+        missing = broadcast_object_list([missing])[0]
+    mine = missing if state is None else shard_rows(missing, state.process_index, state.num_processes)
 
     start = time.perf_counter()
-    if missing:
-        extractor.to(device or default_device())
-        todo = dataset if len(missing) == len(dataset) else dataset.select(missing)
+    if mine:
+        extractor.to(device or (str(state.device) if state is not None else default_device()))
+        todo = dataset if len(mine) == len(dataset) else dataset.select(mine)
         empty: list[int] = []
-        bar = tqdm(total=len(missing), desc=f"{extractor.name} embeddings", unit="file", disable=not progress)
+        bar = tqdm(total=len(mine), desc=f"{extractor.name} embeddings", unit="file", disable=not progress)
         position = 0
         for waves in _iter_waves(todo, audio_column, batch_size, extractor.sampling_rate):
             for frames in extractor.embed(waves):
-                row = missing[position]
+                row = mine[position]
                 frames = np.asarray(frames, dtype=np.float32)
                 if frames.shape[0] == 0:
                     empty.append(row)
@@ -297,8 +356,10 @@ def extract(
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / "config.json").write_text(json.dumps(
                     {"pooling": pooling, "extractor": extractor.cache_config()}, indent=1, default=str))
-            for row in missing:
+            for row in mine:
                 _save_npy(folder / keys[row][:2] / f"{keys[row]}.npy", per_file[row])
+    if state is not None and missing:
+        _gather_shards(per_file, missing, mine, keys, folder, use_cache, state)
     seconds = time.perf_counter() - start if missing else 0.0
 
     rows = [a for a in per_file if a is not None and len(a)]
@@ -306,8 +367,9 @@ def extract(
     file_index = np.concatenate([np.full(len(a), i) for i, a in enumerate(per_file) if a is not None and len(a)]
                                 ).astype(np.int64) if rows else np.zeros(0, np.int64)
     if missing:
-        logger.info("%s: %d of %d files extracted (%d from the cache) -> %s in %.1f s", extractor.name, len(missing),
-                    len(dataset), len(dataset) - len(missing), features.shape, seconds)
+        shard = f", {len(mine)} by this process of {state.num_processes}" if state is not None else ""
+        logger.info("%s: %d of %d files extracted (%d from the cache%s) -> %s in %.1f s", extractor.name, len(missing),
+                    len(dataset), len(dataset) - len(missing), shard, features.shape, seconds)
     else:
         logger.info("%s embeddings of %d files from the cache %s", extractor.name, len(dataset), folder)
     return Embeddings(features, file_index, pooling, extractor.name, seconds=seconds, from_cache=not missing)

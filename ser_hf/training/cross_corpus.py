@@ -80,13 +80,14 @@ def _cell_metrics(path: Path, cross_validated: bool) -> dict | None:
 def run_cross_corpus(recipe: Recipe) -> dict | None:
     """Every train/test pair of groups (finished cells skipped), then the matrices; None on ranks > 0."""
     from ser_hf.training.cross_validation import run_cross_validation
+    from ser_hf.training.data import preparation_first
     from ser_hf.training.run import run_recipe, setup_logging
     from ser_hf.training.trainer import training_arguments
 
     args = training_arguments(recipe)
     setup_logging(args)
     groups = list(recipe.cross_corpus_groups or recipe.corpora)
-    with args.main_process_first(desc="corpus preparation"):
+    with preparation_first(recipe):
         classes = shared_classes(recipe, groups)
     out = Path(recipe.output_dir)
     diagonal_cv = recipe.cross_validation != "none"

@@ -101,13 +101,13 @@ def fold_done(path: Path) -> bool:
 
 def run_cross_validation(recipe: Recipe) -> dict | None:
     """Every fold of ``recipe.cross_validation`` (finished ones skipped), then the aggregate; None on ranks > 0."""
-    from ser_hf.training.data import load_recipe_dataset
+    from ser_hf.training.data import load_recipe_dataset, preparation_first
     from ser_hf.training.run import run_recipe, setup_logging
     from ser_hf.training.trainer import training_arguments
 
     args = training_arguments(recipe)
     setup_logging(args)
-    with args.main_process_first(desc="corpus preparation"):
+    with preparation_first(recipe):
         ds, _ = load_recipe_dataset(recipe)
     plan = plan_folds(recipe.cross_validation, ds["speaker"], recipe.split_seed)
     out = Path(recipe.output_dir)

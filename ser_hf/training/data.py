@@ -57,6 +57,17 @@ def check_roots(recipe: Recipe) -> dict[str, str | None]:
     return roots
 
 
+def preparation_first(recipe: Recipe):
+    """The barrier around corpus preparation, for every method. ``prepare_on: shared`` lets the world's main
+    process (node 0) prepare while all others wait, so nodes on one shared file system never write the same cache
+    at once; ``node`` lets each node's main process prepare into its node-local cache ($SER_HF_CACHE on a local
+    disk) while the other processes of that node wait. One process alone: no barrier."""
+    from accelerate import PartialState  # the state TrainingArguments formed (gloo on CPU, NCCL on GPUs)
+
+    state = PartialState()
+    return state.local_main_process_first() if recipe.prepare_on == "node" else state.main_process_first()
+
+
 def load_recipe_dataset(recipe: Recipe) -> tuple[datasets.Dataset, list]:
     """The rows a recipe works on, before any split: corpora -> label set -> languages -> kept classes."""
     cfg = PreprocessConfig(trim_db=recipe.trim_db, peak_normalize=recipe.peak_normalize, fixed_seconds=recipe.fixed_seconds)

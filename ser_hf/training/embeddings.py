@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_hf.features.extract import build_extractor
+from ser_hf.features.extract import build_extractor, distributed_state, extract
 from ser_hf.classifiers.table import format_table, run_baselines_table
 
 logger = logging.getLogger(__name__)
@@ -48,21 +48,36 @@ def full_probabilities(row: dict, label_names: list[str]) -> np.ndarray:
     return full
 
 
-def run_embeddings_recipe(recipe) -> dict:
-    """Prepare the data, run every extractor x classifier, write the run folder; returns the best row's summary."""
+def run_embeddings_recipe(recipe) -> dict | None:
+    """Prepare the data, run every extractor x classifier, write the run folder; returns the best row's summary.
+
+    Launched as several processes, each extracts its shard of every part into the per-file cache; the main
+    process then fits the classifiers on the whole table, read from the cache (None on the others).
+    """
     from ser_hf.evaluation.results import save_predictions, write_results
-    from ser_hf.training.data import prepare_data
+    from ser_hf.training.data import preparation_first, prepare_data
 
     out = Path(recipe.output_dir)
     # Files are not rebalanced: seed 003 balances embedding rows (frames), inside the table.
     # Networks first: a missing weight file stops the run before any audio is decoded.
     extractors = {name: build_extractor(name, **extractor_kwargs(name, recipe)) for name in recipe.extractors}
-    data = prepare_data(dataclasses.replace(recipe, balance="none"))
+    with preparation_first(recipe):
+        data = prepare_data(dataclasses.replace(recipe, balance="none"))
     started = time.perf_counter()
+    state = distributed_state()
+    if state is not None:
+        for extractor in extractors.values():
+            for part in data.splits.values():
+                extract(part, extractor, batch_size=recipe.per_device_eval_batch_size, pooling=recipe.pooling,
+                        progress=False)
+        if not state.is_main_process:
+            logger.info("rank %d done (its shard of the embeddings is in the cache)", state.process_index)
+            return None
     rows = run_baselines_table(
         data.splits, extractors, out, classifiers=recipe.classifiers, pooling=recipe.pooling, balance=recipe.balance,
         seed=recipe.seed, batch_size=recipe.per_device_eval_batch_size,
         mlp_options={"n_trials": recipe.mlp_trials, "max_epochs": recipe.mlp_max_epochs}, plots=recipe.plots,
+        distributed=False,
     )
     seconds = time.perf_counter() - started
     key = recipe.metric_for_best_model

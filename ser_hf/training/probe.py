@@ -25,9 +25,9 @@ from ser_hf.evaluation.metrics import compute_classification_metrics
 from ser_hf.evaluation.plots import plot_layer_weights
 from ser_hf.evaluation.results import save_predictions, write_results
 from ser_hf.features.encoder_layers import HFEncoderExtractor
-from ser_hf.features.extract import extract
+from ser_hf.features.extract import distributed_state, extract
 from ser_hf.recipe import Recipe
-from ser_hf.training.data import prepare_data
+from ser_hf.training.data import preparation_first, prepare_data
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +84,15 @@ def fit_probe(x: np.ndarray, y: np.ndarray, num_labels: int, epochs: int, learni
     return probe.eval()
 
 
-def run_probe_recipe(recipe: Recipe) -> dict:
-    """Extract (cached) -> standardise per layer -> fit the probe -> test metrics, layer weights, run folder."""
+def run_probe_recipe(recipe: Recipe) -> dict | None:
+    """Extract (cached) -> standardise per layer -> fit the probe -> test metrics, layer weights, run folder.
+
+    Launched as several processes, each extracts its shard of the files (gathered in row order through the
+    per-file cache); the main process fits the probe and writes the run folder (None on the others)."""
     out = Path(recipe.output_dir)
     extractor = build_encoder_extractor(recipe)  # before any audio is decoded: a bad model id stops here
-    data = prepare_data(dataclasses.replace(recipe, balance="none"))
+    with preparation_first(recipe):
+        data = prepare_data(dataclasses.replace(recipe, balance="none"))
     layers = extractor.num_states
 
     def table(part: str) -> np.ndarray:
@@ -99,6 +103,10 @@ def run_probe_recipe(recipe: Recipe) -> dict:
     started = time.perf_counter()
     x_train, x_test = table("train"), table("test")
     extract_seconds = time.perf_counter() - started
+    state = distributed_state()
+    if state is not None and not state.is_main_process:
+        logger.info("rank %d done (extracted its shard)", state.process_index)
+        return None
     mean, std = x_train.mean(axis=0, keepdims=True), x_train.std(axis=0, keepdims=True) + 1e-6
     x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
     y_train, y_test = np.asarray(data.splits["train"]["label"]), np.asarray(data.splits["test"]["label"])

@@ -21,8 +21,14 @@ from ser_hf.evaluation.results import long_clip_results, save_predictions, test_
 from ser_hf.models.build import build_recipe_model
 from ser_hf.recipe import Recipe, RecipeError
 from ser_hf.registry import METHODS, resolve
-from ser_hf.training.data import model_view, prepare_data
-from ser_hf.training.trainer import build_trainer, epoch_padding_fraction, last_complete_checkpoint, training_arguments
+from ser_hf.training.data import model_view, prepare_data, preparation_first
+from ser_hf.training.trainer import (
+    build_trainer,
+    epoch_padding_fraction,
+    last_complete_checkpoint,
+    training_arguments,
+    warn_if_sharding_dropped,
+)
 
 logger = logging.getLogger("train")
 
@@ -67,19 +73,39 @@ def run_recipe(recipe: Recipe) -> dict | None:
     setup_logging(args)
     logger.info("process rank %d of world size %d on %s", args.process_index, args.world_size, args.device)
     set_seed(recipe.seed)
-    if recipe.method in ("embeddings", "probe"):  # frozen features x classifiers: no Trainer, one process
-        if args.world_size > 1:
-            raise RecipeError(f"method={recipe.method} runs in one process: python train.py --recipe ...")
+    if recipe.method in ("embeddings", "probe"):
+        # Frozen features x classifiers, no Trainer: every process extracts its shard of the files, the main
+        # process fits the classifiers and writes the results (None on the others).
         return resolve(METHODS[recipe.method])(recipe)
     return run_trainer_recipe(recipe, args)
+
+
+STREAM_BUFFER_BATCHES = 64  # length grouping of a streamed part: rows of 64 batches sorted at a time
+
+
+def streamed_training_part(recipe: Recipe, label_names: list[str]):
+    """``recipe.train_shards`` streamed, grouped by length per buffer; its classes must be the run's."""
+    import datasets
+
+    from ser_hf.data.shards import stream_split
+
+    batch = recipe.per_device_train_batch_size
+    stream = stream_split(recipe.train_shards, "train", buffer_size=STREAM_BUFFER_BATCHES * batch if recipe.group_by_length else 0,
+                          batch_size=batch, seed=recipe.seed)
+    label = (stream.features or {}).get("label")
+    if not isinstance(label, datasets.ClassLabel) or list(label.names) != list(label_names):
+        raise RecipeError(f"train_shards: {recipe.train_shards} has classes {getattr(label, 'names', label)}, the run has "
+                          f"{label_names}; write the shards from a preparation with the same label_set")
+    logger.info("training part streamed from %s (%d Parquet shards)", recipe.train_shards, stream.n_shards)
+    return stream
 
 
 def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
     """The Trainer methods (finetune, image_cnn, cnn_blstm, patch_finetune), top to bottom."""
     out = Path(args.output_dir)
 
-    # 1. Data. The main process prepares and caches; the others then read its cache.
-    with args.main_process_first(desc="corpus preparation"):
+    # 1. Data. One process per file system prepares and caches; the others then read its cache.
+    with preparation_first(recipe):
         data = prepare_data(recipe)
 
     # 2. Model for the recipe's method (an HF audio encoder, a spectrogram CNN, the CNN-BLSTM, VGGish/YAMNet
@@ -88,10 +114,15 @@ def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
     model, extractor = build_recipe_model(recipe, data.label_names)
 
     # 3. Train, from the last complete checkpoint when there is one.
-    trainer = build_trainer(recipe, args, model, extractor, data)
-    padding = epoch_padding_fraction(trainer, recipe)
-    logger.info("padding fraction of a training epoch (%s): %.1f %%", "grouped by length" if recipe.group_by_length else "random order", 100 * padding)
-    with args.main_process_first(desc="checkpoint lookup"):
+    train_stream = streamed_training_part(recipe, data.label_names) if recipe.train_shards else None
+    trainer = build_trainer(recipe, args, model, extractor, data, train_dataset=train_stream)
+    warn_if_sharding_dropped(trainer)
+    padding = None
+    if train_stream is None:  # a stream has no length list to compute it from
+        padding = epoch_padding_fraction(trainer, recipe)
+        logger.info("padding fraction of a training epoch (%s): %.1f %%", "grouped by length" if recipe.group_by_length else "random order", 100 * padding)
+    # output_dir is shared by every node (checkpoints are written by the world's main process only).
+    with args.main_process_first(local=False, desc="checkpoint lookup"):
         checkpoint = last_complete_checkpoint(out, trainer.is_world_process_zero()) if recipe.resume else None
     start_step = 0
     if checkpoint:
@@ -102,6 +133,8 @@ def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "recipe.yaml").write_text(recipe.to_yaml())
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    if trainer.is_fsdp_enabled:  # checkpoints stay sharded (fast to write); the final model is gathered whole
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model()  # the best model (load_best_model_at_end) and the feature extractor
     trainer.save_state()
 
@@ -127,6 +160,7 @@ def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
         "train_runtime_s": train_result.metrics.get("train_runtime"),
         "train_samples_per_second": train_result.metrics.get("train_samples_per_second"),
         "train_padding_fraction": padding,
+        "train_shards": recipe.train_shards,
         "test_runtime_s": test_seconds,
         "method": recipe.method,
         "model": model_description(recipe),

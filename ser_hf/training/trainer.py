@@ -239,6 +239,10 @@ def training_arguments(recipe: Recipe, **overrides) -> TrainingArguments:
         logging_steps=recipe.logging_steps,
         logging_first_step=True,
         remove_unused_columns=False,  # the collator needs the raw audio column
+        # A streamed training part: each process reads its own Parquet files (accelerate shards a datasets
+        # IterableDataset by whole files, as split_dataset_by_node does) instead of the main process reading
+        # every row and sending batches out (accelerate's default for iterable datasets).
+        accelerator_config={"dispatch_batches": False} if recipe.train_shards else None,
         report_to="none",
         push_to_hub=False,  # publishing is a separate, explicit step (ser_hf.publish.hub)
     )
@@ -246,7 +250,9 @@ def training_arguments(recipe: Recipe, **overrides) -> TrainingArguments:
     return TrainingArguments(**kwargs)
 
 
-def build_trainer(recipe: Recipe, args: TrainingArguments, model, extractor, data: PreparedData) -> SERTrainer:
+def build_trainer(recipe: Recipe, args: TrainingArguments, model, extractor, data: PreparedData,
+                  train_dataset=None) -> SERTrainer:
+    """The run's Trainer; ``train_dataset`` (a streamed ``datasets.IterableDataset``) replaces ``data``'s training part."""
     # LayerDrop (0.1 in hubert-base / wav2vec2-base) skips random layers per process: DDP must then
     # look for parameters without gradients, or the all-reduce waits forever.
     args.ddp_find_unused_parameters = bool(getattr(model.config, "layerdrop", 0.0))
@@ -267,7 +273,7 @@ def build_trainer(recipe: Recipe, args: TrainingArguments, model, extractor, dat
     return SERTrainer(
         model=model,
         args=args,
-        train_dataset=model_view(data.splits["train"]),
+        train_dataset=model_view(data.splits["train"] if train_dataset is None else train_dataset),
         eval_dataset=model_view(data.splits["validation"]),
         data_collator=train_collator,
         eval_collator=eval_collator,
@@ -276,6 +282,18 @@ def build_trainer(recipe: Recipe, args: TrainingArguments, model, extractor, dat
         compute_loss_func=loss_func,
         callbacks=callbacks,
     )
+
+
+def warn_if_sharding_dropped(trainer: Trainer) -> None:
+    """accelerate turns an FSDP or DeepSpeed config into FSDP/ZeRO only on GPUs (and other accelerators): on CPU it
+    forms a gloo group of type MULTI_CPU, drops the plugin without a word and wraps the model in plain DDP
+    (accelerate 1.15, ``AcceleratorState``). Say so, since every process then holds the whole model."""
+    for name, env, enabled in (("FSDP", "ACCELERATE_USE_FSDP", trainer.is_fsdp_enabled),
+                               ("DeepSpeed", "ACCELERATE_USE_DEEPSPEED", trainer.is_deepspeed_enabled)):
+        if os.environ.get(env, "false").lower() == "true" and not enabled:
+            logger.warning("the accelerate config asks for %s, but accelerate shards models only on GPUs: this run "
+                           "on %s is plain data-parallel (DDP), each process holding the whole model", name,
+                           trainer.args.device)
 
 
 # ---------------------------------------------------------------- resume
