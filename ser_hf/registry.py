@@ -34,6 +34,10 @@ METHODS: dict[str, str] = {
     "probe": "ser_hf.training.probe:run_probe_recipe",  # no Trainer: learned layer weights + head, seconds
 }
 
+# Methods that fit on frozen features instead of training a network with transformers.Trainer: one extraction,
+# then classifiers on the main process; no early-stopping validation set is carved for them.
+FROZEN_FEATURE_METHODS = ("embeddings", "probe")
+
 EXTRACTORS: dict[str, str] = {
     "vggish": "ser_hf.features.networks:VGGishExtractor",
     "yamnet": "ser_hf.features.networks:YAMNetExtractor",

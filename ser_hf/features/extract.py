@@ -234,12 +234,9 @@ def distributed_state():
     return PartialState()
 
 
-def shard_rows(rows: list[int], process_index: int, num_processes: int) -> list[int]:
-    """This process's contiguous share of ``rows`` (sizes differ by at most one; accelerate's
-    ``split_between_processes`` rule), so the shards concatenated in rank order are ``rows`` again."""
-    per, extra = divmod(len(rows), num_processes)
-    start = process_index * per + min(process_index, extra)
-    return rows[start : start + per + (process_index < extra)]
+def _entry(folder: Path, key: str) -> Path:
+    """Where one file's embedding lives in the cache folder of its extractor configuration."""
+    return folder / key[:2] / f"{key}.npy"
 
 
 def _gather_shards(per_file: list, missing: list[int], mine: list[int], keys: list[str], folder: Path,
@@ -254,7 +251,7 @@ def _gather_shards(per_file: list, missing: list[int], mine: list[int], keys: li
     if use_cache:
         for row in missing:
             if per_file[row] is None:
-                path = folder / keys[row][:2] / f"{keys[row]}.npy"
+                path = _entry(folder, keys[row])
                 if path.is_file():
                     per_file[row] = np.load(path, allow_pickle=False)
                 else:
@@ -314,7 +311,7 @@ def extract(
     if use_cache:
         missing = []
         for i, key in enumerate(keys):
-            path = folder / key[:2] / f"{key}.npy"
+            path = _entry(folder, key)
             if path.is_file():
                 per_file[i] = np.load(path, allow_pickle=False)
             else:
@@ -325,7 +322,10 @@ def extract(
         from accelerate.utils import broadcast_object_list
 
         missing = broadcast_object_list([missing])[0]
-    mine = missing if state is None else shard_rows(missing, state.process_index, state.num_processes)
+    mine = missing
+    if state is not None:  # contiguous shares in rank order: concatenated they are `missing` again
+        with state.split_between_processes(missing) as share:
+            mine = list(share)
 
     start = time.perf_counter()
     if mine:
@@ -357,7 +357,7 @@ def extract(
                 (folder / "config.json").write_text(json.dumps(
                     {"pooling": pooling, "extractor": extractor.cache_config()}, indent=1, default=str))
             for row in mine:
-                _save_npy(folder / keys[row][:2] / f"{keys[row]}.npy", per_file[row])
+                _save_npy(_entry(folder, keys[row]), per_file[row])
     if state is not None and missing:
         _gather_shards(per_file, missing, mine, keys, folder, use_cache, state)
     seconds = time.perf_counter() - start if missing else 0.0

@@ -85,10 +85,10 @@ def build_recipe_model(recipe, label_names: list[str]) -> tuple[PreTrainedModel,
     """The model and feature extractor of a recipe's ``method`` (every Trainer-based method), through the
     registry :data:`ser_hf.registry.METHODS`. ``tiny_model`` (any value) gives each method's tiny randomly
     initialised version."""
-    from ser_hf.registry import METHODS, resolve
+    from ser_hf.registry import FROZEN_FEATURE_METHODS, METHODS, resolve
 
     builder = METHODS.get(recipe.method)
-    if builder is None or recipe.method in ("embeddings", "probe"):
+    if builder is None or recipe.method in FROZEN_FEATURE_METHODS:
         raise ValueError(f"method {recipe.method!r} does not train a model with Trainer")
     model, extractor = resolve(builder)(recipe, label_names)
     if recipe.method != "finetune":  # build_model logs its own line

@@ -35,6 +35,7 @@ from ser_hf.evaluation.metrics import compute_classification_metrics
 from ser_hf.evaluation.plots import plot_confusion_matrix, plot_fold_scores
 from ser_hf.evaluation.results import load_predictions
 from ser_hf.recipe import Recipe, RecipeError, parse_cross_validation
+from ser_hf.registry import FROZEN_FEATURE_METHODS
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ def aggregate_folds(out: Path, recipe: Recipe, plan: FoldPlan) -> dict:
                 "seed": plan.seed, "speaker_independent": plan.speaker_independent, "description": plan.description,
                 "validation": ("10 % of each fold's training files, training speakers only (early stopping and "
                                "best checkpoint)"
-                               if recipe.method not in ("embeddings", "probe") else
+                               if recipe.method not in FROZEN_FEATURE_METHODS else
                                "none: the classifiers fit on all training speakers of the fold"),
                 "std": "sample standard deviation over folds (ddof=1)"}
     cv = {"protocol": protocol, "method": recipe.method, "label_names": label_names, "best": best["name"],

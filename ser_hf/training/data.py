@@ -19,6 +19,7 @@ from ser_hf.data.corpora import CorpusRootError, load_corpora
 from ser_hf.data.corpora.base import overlapping_root
 from ser_hf.data.splits import leakage_report, make_splits
 from ser_hf.recipe import Recipe, RecipeError
+from ser_hf.registry import FROZEN_FEATURE_METHODS
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def prepare_data(recipe: Recipe) -> PreparedData:
     ds, reports = load_recipe_dataset(recipe)
     splits = make_splits(ds, recipe.split, recipe.split_seed)
     note = ""
-    if "validation" not in splits and recipe.method not in ("embeddings", "probe"):
+    if "validation" not in splits and recipe.method not in FROZEN_FEATURE_METHODS:
         # 80/20-style protocols: a Trainer's early stopping needs a held-out part of train. The classifiers of
         # the embeddings and probe methods train on the whole training part, as the protocol says.
         before = len(splits["train"])

@@ -20,7 +20,7 @@ from transformers import set_seed
 from ser_hf.evaluation.results import long_clip_results, save_predictions, test_metrics, write_results
 from ser_hf.models.build import build_recipe_model
 from ser_hf.recipe import Recipe, RecipeError
-from ser_hf.registry import METHODS, resolve
+from ser_hf.registry import FROZEN_FEATURE_METHODS, METHODS, resolve
 from ser_hf.training.data import model_view, prepare_data, preparation_first
 from ser_hf.training.trainer import (
     build_trainer,
@@ -73,7 +73,7 @@ def run_recipe(recipe: Recipe) -> dict | None:
     setup_logging(args)
     logger.info("process rank %d of world size %d on %s", args.process_index, args.world_size, args.device)
     set_seed(recipe.seed)
-    if recipe.method in ("embeddings", "probe"):
+    if recipe.method in FROZEN_FEATURE_METHODS:
         # Frozen features x classifiers, no Trainer: every process extracts its shard of the files, the main
         # process fits the classifiers and writes the results (None on the others).
         return resolve(METHODS[recipe.method])(recipe)
