@@ -124,10 +124,53 @@ def test_length_grouping_uses_the_duration_column_and_decodes_no_audio(tmp_path,
     assert grouped.args.length_column_name == "duration"
 
 
-def test_evaluation_keeps_dataset_order_even_when_training_groups_by_length(tmp_path):
-    trainer, _ = _toy_trainer(tmp_path, [0.5, 3.0, 1.0, 2.5, 0.8], group_by_length="true")
-    assert list(iter(trainer._get_eval_sampler(trainer.eval_dataset))) == [0, 1, 2, 3, 4]
+def test_grouped_batches_are_the_stock_ones_served_in_random_order(tmp_path):
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    durations = np.random.default_rng(1).uniform(0.5, 4.0, 640).round(3).tolist()
+    trainer, _ = _toy_trainer(tmp_path, durations, 0.05, group_by_length="true", per_device_train_batch_size=8)
+    sampler = trainer._get_train_sampler()
+    torch.manual_seed(3)
+    ours = list(iter(sampler))
+    torch.manual_seed(3)
+    stock = list(iter(LengthGroupedSampler(8, lengths=durations)))
+    assert sorted(ours) == list(range(len(durations)))
+    batches = lambda order: [tuple(sorted(order[i : i + 8])) for i in range(0, len(order), 8)]  # noqa: E731
+    assert sorted(batches(ours)) == sorted(batches(stock)), "the same batches, hence the same padding"
+    assert batches(ours)[0] == batches(stock)[0] and max(durations) in [durations[i] for i in ours[:8]]
+    # the stock order sweeps each mega-batch from long to short: most steps are shorter than the one before
+    longest = lambda order: [max(durations[i] for i in b) for b in batches(order)]  # noqa: E731
+    falls = lambda order: np.mean(np.diff(longest(order)) < 0)  # noqa: E731
+    assert falls(stock) > 0.9 and 0.3 < falls(ours) < 0.7
+    torch.manual_seed(4)
+    assert list(iter(sampler)) != ours, "a new order every epoch"
+
+
+def test_evaluation_runs_longest_first_and_predictions_come_back_in_row_order(tmp_path):
+    # in pairs of equal length: sorted, no batch needs padding
+    durations = [0.5, 3.0, 1.0, 3.0, 0.5, 1.0]
+    trainer, _ = _toy_trainer(tmp_path, durations, group_by_length="true", per_device_eval_batch_size=2)
     assert not trainer.model_accepts_loss_kwargs  # the loss is a batch mean: GA / DDP scale it themselves
+    seen, collate = [], trainer.eval_collator
+
+    def spy(rows):
+        seen.append([r["duration"] for r in rows])
+        return collate(rows)
+
+    trainer.eval_collator = spy
+    out = trainer.predict(trainer.eval_dataset)
+    assert [d for batch in seen for d in batch] == sorted(durations, reverse=True)
+    # row order batched as [0.5, 3.0] would pad the first clip six-fold
+    assert out.label_ids.tolist() == [i % len(LABELS) for i in range(len(durations))]
+    # each clip alone, unpadded, as the pipeline sees it: the same logits in row order
+    trainer.model.eval()
+    for i, row in enumerate(trainer.eval_dataset):
+        single = {k: v.to(trainer.model.device) for k, v in collate([row]).items() if k != "labels"}
+        with torch.no_grad():
+            logits = trainer.model(**single).logits[0].numpy()
+        assert np.allclose(out.predictions[i], logits, atol=1e-4), i
+    metrics = trainer.evaluate()
+    assert metrics["eval_accuracy"] == pytest.approx(np.mean(out.predictions.argmax(-1) == out.label_ids))
 
 
 def test_weighted_cross_entropy_matches_torch():

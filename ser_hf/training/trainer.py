@@ -4,7 +4,10 @@ Speed choices, each measured in ``benchmarks/train.py``:
 
 * audio stays as 16-kHz WAV bytes (``Audio(decode=False)``) and is decoded with soundfile in the
   collator: no torchcodec and no resampling per step;
-* batches are grouped by the stored ``duration`` column, so grouping reads no audio;
+* training batches are grouped by the stored ``duration`` column (grouping reads no audio) and served in
+  random order (:class:`ShuffledLengthGroupedSampler`);
+* evaluation and test rows run longest first, so batches carry almost no padding, and predictions come
+  back in row order (:meth:`SERTrainer.predict`);
 * training clips are randomly cropped to ``max_train_seconds`` (evaluation clips centre-cropped to
   ``max_eval_seconds``) and batches padded to a multiple of ``pad_to_multiple_seconds``, so padded
   shapes come from a small fixed set.
@@ -20,11 +23,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import datasets
 import numpy as np
 import torch
 from torch.utils.data import SequentialSampler
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
+from transformers.trainer_utils import PredictionOutput, get_last_checkpoint
 
 from ser_hf.data.audio import decode_wav_bytes
 from ser_hf.data.balance import class_weights
@@ -143,10 +148,50 @@ def epoch_padding_fraction(trainer: Trainer, recipe: Recipe) -> float:
     )
 
 
+# ---------------------------------------------------------------- order
+class ShuffledLengthGroupedSampler(LengthGroupedSampler):
+    """transformers' length grouping (random mega-batches of 50 batches, each sorted by length) with the
+    batches then served in random order, the longest still first (an out-of-memory shows at step 1).
+
+    The stock order sweeps each mega-batch from its longest clips to its shortest: consecutive steps
+    see similar durations, hence similar corpora and speakers, and on the quickstart it trained to a
+    lower accuracy than random order (``benchmarks/time_to_accuracy.py``). The batches themselves, and
+    so the padding, are the same; only their order changes. The global torch RNG draws both
+    permutations, as the stock sampler does, so every process draws the same order.
+    """
+
+    def __iter__(self):
+        indices = get_length_grouped_indices(self.lengths, self.batch_size, generator=self.generator)
+        batches = [indices[i : i + self.batch_size] for i in range(0, len(indices), self.batch_size)]
+        order = [0] + (torch.randperm(len(batches) - 1, generator=self.generator) + 1).tolist() if batches else []
+        return iter([i for b in order for i in batches[b]])
+
+
+def length_order(dataset) -> np.ndarray | None:
+    """Row indices longest first by the ``duration`` column, or None where there is none."""
+    if not isinstance(dataset, datasets.Dataset) or "duration" not in dataset.column_names or len(dataset) < 2:
+        return None
+    return np.argsort(-np.asarray(dataset["duration"], dtype=np.float64), kind="stable")
+
+
+def _take(values, index: np.ndarray):
+    if values is None:
+        return None
+    if isinstance(values, (tuple, list)):
+        return type(values)(_take(v, index) for v in values)
+    return values[index]
+
+
 # ---------------------------------------------------------------- trainer
 class SERTrainer(Trainer):
-    """Trainer with a separate evaluation collator (no random crop, no augmentation), evaluated in
-    dataset order (so test predictions line up with the test rows' corpus and language)."""
+    """Trainer with a separate evaluation collator (no random crop, no augmentation), shuffled
+    length-grouped training batches, and evaluation longest first with predictions returned in row
+    order (so test predictions line up with the test rows' corpus and language).
+
+    Evaluating in length order is what makes validation and test match inference: the pipeline and
+    the Space see one clip at a time, unpadded, while a batch in row order pads short clips several
+    times over, and the group-norm CNN of wav2vec2-style encoders normalises over that padding.
+    """
 
     def __init__(self, *args, eval_collator=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -170,11 +215,32 @@ class SERTrainer(Trainer):
     def get_test_dataloader(self, test_dataset):
         return self._with_eval_collator(super().get_test_dataloader, test_dataset)
 
+    def _get_train_sampler(self, train_dataset=None):
+        dataset = self.train_dataset if train_dataset is None else train_dataset
+        if self.args.train_sampling_strategy != "group_by_length" or length_order(dataset) is None:
+            return super()._get_train_sampler(train_dataset)
+        return ShuffledLengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                            lengths=list(dataset[self.args.length_column_name]))
+
     def _get_eval_sampler(self, eval_dataset):
-        # The stock Trainer also groups evaluation batches by length, which shuffles predictions.
+        # evaluate()/predict() hand over rows already in length order: keep it.
         if eval_dataset is None or self.args.world_size > 1:
             return None  # accelerate shards batches in order and gathers them back in order
         return SequentialSampler(eval_dataset)
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
+        dataset = self.eval_dataset if eval_dataset is None else eval_dataset
+        order = length_order(dataset)
+        return super().evaluate(dataset if order is None else dataset.select(order), ignore_keys, metric_key_prefix)
+
+    def predict(self, test_dataset, ignore_keys=None, metric_key_prefix: str = "test") -> PredictionOutput:
+        order = length_order(test_dataset)
+        if order is None:
+            return super().predict(test_dataset, ignore_keys, metric_key_prefix)
+        out = super().predict(test_dataset.select(order), ignore_keys, metric_key_prefix)
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        return PredictionOutput(_take(out.predictions, back), _take(out.label_ids, back), out.metrics)
 
 
 def weighted_cross_entropy(weights: torch.Tensor):
