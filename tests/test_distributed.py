@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -71,6 +72,41 @@ def kill(procs: list[subprocess.Popen]) -> None:
         proc.wait()
 
 
+def assert_follows_one_process(out: Path, results: dict, single_out: Path) -> None:
+    """The 8-step two-process run in ``out`` (``results``: its results.json) against one process training on the
+    same global batches into ``single_out``."""
+    # One process on the same global batches: a step of 2 x 8 clips is here 2 accumulated batches of 8, in the
+    # order the seeded sampler gives both runs (process 0 took batch 0, process 1 batch 1 of each pair).
+    single = train.main(["--recipe", "quickstart", f"output_dir={single_out}", *TINY_RUN,
+                         "gradient_accumulation_steps=2"])
+    state = json.loads((out / "trainer_state.json").read_text())
+    single_state = json.loads((single_out / "trainer_state.json").read_text())
+    assert state["epoch"] == pytest.approx(1.0)  # 8 steps x 2 processes x 8 clips: the 124 training clips once
+    history = {"two processes": state["log_history"], "one process": single_state["log_history"]}
+    loss = {run: {e["step"]: e["loss"] for e in h if "loss" in e} for run, h in history.items()}
+    eval_loss = {run: {e["step"]: e["eval_loss"] for e in h if "eval_loss" in e} for run, h in history.items()}
+    # one history over both launches
+    assert sorted(loss["two processes"]) == sorted(loss["one process"]) == list(range(1, 9))
+    # Tolerance. Both runs start from the same weights and see the same 16 clips per step (a seeded sampler), and
+    # DDP's all-reduce (FSDP's reduce-scatter) averages the two processes' batch means as gradient accumulation
+    # averages the two batch means: the same gradient function. What differs is the randomness each process draws
+    # from its own torch stream: the random 2-s crop of longer clips, SpecAugment time masks (p 0.05), dropout (0.1)
+    # and LayerDrop (0.1) of the tiny HuBERT. Measured (2 CPU cores; DDP, FSDP2): step 1, on identical weights,
+    # 0.09 %, 0.09 % apart; steps 1-8 at most 0.9 %, 0.85 %; the validation loss (deterministic given the weights)
+    # 0.04 %, 0.03 %. Bounds with
+    # ~3x-10x margin: 1 % at step 1, 3 % per step, 1 % on validation. The test metrics of this 8-step tiny model sit
+    # at chance (one class predicted), so they must agree up to a few of the 37 test clips: 0.15 (5 clips).
+    one, two = loss["one process"], loss["two processes"]
+    assert two[1] == pytest.approx(one[1], rel=0.01)
+    for step in one:
+        assert two[step] == pytest.approx(one[step], rel=0.03), (step, two, one)
+    for step in (4, 8):
+        assert eval_loss["two processes"][step] == pytest.approx(eval_loss["one process"][step], rel=0.01), eval_loss
+    for key in ("accuracy", "uar", "macro_f1"):
+        assert abs(results["test"][key] - single["test"][key]) <= 0.15, (key, results["test"], single["test"])
+    assert results["split_sizes"] == json.loads((single_out / "results.json").read_text())["split_sizes"]
+
+
 @pytest.mark.slow
 def test_two_nodes_match_one_process_and_resume_after_both_are_killed(tmp_path):
     out = tmp_path / "two_nodes"
@@ -116,34 +152,7 @@ def test_two_nodes_match_one_process_and_resume_after_both_are_killed(tmp_path):
     assert two_nodes["run"]["steps_this_launch"] == 8 - killed_at
     assert two_nodes["test"]["n"] == two_nodes["split_sizes"]["test"]  # gathered: every test clip once
 
-    # One process on the same global batches: a step of 2 x 8 clips is here 2 accumulated batches of 8, in the
-    # order the seeded sampler gives both runs (node 0 took batch 0, node 1 batch 1 of each pair).
-    single = train.main(["--recipe", "quickstart", f"output_dir={tmp_path / 'single'}", *TINY_RUN,
-                         "gradient_accumulation_steps=2"])
-    state = json.loads((out / "trainer_state.json").read_text())
-    single_state = json.loads((tmp_path / "single" / "trainer_state.json").read_text())
-    assert state["epoch"] == pytest.approx(1.0)  # 8 steps x 2 nodes x 8 clips covered the 124 training clips once
-    history = {"two nodes": state["log_history"], "one process": single_state["log_history"]}
-    loss = {run: {e["step"]: e["loss"] for e in h if "loss" in e} for run, h in history.items()}
-    eval_loss = {run: {e["step"]: e["eval_loss"] for e in h if "eval_loss" in e} for run, h in history.items()}
-    assert sorted(loss["two nodes"]) == sorted(loss["one process"]) == list(range(1, 9))  # one history, both launches
-    # Tolerance. Both runs start from the same weights and see the same 16 clips per step (a seeded sampler), and
-    # DDP averages the two nodes' batch means as gradient accumulation averages the two batch means: the same
-    # gradient function. What differs is the randomness each process draws from its own torch stream: the random
-    # 2-s crop of longer clips, SpecAugment time masks (p 0.05), dropout (0.1) and LayerDrop (0.1) of the tiny
-    # HuBERT. Measured (2 CPU cores): step 1, on identical weights, 0.09 % apart; steps 1-8 at most 0.9 %; the
-    # validation loss (deterministic given the weights) 0.04 %. Bounds with ~3x-10x margin: 1 % at step 1, 3 % per
-    # step, 1 % on validation. The test metrics of this 8-step tiny model sit at chance (one class predicted),
-    # so they must agree up to a few of the 37 test clips: 0.15 (5 clips).
-    one, two = loss["one process"], loss["two nodes"]
-    assert two[1] == pytest.approx(one[1], rel=0.01)
-    for step in one:
-        assert two[step] == pytest.approx(one[step], rel=0.03), (step, two, one)
-    for step in (4, 8):
-        assert eval_loss["two nodes"][step] == pytest.approx(eval_loss["one process"][step], rel=0.01), eval_loss
-    for key in ("accuracy", "uar", "macro_f1"):
-        assert abs(two_nodes["test"][key] - single["test"][key]) <= 0.15, (key, two_nodes["test"], single["test"])
-    assert two_nodes["split_sizes"] == json.loads((tmp_path / "single" / "results.json").read_text())["split_sizes"]
+    assert_follows_one_process(out, two_nodes, tmp_path / "single")
 
 
 @pytest.mark.slow
@@ -253,32 +262,96 @@ def test_distributed_extraction_gives_the_single_process_embeddings_in_row_order
 
 
 # ---------------------------------------------------------------- large encoders
+def test_fsdp2_gets_one_unit_per_encoder_layer_and_no_token_embeddings():
+    """What fit_for_fsdp2 gives accelerate's FSDP2 preparation (fsdp.yaml: TRANSFORMER_BASED_WRAP, no class named),
+    for every encoder type; a class named in the config is kept."""
+    from accelerate.utils import FullyShardedDataParallelPlugin
+    from accelerate.utils.fsdp_utils import fsdp2_prepare_auto_wrap_policy
+    from transformers import AutoModelForAudioClassification
+
+    from ser_hf.models.audio_encoders import TINY_TYPES, tiny_config
+    from ser_hf.training.trainer import fit_for_fsdp2
+
+    layers = {"hubert": "HubertEncoderLayer", "wav2vec2": "Wav2Vec2EncoderLayer", "wavlm": "WavLMEncoderLayer",
+              "data2vec-audio": "Data2VecAudioEncoderLayer", "whisper": "WhisperEncoderLayer",
+              "audio-spectrogram-transformer": "ASTLayer"}
+    for model_type in TINY_TYPES:
+        model = AutoModelForAudioClassification.from_config(tiny_config(model_type, ["a", "b"]))
+        plugin = FullyShardedDataParallelPlugin(fsdp_version=2, auto_wrap_policy="transformer_based_wrap")
+        fit_for_fsdp2(model, plugin)
+        assert plugin.transformer_cls_names_to_wrap == [layers[model_type]]
+        model.get_input_embeddings()  # None (or Whisper's conv), not NotImplementedError
+        policy = fsdp2_prepare_auto_wrap_policy(plugin, model)
+        units = [name for name, module in model.named_modules() if policy(module)]
+        assert len(units) == 2 and all(name[-1] in "01" for name in units), units  # the tiny models' 2 layers
+    named = FullyShardedDataParallelPlugin(fsdp_version=2, auto_wrap_policy="transformer_based_wrap",
+                                           transformer_cls_names_to_wrap=["HubertAttention"])
+    fit_for_fsdp2(AutoModelForAudioClassification.from_config(tiny_config("hubert", ["a", "b"])), named)
+    assert named.transformer_cls_names_to_wrap == ["HubertAttention"]
+
+
+def launch_fsdp(args: list[str], log: Path, env: dict) -> subprocess.Popen:
+    """recipes/accelerate/fsdp.yaml as shipped, as two processes of this machine (gloo on CPU)."""
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+           str(ROOT / "recipes/accelerate/fsdp.yaml"), "--num_processes", "2", "--mixed_precision", "no",
+           "--dynamo_backend", "no", "--main_process_port", str(free_port()), str(ROOT / "train.py"), *args]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
 @pytest.mark.slow
-def test_fsdp_config_runs_train_py_unchanged_resumes_and_leaves_a_pipeline_model(tmp_path):
-    """recipes/accelerate/fsdp.yaml as shipped, on two CPU processes. accelerate 1.15 shards (FSDP) only on GPUs:
-    on CPU it forms a gloo MULTI_CPU group and falls back to DDP, which train.py says; the run must still train,
-    checkpoint, resume from its checkpoint when launched again, and save a model pipeline() loads."""
+def test_fsdp_config_shards_on_cpu_resumes_after_a_kill_and_follows_one_process(tmp_path):
+    """accelerate 1.15 runs an FSDP config as plain DDP on CPU; SERTrainer puts FSDP2 back (shard_with_fsdp2_on_cpu):
+    each process holds half of every parameter (DTensor shards, one FSDP unit per encoder layer) and writes its
+    shard of each checkpoint. Killed after its step-4 checkpoint, the same command resumes from the shards and
+    ends; the final model is gathered whole for pipeline(), and the run follows one process on the same batches."""
     from transformers import pipeline
 
     out = tmp_path / "fsdp"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
-    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-                str(ROOT / "recipes/accelerate/fsdp.yaml"), "--num_processes", "2", "--mixed_precision", "no",
-                "--dynamo_backend", "no"]
     args = ["--recipe", "quickstart", f"output_dir={out}", *TINY_RUN]
-    for max_steps, log in ((4, tmp_path / "first.log"), (6, tmp_path / "second.log")):
-        cmd = [*launcher, "--main_process_port", str(free_port()), str(ROOT / "train.py"), *args,
-               f"max_steps={max_steps}", "eval_steps=2"]
-        run = subprocess.run(cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, timeout=400)
-        assert run.returncode == 0, log.read_text()[-4000:]
-    first, second = (tmp_path / "first.log").read_text(), (tmp_path / "second.log").read_text()
-    assert "the accelerate config asks for FSDP, but accelerate shards models only on GPUs" in first
-    assert f"resuming from {out / 'checkpoint-4'} (global step 4)" in second
-    run = json.loads((out / "results.json").read_text())["run"]
-    assert run["world_size"] == 2 and run["global_step"] == 6 and run["steps_this_launch"] == 2
-    classifier = pipeline("audio-classification", model=str(out), device=-1)
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    run = launch_fsdp(args, first_log, env)
+    deadline = time.time() + 400
+    try:
+        while not (out / "checkpoint-4" / "trainer_state.json").is_file():
+            assert run.poll() is None, first_log.read_text()[-4000:]
+            assert time.time() < deadline, "no checkpoint in time"
+            time.sleep(0.2)
+    finally:
+        kill([run])
+    assert not (out / "results.json").exists(), "killed before the end"
+    killed_at = max(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*") if (p / "trainer_state.json").is_file())
+    assert killed_at < 8
+
+    first = first_log.read_text()
+    assert "plain data-parallel" not in first and "FSDP2: one unit per HubertEncoderLayer" in first
+    held = {int(rank): (int(n), int(total)) for rank, n, total in re.findall(
+        r"\[rank (\d)\] INFO ser_hf\.training\.trainer: this process holds (\d+) of the model's (\d+)", first)}
+    total = held[0][1]
+    assert sorted(held) == [0, 1] and held[0][0] + held[1][0] == total  # the two shards make up the model
+    assert all(abs(n - total / 2) <= 0.01 * total for n, _ in held.values()), held
+    for part in ("pytorch_model_fsdp_0", "optimizer_0"):  # a sharded checkpoint: one file per process
+        shards = sorted(f.name for f in (out / "checkpoint-4" / part).glob("*.distcp"))
+        assert shards == ["__0_0.distcp", "__1_0.distcp"], shards
+
+    run = launch_fsdp(args, second_log, env)  # the same command again
+    try:
+        assert run.wait(timeout=400) == 0, second_log.read_text()[-4000:]
+    finally:
+        kill([run])
+    second = second_log.read_text()
+    for rank in (0, 1):
+        assert f"[rank {rank}] INFO train: resuming from {out / f'checkpoint-{killed_at}'} (global step {killed_at})" \
+            in second
+        assert f"[rank {rank}] INFO ser_hf.training.trainer: this process holds {held[rank][0]} of" in second
+    results = json.loads((out / "results.json").read_text())
+    assert results["run"]["world_size"] == 2 and results["run"]["global_step"] == 8
+    assert results["run"]["steps_this_launch"] == 8 - killed_at
+    classifier = pipeline("audio-classification", model=str(out), device=-1)  # gathered whole at the end
     scores = classifier({"raw": np.zeros(16000, dtype=np.float32), "sampling_rate": 16000}, top_k=None)
     assert len(scores) == 7
+    assert_follows_one_process(out, results, tmp_path / "single")
 
 
 @pytest.mark.slow

@@ -27,7 +27,7 @@ import datasets
 import numpy as np
 import torch
 from torch.utils.data import SequentialSampler
-from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 from transformers.trainer_utils import PredictionOutput, get_last_checkpoint
 
@@ -200,6 +200,13 @@ class SERTrainer(Trainer):
         # num_items_in_batch; it is a per-batch mean. Left alone, the loss would not be divided by
         # gradient_accumulation_steps and would be multiplied by the number of processes.
         self.model_accepts_loss_kwargs = False
+        if self.is_fsdp_enabled and self.accelerator.state.fsdp_plugin.fsdp_version == 2:
+            fit_for_fsdp2(self.model, self.accelerator.state.fsdp_plugin)
+
+    def create_accelerator_and_postprocess(self) -> None:
+        super().create_accelerator_and_postprocess()
+        if fsdp2_requested_on_cpu(self.accelerator.state):
+            shard_with_fsdp2_on_cpu(self)
 
     def _with_eval_collator(self, getter, *args):
         train_collator = self.data_collator
@@ -336,6 +343,8 @@ def build_trainer(recipe: Recipe, args: TrainingArguments, model, extractor, dat
         logger.info("class-weighted loss: %s", dict(zip(data.label_names, np.round(weights, 3).tolist())))
         loss_func = weighted_cross_entropy(torch.tensor(weights, dtype=torch.float32))
     callbacks = [EarlyStoppingCallback(recipe.early_stopping_patience)] if recipe.early_stopping_patience else []
+    if args.world_size > 1:
+        callbacks.append(ParameterShareLog())
     return SERTrainer(
         model=model,
         args=args,
@@ -350,16 +359,104 @@ def build_trainer(recipe: Recipe, args: TrainingArguments, model, extractor, dat
     )
 
 
+def fsdp2_requested_on_cpu(state) -> bool:
+    """The accelerate config asks for FSDP2 (``fsdp_version: 2``) and the processes form a CPU (gloo) group.
+
+    accelerate 1.15 turns ``ACCELERATE_USE_FSDP`` into ``DistributedType.FSDP`` only for GPU-like process groups
+    (``AcceleratorState.__init__``, state.py:986-1016, whose list of types leaves out ``MULTI_CPU``); torch's
+    ``fully_shard`` itself shards on CPU over gloo (DTensor on a ``cpu`` device mesh).
+    """
+    from accelerate.utils import DistributedType
+
+    return (os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
+            and os.environ.get("FSDP_VERSION", "1") == "2"
+            and state.distributed_type == DistributedType.MULTI_CPU)
+
+
+def shard_with_fsdp2_on_cpu(trainer: Trainer) -> None:
+    """Do on CPU what accelerate does on GPUs for an FSDP config (state.py:1010-1016 and 1037): type FSDP, the
+    plugin read from the ``FSDP_*`` variables ``accelerate launch`` set. ``Trainer`` and ``Accelerator`` then take
+    their FSDP2 path unchanged: ``fully_shard`` at ``prepare``, sharded checkpoints, a gathered final model."""
+    from accelerate import PartialState
+    from accelerate.utils import DistributedType, FullyShardedDataParallelPlugin
+
+    state = trainer.accelerator.state
+    plugin = FullyShardedDataParallelPlugin()
+    if state.mixed_precision != "no":
+        plugin.set_mixed_precision(state.mixed_precision)
+    state.distributed_type = DistributedType.FSDP
+    state.fsdp_plugin = plugin
+    PartialState._shared_state["distributed_type"] = DistributedType.FSDP
+    trainer.is_fsdp_enabled = True
+    logger.info("FSDP2 on CPU: parameters, gradients and optimizer states sharded over %d gloo processes",
+                state.num_processes)
+
+
+def parameter_share(model: torch.nn.Module) -> tuple[int, int]:
+    """(parameter values this process holds, parameter values of the whole model): FSDP2 makes each parameter a
+    DTensor whose local shard is about 1/world size of it; DDP leaves every process the whole model."""
+    from torch.distributed.tensor import DTensor
+
+    held = sum((p.to_local() if isinstance(p, DTensor) else p).numel() for p in model.parameters())
+    return held, sum(p.numel() for p in model.parameters())
+
+
+class ParameterShareLog(TrainerCallback):
+    """Logs, on every process once the model is prepared, how much of it the process holds."""
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        held, total = parameter_share(model)
+        logger.info("this process holds %d of the model's %d parameter values (%.1f %%)", held, total,
+                    100 * held / total)
+
+
+def layer_stack_class(model: torch.nn.Module) -> str | None:
+    """Class name of the model's transformer layer: the items of its ``encoder.layers`` (``encoder.layer``: AST),
+    else of its largest ``ModuleList`` of one class (HubertEncoderLayer, WhisperEncoderLayer, ASTLayer, ...)."""
+    stacks = {name: m for name, m in model.named_modules()
+              if isinstance(m, torch.nn.ModuleList) and len(m) > 1 and len({type(layer) for layer in m}) == 1}
+    encoder = [m for name, m in stacks.items() if name.endswith(("encoder.layers", "encoder.layer"))]
+    if not (candidates := encoder or list(stacks.values())):
+        return None
+    return type(max(candidates, key=lambda m: sum(p.numel() for p in m.parameters()))[0]).__name__
+
+
+def fit_for_fsdp2(model: torch.nn.Module, plugin) -> None:
+    """Two things accelerate 1.15's FSDP2 preparation (``fsdp2_prepare_model``) expects of a model that the speech
+    encoders of transformers 5 lack, on any device:
+
+    * it asks for the input (token) embeddings, to give them an FSDP unit of their own (utils/fsdp_utils.py:859);
+      HuBERT, wav2vec2 and WavLM have none and raise ``NotImplementedError`` instead of returning None: this model
+      instance answers None;
+    * ``TRANSFORMER_BASED_WRAP`` without ``fsdp_transformer_layer_cls_to_wrap`` wraps the classes of the model's
+      ``_no_split_modules``, which wav2vec2 and WavLM leave empty (no per-layer units) and Whisper's classifier
+      fills with a decoder layer it does not have (a ValueError): one FSDP unit per layer of the model's layer stack
+      instead. (``SIZE_BASED_WRAP`` cannot serve: it also picks ``ModuleList`` containers, which ``fully_shard``
+      refuses.)
+    """
+    try:
+        model.get_input_embeddings()
+    except NotImplementedError:
+        model.get_input_embeddings = lambda: None
+    if plugin.transformer_cls_names_to_wrap is None and plugin.auto_wrap_policy is not None \
+            and getattr(plugin.auto_wrap_policy, "__name__", "") == "transformer_auto_wrap_policy":
+        layer = layer_stack_class(model)
+        plugin.transformer_cls_names_to_wrap = [layer] if layer else []
+        logger.info("FSDP2: one unit per %s", layer or "model (no layer stack found)")
+
+
 def warn_if_sharding_dropped(trainer: Trainer) -> None:
-    """accelerate turns an FSDP or DeepSpeed config into FSDP/ZeRO only on GPUs (and other accelerators): on CPU it
+    """accelerate 1.15 turns an FSDP or DeepSpeed config into FSDP/ZeRO only on GPUs (and other accelerators): on CPU it
     forms a gloo group of type MULTI_CPU, drops the plugin without a word and wraps the model in plain DDP
-    (accelerate 1.15, ``AcceleratorState``). Say so, since every process then holds the whole model."""
-    for name, env, enabled in (("FSDP", "ACCELERATE_USE_FSDP", trainer.is_fsdp_enabled),
+    (``AcceleratorState.__init__``, state.py:974 for DeepSpeed, 986-1016 for FSDP). ``SERTrainer`` puts FSDP2 back
+    on CPU (:func:`shard_with_fsdp2_on_cpu`); an FSDP1 or DeepSpeed config still runs as DDP there: say so."""
+    fsdp = f"FSDP (fsdp_version: {os.environ.get('FSDP_VERSION', '1')})"
+    for name, env, enabled in ((fsdp, "ACCELERATE_USE_FSDP", trainer.is_fsdp_enabled),
                                ("DeepSpeed", "ACCELERATE_USE_DEEPSPEED", trainer.is_deepspeed_enabled)):
         if os.environ.get(env, "false").lower() == "true" and not enabled:
-            logger.warning("the accelerate config asks for %s, but accelerate shards models only on GPUs: this run "
-                           "on %s is plain data-parallel (DDP), each process holding the whole model", name,
-                           trainer.args.device)
+            logger.warning("the accelerate config asks for %s, which accelerate runs only on GPUs (on CPU ser-hf "
+                           "shards with FSDP2 alone, fsdp_version: 2): this run on %s is plain data-parallel (DDP), "
+                           "each process holding the whole model", name, trainer.args.device)
 
 
 # ---------------------------------------------------------------- resume
