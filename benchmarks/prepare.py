@@ -83,7 +83,8 @@ def bench_per_file(paths: list[str]) -> dict:
         pcm = to_pcm16(preprocess(wave, cfg))
         encode_wav(pcm, sr)
         content_hash(pcm)
-    return {"files_per_s": len(paths) / (time.perf_counter() - start), "files_per_cpu_s": len(paths) / (cpu_seconds() - cpu)}
+    elapsed, used = time.perf_counter() - start, cpu_seconds() - cpu
+    return {"files_per_s": len(paths) / elapsed, "files_per_cpu_s": len(paths) / used}
 
 
 def bench_end_to_end(root: Path, num_proc: int, cache: Path, writer: str) -> dict:
@@ -111,7 +112,8 @@ def bench_plain(paths: list[str]) -> dict:
     start, cpu = time.perf_counter(), cpu_seconds()
     for example in ds:
         example["audio"]["array"]
-    return {"files_per_s": len(paths) / (time.perf_counter() - start), "files_per_cpu_s": len(paths) / (cpu_seconds() - cpu)}
+    elapsed, used = time.perf_counter() - start, cpu_seconds() - cpu
+    return {"files_per_s": len(paths) / elapsed, "files_per_cpu_s": len(paths) / used}
 
 
 def main() -> None:
@@ -158,7 +160,8 @@ def main() -> None:
         for name, procs, r in rows:
             print(f"{name:<52} {procs:>5} {r['files_per_s']:>8.0f} {r['files_per_s'] / procs:>9.0f} "
                   f"{r['files_per_cpu_s']:>10.0f} {r['files_per_s'] / procs / plain['files_per_s']:>7.1f}x")
-        arrow_1, map_1, arrow_n, map_n = (best[k] for k in ("arrow 1", "datasets.map 1", f"arrow {cores}", f"datasets.map {cores}"))
+        arrow_1, map_1 = best["arrow 1"], best["datasets.map 1"]
+        arrow_n, map_n = best[f"arrow {cores}"], best[f"datasets.map {cores}"]
         summary = {
             "benchmark": "prepare",
             "files": args.files,
@@ -184,13 +187,16 @@ def main() -> None:
             "speedup_vs_map_writer_all_cores": arrow_n["files_per_s"] / map_n["files_per_s"],
             "end_to_end": {key: {"files_per_s": r["files_per_s"], "files_per_cpu_s": r["files_per_cpu_s"]}
                            for key, r in best.items()},
-            "runs": {key: [{k: v for k, v in r.items() if k != "kept"} for r in results] for key, results in runs.items()},
+            "runs": {key: [{k: v for k, v in r.items() if k != "kept"} for r in results]
+                     for key, results in runs.items()},
         }
         print(f"speed-up over plain (1 process): per file {per_file['files_per_s'] / plain['files_per_s']:.1f}x, "
-              f"end to end {summary['speedup_vs_datasets']:.1f}x ({summary['speedup_vs_datasets_per_cpu_s']:.1f}x per CPU-s); "
+              f"end to end {summary['speedup_vs_datasets']:.1f}x "
+              f"({summary['speedup_vs_datasets_per_cpu_s']:.1f}x per CPU-s); "
               f"Arrow writer over datasets.map: {summary['speedup_vs_map_writer_1_process']:.2f}x (1 process), "
               f"{summary['speedup_vs_map_writer_all_cores']:.2f}x ({cores} processes)")
-        print(f"kept {arrow_1['kept']} of {args.files} files; same rows from every path and run: {summary['same_rows_every_run']}")
+        print(f"kept {arrow_1['kept']} of {args.files} files; "
+              f"same rows from every path and run: {summary['same_rows_every_run']}")
         if args.json:
             args.json.write_text(json.dumps(summary, indent=1))
 

@@ -293,11 +293,13 @@ def test_the_arrow_writer_gives_the_rows_and_split_of_datasets_map(messy_ravdess
                        sr=48000, freq=150.0 + 40 * emotion + actor)
     before, before_report = prepare_corpus(CORPORA["ravdess"], messy_ravdess, num_proc=num_proc,
                                            cache_dir=tmp_path / "map", writer="datasets.map")
-    after, after_report = prepare_corpus(CORPORA["ravdess"], messy_ravdess, num_proc=num_proc, cache_dir=tmp_path / "arrow")
+    after, after_report = prepare_corpus(CORPORA["ravdess"], messy_ravdess, num_proc=num_proc,
+                                         cache_dir=tmp_path / "arrow")
     assert len(after) == 13 and after.features == before.features == FEATURES
     assert after.data.table.equals(before.data.table)  # every column, every row, in order
     assert after_report == before_report and len(after_report.failed) == 4
-    assert [Path(f["filename"]).name for f in after.cache_files] == [Path(f["filename"]).name for f in before.cache_files]
+    assert [Path(f["filename"]).name for f in after.cache_files] == [
+        Path(f["filename"]).name for f in before.cache_files]
     for split in (lambda ds: speaker_split(ds, seed=1), lambda ds: ratio_split(ds, seed=3, stratify_by="emotion")):
         parts_before, parts_after = split(before), split(after)
         assert {k: v["path"] for k, v in parts_after.items()} == {k: v["path"] for k, v in parts_before.items()}
