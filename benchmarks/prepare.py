@@ -1,21 +1,28 @@
 """Preparation throughput: ser-hf's decode path against plain ``datasets`` Audio decoding.
 
-    python benchmarks/prepare.py [--files 1000] [--plain-files 200] [--seconds 3]
+    python benchmarks/prepare.py [--files 2000] [--plain-files 200] [--seconds 3] [--repeats 1] [--json PATH]
 
 Writes N speech-like 48-kHz 16-bit WAVs of ``--seconds`` in SUBESCO's layout to a temp dir, then
 measures in the same run:
   * ser-hf per file (decode with soundfile, resample 48k->16k with soxr, trim at 25 dB, encode
     16-kHz WAV bytes, content hash), one process: files/s per core;
-  * ser-hf end to end (scan + datasets.map + Arrow write + save_to_disk), 1 and all processes;
+  * ser-hf end to end (scan + decode + Arrow write + load), 1 and all processes, with the Arrow writer
+    (record batches through datasets' ArrowWriter) and with the previous writer (datasets.map);
   * plain datasets: ``cast_column("audio", Audio(sampling_rate=16000))`` and reading every
     example's array (torchcodec decode + resample), one process.
-Targets (issue 2): >= 1000 files/s per core with resampling from 48 kHz, >= 10x the plain path.
+Each figure is files per wall-clock second, and files per CPU-second (this process and its workers),
+which other load on a shared machine disturbs less (torchcodec may decode on several threads: its
+CPU-seconds count them all). With ``--repeats R`` each end-to-end path runs R
+times, interleaved, and the best run counts.
+Targets (issue 11): >= 1000 files/s per core end to end, >= 10x the plain path.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -59,39 +66,54 @@ def write_corpus(root: Path, n: int, seconds: float, sr: int = 48000) -> list[st
     return paths
 
 
-def bench_per_file(paths: list[str]) -> float:
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (pool workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def bench_per_file(paths: list[str]) -> dict:
     from ser_hf.data.audio import PreprocessConfig, content_hash, encode_wav, preprocess, read_audio, to_pcm16
 
     cfg = PreprocessConfig()
-    preprocess(read_audio(paths[0])[0], cfg)  # warm-up (librosa import, numba)
-    start = time.perf_counter()
+    preprocess(read_audio(paths[0])[0], cfg)  # warm-up
+    start, cpu = time.perf_counter(), cpu_seconds()
     for p in paths:
         wave, sr = read_audio(p, 16000)
         pcm = to_pcm16(preprocess(wave, cfg))
         encode_wav(pcm, sr)
         content_hash(pcm)
-    return len(paths) / (time.perf_counter() - start)
+    elapsed, used = time.perf_counter() - start, cpu_seconds() - cpu
+    return {"files_per_s": len(paths) / elapsed, "files_per_cpu_s": len(paths) / used}
 
 
-def bench_end_to_end(root: Path, num_proc: int, cache: Path) -> tuple[float, int]:
+def bench_end_to_end(root: Path, num_proc: int, cache: Path, writer: str) -> dict:
+    """One preparation into an empty cache folder, which is deleted afterwards (not timed)."""
+    import shutil
+
     from ser_hf.data.corpora import CORPORA
     from ser_hf.data.prepare import prepare_corpus
 
-    start = time.perf_counter()
-    ds, report = prepare_corpus(CORPORA["subesco"], root, num_proc=num_proc, cache_dir=cache, use_cache=False)
-    elapsed = time.perf_counter() - start
-    return report.found / elapsed, len(ds)
+    start, cpu = time.perf_counter(), cpu_seconds()
+    ds, report = prepare_corpus(CORPORA["subesco"], root, num_proc=num_proc, cache_dir=cache, writer=writer)
+    elapsed, used = time.perf_counter() - start, cpu_seconds() - cpu
+    result = {"files_per_s": report.found / elapsed, "files_per_cpu_s": report.found / used, "kept": len(ds),
+              "content_hash": ds["content_hash"]}
+    del ds
+    shutil.rmtree(cache)
+    return result
 
 
-def bench_plain(paths: list[str]) -> float:
+def bench_plain(paths: list[str]) -> dict:
     import datasets
 
     ds = datasets.Dataset.from_dict({"audio": paths}).cast_column("audio", datasets.Audio(sampling_rate=16000))
     ds[0]["audio"]["array"]  # warm-up
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     for example in ds:
         example["audio"]["array"]
-    return len(paths) / (time.perf_counter() - start)
+    elapsed, used = time.perf_counter() - start, cpu_seconds() - cpu
+    return {"files_per_s": len(paths) / elapsed, "files_per_cpu_s": len(paths) / used}
 
 
 def main() -> None:
@@ -99,6 +121,8 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--plain-files", type=int, default=200, help="the plain path is slow: measure a subset")
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each end-to-end path (best counts)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     import datasets
 
@@ -110,15 +134,71 @@ def main() -> None:
         print(f"{args.files} files, {args.seconds:.1f} s each, 48 kHz 16-bit mono; {cores} cores")
         per_file = bench_per_file(paths)
         plain = bench_plain(paths[: args.plain_files])
-        e2e_1, kept = bench_end_to_end(root, 1, Path(tmp) / "cache1")
-        e2e_n, _ = bench_end_to_end(root, cores, Path(tmp) / "cacheN")
-        print(f"{'path':<58} {'files/s':>9} {'per core':>9}")
-        print(f"{'plain datasets Audio(16k) decode, 1 process':<58} {plain:>9.0f} {plain:>9.0f}")
-        print(f"{'ser-hf per file (decode+resample+trim+encode), 1 process':<58} {per_file:>9.0f} {per_file:>9.0f}")
-        print(f"{'ser-hf prepare_corpus end to end, 1 process':<58} {e2e_1:>9.0f} {e2e_1:>9.0f}")
-        print(f"{f'ser-hf prepare_corpus end to end, {cores} processes':<58} {e2e_n:>9.0f} {e2e_n / cores:>9.0f}")
-        print(f"speed-up over plain: per file {per_file / plain:.1f}x, end to end (1 process) {e2e_1 / plain:.1f}x")
-        print(f"kept {kept} of {args.files} files")
+        warm = Path(tmp) / "warm-up" / "SUBESCO"  # first-call costs (lazy imports) are no path's
+        warm.mkdir(parents=True)
+        for path in paths[:8]:
+            os.link(path, warm / Path(path).name)
+        for writer in ("arrow", "datasets.map"):
+            bench_end_to_end(warm, 1, Path(tmp) / "cache", writer)
+        runs: dict[str, list[dict]] = {}
+        for _ in range(args.repeats):  # interleaved, so slow phases of a shared machine hit every path
+            for procs in (1, cores):
+                for writer in ("arrow", "datasets.map"):
+                    result = bench_end_to_end(root, procs, Path(tmp) / "cache", writer)
+                    runs.setdefault(f"{writer} {procs}", []).append(result)
+        hashes = {tuple(r.pop("content_hash")) for results in runs.values() for r in results}
+        best = {key: max(results, key=lambda r: r["files_per_s"]) for key, results in runs.items()}
+        for key, results in runs.items():
+            best[key]["files_per_cpu_s"] = max(r["files_per_cpu_s"] for r in results)
+
+        rows = [("plain datasets Audio(16k) decode", 1, plain),
+                ("ser-hf per file (decode+resample+trim+encode)", 1, per_file)]
+        for procs in (1, cores):
+            rows.append((f"ser-hf prepare_corpus, Arrow writer", procs, best[f"arrow {procs}"]))
+            rows.append((f"ser-hf prepare_corpus, datasets.map writer (before)", procs, best[f"datasets.map {procs}"]))
+        print(f"{'path':<52} {'procs':>5} {'files/s':>8} {'per core':>9} {'per CPU-s':>10} {'x plain':>8}")
+        for name, procs, r in rows:
+            print(f"{name:<52} {procs:>5} {r['files_per_s']:>8.0f} {r['files_per_s'] / procs:>9.0f} "
+                  f"{r['files_per_cpu_s']:>10.0f} {r['files_per_s'] / procs / plain['files_per_s']:>7.1f}x")
+        arrow_1, map_1 = best["arrow 1"], best["datasets.map 1"]
+        arrow_n, map_n = best[f"arrow {cores}"], best[f"datasets.map {cores}"]
+        summary = {
+            "benchmark": "prepare",
+            "files": args.files,
+            "plain_files": args.plain_files,
+            "seconds_per_file": args.seconds,
+            "source_rate_hz": 48000,
+            "cores": cores,
+            "repeats": args.repeats,
+            "kept": arrow_1["kept"],
+            "same_rows_every_run": len(hashes) == 1,
+            "plain_datasets_files_per_s": plain["files_per_s"],
+            "plain_datasets_files_per_cpu_s": plain["files_per_cpu_s"],
+            "per_file_files_per_s": per_file["files_per_s"],
+            "per_file_files_per_cpu_s": per_file["files_per_cpu_s"],
+            # End to end, the Arrow writer: all cores (per core), and one process (one core).
+            "files_per_s_per_core": arrow_n["files_per_s"] / cores,
+            "files_per_s_per_core_1_process": arrow_1["files_per_s"],
+            "files_per_cpu_s": arrow_n["files_per_cpu_s"],
+            "files_per_cpu_s_1_process": arrow_1["files_per_cpu_s"],
+            "speedup_vs_datasets": arrow_1["files_per_s"] / plain["files_per_s"],
+            "speedup_vs_datasets_per_cpu_s": arrow_1["files_per_cpu_s"] / plain["files_per_cpu_s"],
+            "speedup_vs_map_writer_1_process": arrow_1["files_per_s"] / map_1["files_per_s"],
+            "speedup_vs_map_writer_all_cores": arrow_n["files_per_s"] / map_n["files_per_s"],
+            "end_to_end": {key: {"files_per_s": r["files_per_s"], "files_per_cpu_s": r["files_per_cpu_s"]}
+                           for key, r in best.items()},
+            "runs": {key: [{k: v for k, v in r.items() if k != "kept"} for r in results]
+                     for key, results in runs.items()},
+        }
+        print(f"speed-up over plain (1 process): per file {per_file['files_per_s'] / plain['files_per_s']:.1f}x, "
+              f"end to end {summary['speedup_vs_datasets']:.1f}x "
+              f"({summary['speedup_vs_datasets_per_cpu_s']:.1f}x per CPU-s); "
+              f"Arrow writer over datasets.map: {summary['speedup_vs_map_writer_1_process']:.2f}x (1 process), "
+              f"{summary['speedup_vs_map_writer_all_cores']:.2f}x ({cores} processes)")
+        print(f"kept {arrow_1['kept']} of {args.files} files; "
+              f"same rows from every path and run: {summary['same_rows_every_run']}")
+        if args.json:
+            args.json.write_text(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":

@@ -279,3 +279,49 @@ def test_dangling_symlinks_fifos_and_folders_named_wav_are_listed(tmp_path):
     ds, report = load_corpus("ravdess", root, return_report=True, cache_dir=tmp_path / "c")
     text = summarize(ds, [report])
     assert "skipped 2x: broken symlink: content not fetched?" in text and "skipped 1x: not a regular file" in text
+
+
+@pytest.mark.parametrize("num_proc", [1, 2])
+def test_the_arrow_writer_gives_the_rows_and_split_of_datasets_map(messy_ravdess, tmp_path, num_proc):
+    """The Arrow writer replaced datasets.map: same rows, same order, same values, same report, same split."""
+    from ser_hf.data.audio import PreprocessConfig, decode_wav_bytes, preprocess, read_audio, to_pcm16
+    from ser_hf.data.splits import ratio_split, speaker_split
+
+    for actor in (3, 4, 5):
+        for emotion in (3, 4, 5):
+            write_tone(messy_ravdess / f"Actor_{actor:02d}/03-01-{emotion:02d}-01-01-01-{actor:02d}.wav", seconds=0.5,
+                       sr=48000, freq=150.0 + 40 * emotion + actor)
+    before, before_report = prepare_corpus(CORPORA["ravdess"], messy_ravdess, num_proc=num_proc,
+                                           cache_dir=tmp_path / "map", writer="datasets.map")
+    after, after_report = prepare_corpus(CORPORA["ravdess"], messy_ravdess, num_proc=num_proc,
+                                         cache_dir=tmp_path / "arrow")
+    assert len(after) == 13 and after.features == before.features == FEATURES
+    assert after.data.table.equals(before.data.table)  # every column, every row, in order
+    assert after_report == before_report and len(after_report.failed) == 4
+    assert [Path(f["filename"]).name for f in after.cache_files] == [
+        Path(f["filename"]).name for f in before.cache_files]
+    for split in (lambda ds: speaker_split(ds, seed=1), lambda ds: ratio_split(ds, seed=3, stratify_by="emotion")):
+        parts_before, parts_after = split(before), split(after)
+        assert {k: v["path"] for k, v in parts_after.items()} == {k: v["path"] for k, v in parts_before.items()}
+    # The values are the decoded audio, not merely what both writers agree on.
+    cfg = PreprocessConfig()
+    for row in after.cast_column("audio", datasets.Audio(decode=False)):
+        expected = to_pcm16(preprocess(read_audio(row["path"], 16000)[0], cfg))
+        wave, sr = decode_wav_bytes(row["audio"]["bytes"])
+        assert sr == 16000 and np.array_equal(np.round(wave * 32768).astype(np.int16), expected)
+        assert row["audio"]["path"] == Path(row["path"]).name and row["duration"] == np.float32(len(expected) / 16000)
+    # An entry either writer made is the other's cache hit: the key is the same.
+    again, _ = prepare_corpus(CORPORA["ravdess"], messy_ravdess, num_proc=num_proc, cache_dir=tmp_path / "map")
+    assert len(list((tmp_path / "map" / "prepared").iterdir())) == 1 and again.data.table.equals(after.data.table)
+
+
+def test_a_failing_worker_fails_the_preparation_and_leaves_no_partial(messy_ravdess, tmp_path, monkeypatch):
+    from ser_hf.data import prepare
+
+    def broken(file, *args):
+        raise RuntimeError(f"decoder crashed on {Path(file['path']).name}")
+
+    monkeypatch.setattr(prepare, "_decode_file", broken)  # the forked workers inherit the patch
+    with pytest.raises(RuntimeError, match="decoder crashed on"):
+        prepare_corpus(CORPORA["ravdess"], messy_ravdess, num_proc=2, cache_dir=tmp_path / "c")
+    assert list((tmp_path / "c" / "prepared").iterdir()) == []

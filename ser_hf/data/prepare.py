@@ -16,16 +16,21 @@ import ctypes
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import re
 import shutil
 import signal
 import statistics
+from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import datasets
+import pyarrow as pa
+from datasets.arrow_writer import ArrowWriter
+from datasets.utils.tqdm import tqdm
 
 from ser_hf.data.audio import AudioError, PreprocessConfig, content_hash, encode_wav, preprocess, read_audio, to_pcm16
 
@@ -165,88 +170,142 @@ def publish_atomically(partial: Path, target: Path, replace: bool = False) -> Pa
 
 
 _PR_SET_PDEATHSIG = 1
-_FORK_HOOK_OWNER: list = []  # keeps the registered hook alive (the registry holds weak references)
+# Rows per Arrow record batch: what datasets.map wrote per batch before (readers see the same batches).
+_RECORD_BATCH_ROWS = 64
+_DONE = None  # in a pool worker: the shared count of files done, which the parent shows as progress
 
 
-def _end_children_with_this_process() -> None:
-    """Make every process the decoding forks (pool workers and datasets' queue manager) die with this one.
+def _die_with_parent(parent: int, done: "multiprocessing.sharedctypes.Synchronized") -> None:
+    """Pool initializer: make this worker die with the process that forked it.
 
-    A SIGKILLed parent cannot stop its pool; idle workers wait on a pipe their siblings keep open and
-    the manager serves forever, so without this they would live on as orphans. Linux only: the child
-    asks the kernel for a signal on its parent's death (``prctl(PR_SET_PDEATHSIG)``) right after fork.
+    A SIGKILLed parent cannot stop its pool, and its workers would live on as orphans. Linux only: the
+    child asks the kernel for a signal on its parent's death (``prctl(PR_SET_PDEATHSIG)``) right after
+    fork; a parent other than ours by then means ours died before the request was made.
     """
-    if _FORK_HOOK_OWNER:
+    global _DONE
+    _DONE = done
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: nothing to ask for
         return
-    parent = os.getpid()
+    if os.getppid() != parent:
+        os._exit(1)
 
-    class _Owner:
-        pass
 
-    def request_death_signal(_owner: object) -> None:
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):  # not Linux: nothing to ask for
-            return
-        # Forked by a descendant (a nested pool): its parent is that descendant, and the signal follows it.
-        # Otherwise a parent other than ours means ours died before the request was made.
-        if os.getppid() != parent and not _pid_alive(parent):
-            os._exit(1)
+def _decode_file(file: dict, pcfg: PreprocessConfig, corpus: str, language: str) -> tuple[dict | None, list]:
+    """Decode + preprocess one scanned file: its row (None when it fails) and its notes for the report."""
+    path = file["path"]
+    found: dict = {}
+    try:
+        wave, sr = read_audio(path, pcfg.sampling_rate, info=found)
+        wave = preprocess(wave, pcfg, name=path)
+        if len(wave) == 0:
+            raise AudioError(f"{path}: nothing left after trimming silence")
+    except AudioError as err:
+        return None, [["failed", path, str(err).removeprefix(f"{path}: ")]]
+    notes = [["warned", path, w] for w in found["warnings"]]
+    notes.append(["source", path, [found["sample_rate"], found["frames"] / found["sample_rate"]]])
+    pcm = to_pcm16(wave)
+    row = dict(
+        file,
+        audio={"bytes": encode_wav(pcm, sr), "path": Path(path).name},
+        duration=len(pcm) / sr,
+        content_hash=content_hash(pcm),
+        corpus=corpus,
+        language=file["language"] or language,
+        speaker=f"{corpus}:{file['speaker']}",
+    )
+    return row, notes
 
-    owner = _Owner()
-    _FORK_HOOK_OWNER.append(owner)
-    import multiprocess.util  # datasets' pools
 
-    multiprocess.util.register_after_fork(owner, request_death_signal)
+def _count_done(files: int) -> None:
+    """In a pool worker: add to the shared count of files done."""
+    if _DONE is not None:
+        with _DONE.get_lock():
+            _DONE.value += files
+
+
+def _write_shard(
+    files: list[dict], cfg: dict, corpus: str, language: str, out_file: str, fingerprint: str,
+    progress: Callable[[int], object] | None = None,
+) -> tuple[int, list]:
+    """Decode a contiguous run of scanned files into one Arrow file; return the rows written and the notes.
+
+    Record batches are built column-wise and written with datasets' ``ArrowWriter`` (the file format and
+    schema metadata ``datasets.map`` writes), without map's per-row encoding, fingerprinting and pickling.
+    """
+    progress = progress or _count_done
+    pcfg = PreprocessConfig(**cfg)
+    schema = FEATURES.arrow_schema
+    audio_type = schema.field("audio").type
+    columns: dict[str, list] = {name: [] for name in FEATURES}
+    notes: list = []
+    rows = 0
+
+    def flush(writer: ArrowWriter) -> None:
+        audio = columns.pop("audio")
+        arrays = [
+            pa.StructArray.from_arrays(
+                [pa.array([a["bytes"] for a in audio], pa.binary()), pa.array([a["path"] for a in audio], pa.string())],
+                fields=list(audio_type),
+            )
+        ]
+        arrays += [pa.array(columns[name], schema.field(name).type) for name in schema.names[1:]]
+        writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+        columns.clear()
+        columns.update({name: [] for name in FEATURES})
+
+    # The fingerprint in the file's metadata becomes the loaded dataset's (as map's did): stable per entry.
+    with ArrowWriter(features=FEATURES, path=out_file, fingerprint=fingerprint) as writer:
+        pending = 0
+        for file in files:
+            row, file_notes = _decode_file(file, pcfg, corpus, language)
+            notes += file_notes
+            pending += 1
+            if row is not None:
+                for name, values in columns.items():
+                    values.append(row[name])
+                rows += 1
+                if len(columns["path"]) == _RECORD_BATCH_ROWS:
+                    flush(writer)
+            if pending == _RECORD_BATCH_ROWS:
+                progress(pending)
+                pending = 0
+        if columns["path"]:
+            flush(writer)
+        writer.finalize()
+    progress(pending)
+    return rows, notes
 
 
 def _decode_batch(batch: dict, cfg: dict, corpus: str, language: str, failures_dir: str) -> dict:
-    """datasets.map worker: decode + preprocess a batch of paths.
+    """datasets.map worker of the reference writer: decode + preprocess a batch of paths.
 
-    Rows that fail are left out of the output (a batched map may shrink). Their reasons, the
-    warnings of kept files and each file's own rate and length are appended to a per-process file,
-    since workers cannot hand anything else back to the parent.
+    Rows that fail are left out of the output (a batched map may shrink). The notes go to a
+    per-process file, since map workers cannot hand anything else back to the parent.
     """
     pcfg = PreprocessConfig(**cfg)
-    keep: list[int] = []
-    audio, durations, hashes, notes = [], [], [], []
-    for i, path in enumerate(batch["path"]):
-        found: dict = {}
-        try:
-            wave, sr = read_audio(path, pcfg.sampling_rate, info=found)
-            wave = preprocess(wave, pcfg, name=path)
-            if len(wave) == 0:
-                raise AudioError(f"{path}: nothing left after trimming silence")
-        except AudioError as err:
-            notes.append(["failed", path, str(err).removeprefix(f"{path}: ")])
-            continue
-        notes.extend(["warned", path, w] for w in found["warnings"])
-        notes.append(["source", path, [found["sample_rate"], found["frames"] / found["sample_rate"]]])
-        pcm = to_pcm16(wave)
-        keep.append(i)
-        audio.append({"bytes": encode_wav(pcm, sr), "path": Path(path).name})
-        durations.append(len(pcm) / sr)
-        hashes.append(content_hash(pcm))
+    out: dict[str, list] = {name: [] for name in FEATURES}
+    notes = []
+    for i in range(len(batch["path"])):
+        row, file_notes = _decode_file({key: values[i] for key, values in batch.items()}, pcfg, corpus, language)
+        notes += file_notes
+        if row is not None:
+            for name, values in out.items():
+                values.append(row[name])
     if notes:
         with open(Path(failures_dir) / f"notes-{os.getpid()}.jsonl", "a", encoding="utf-8") as fh:
             fh.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in notes)
-    out = {key: [values[i] for i in keep] for key, values in batch.items()}
-    out.update(
-        audio=audio,
-        duration=durations,
-        content_hash=hashes,
-        corpus=[corpus] * len(keep),
-        language=[lang or language for lang in out["language"]],
-        speaker=[f"{corpus}:{s}" for s in out["speaker"]],
-    )
     return out
 
 
 def _pick_num_proc(n_files: int, num_proc: int | None) -> int | None:
     if num_proc is not None:
         return num_proc if num_proc > 1 else None
-    # Worker start-up costs ~1 s; below a few hundred files one process is faster.
+    # Forking the workers costs ~0.1-0.2 s (datasets.map's pool took ~0.5 s); a file takes ~2 ms of a core,
+    # so below ~200 files one process is as fast.
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return min(cores, 8) if n_files >= 400 and cores > 1 else None
+    return min(cores, 8) if n_files >= 200 and cores > 1 else None
 
 
 def prepare_corpus(
@@ -256,10 +315,13 @@ def prepare_corpus(
     num_proc: int | None = None,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
+    writer: str = "arrow",
 ) -> tuple[datasets.Dataset, PrepareReport]:
     """Scan ``root`` with the corpus's parser and decode every file; never writes under ``root``.
 
     ``use_cache=False`` re-decodes even when a cached preparation of the same files exists.
+    ``writer="datasets.map"`` writes the same entry through ``datasets.map`` (the previous, slower writer,
+    kept as the reference that the tests and ``benchmarks/prepare.py`` compare with).
     """
     from ser_hf.data.corpora.base import scan
 
@@ -281,13 +343,13 @@ def prepare_corpus(
         logger.info("%s: using cached preparation %s", info.name, target)
         return _load_prepared(target)
 
-    # Decode straight into the cache folder: the Arrow files map writes are the stored result,
+    # Decode straight into the cache folder: the Arrow files written there are the stored result,
     # so nothing is copied a second time (save_to_disk would re-embed every audio blob).
     partial = target.with_name(target.name + f".partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
-        _decode_into(partial, info, scanned, cfg, num_proc, report)
+        _decode_into(partial, info, scanned, cfg, num_proc, report, writer)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)  # Ctrl-C / SIGTERM / errors; SIGKILL: the next run
         raise
@@ -297,32 +359,19 @@ def prepare_corpus(
 
 def _decode_into(
     partial: Path, info: "CorpusInfo", scanned: "ScanResult", cfg: PreprocessConfig, num_proc: int | None,
-    report: PrepareReport,
+    report: PrepareReport, writer: str = "arrow",
 ) -> None:
     """Decode every scanned file into ``partial`` and fill ``report``; raise when nothing decodes."""
     from ser_hf.data.corpora.base import CorpusRootError
 
-    meta = datasets.Dataset.from_list([asdict(f) for f in scanned.files])
-    workers = _pick_num_proc(len(meta), num_proc)
-    if workers:
-        _end_children_with_this_process()
-    decoded = meta.map(
-        _decode_batch,
-        batched=True,
-        batch_size=64,
-        num_proc=workers,
-        fn_kwargs={
-            "cfg": cfg.to_dict(),
-            "corpus": info.name,
-            "language": info.language,
-            "failures_dir": str(partial),
-        },
-        features=FEATURES,
-        remove_columns=meta.column_names,
-        cache_file_name=str(partial / "data.arrow"),
-        desc=f"Decoding {info.name}",
-    )
-    notes = [json.loads(line) for f in sorted(partial.glob("notes-*.jsonl")) for line in f.read_text().splitlines()]
+    files = [dict(vars(f)) for f in scanned.files]  # flat str fields: no need for asdict's deep copy
+    workers = _pick_num_proc(len(files), num_proc)
+    if writer == "arrow":
+        shards, notes = _write_shards(partial, files, cfg, info, workers)
+    elif writer == "datasets.map":
+        shards, notes = _write_with_map(partial, files, cfg, info, workers)
+    else:
+        raise ValueError(f"writer must be 'arrow' or 'datasets.map', not {writer!r}")
     report.failed = sorted((path, why) for kind, path, why in notes if kind == "failed")
     report.warned = sorted((path, why) for kind, path, why in notes if kind == "warned")
     sources = [value for kind, _, value in notes if kind == "source"]
@@ -337,7 +386,7 @@ def _decode_into(
         logger.warning("skipped %s: %s", path, reason)
     for path, reason in report.warned:
         logger.warning("kept %s, but %s", path, reason)
-    report.kept = len(decoded)
+    report.kept = sum(rows for _, rows in shards)
     if not report.kept:
         reasons = "\n".join(f"  {path}: {why}" for path, why in report.failed[:5])
         more = f"\n  ... and {len(report.failed) - 5} more" if len(report.failed) > 5 else ""
@@ -345,10 +394,83 @@ def _decode_into(
             f"{info.name}: none of the {len(report.failed)} audio files under {report.root} could be decoded; "
             f"first reasons:\n{reasons}{more}"
         )
-    shards = [Path(c["filename"]).name for c in decoded.cache_files]
-    (partial / "shards.json").write_text(json.dumps(shards))
+    (partial / "shards.json").write_text(json.dumps([name for name, rows in shards if rows]))
     (partial / "report.json").write_text(report.to_json())
+
+
+def _shard_names(workers: int | None) -> list[str]:
+    """datasets.map's names for its cache files, which earlier cache entries use too."""
+    if not workers:
+        return ["data.arrow"]
+    return [f"data_{rank:05d}_of_{workers:05d}.arrow" for rank in range(workers)]
+
+
+def _write_shards(
+    partial: Path, files: list[dict], cfg: PreprocessConfig, info: "CorpusInfo", workers: int | None
+) -> tuple[list[tuple[str, int]], list]:
+    """The writer: contiguous runs of files, one Arrow file each, decoded by a pool of forked workers.
+
+    Returns (file name, rows) per shard in row order and every file's notes.
+    """
+    args = (cfg.to_dict(), info.name, info.language)
+    key = partial.name.split(".partial-")[0]
+
+    def fingerprint(shard: str) -> str:
+        return hashlib.sha1(f"{key}/{shard}".encode()).hexdigest()[:16]
+
+    with tqdm(total=len(files), unit=" files", desc=f"Decoding {info.name}") as bar:
+        if not workers:
+            rows, notes = _write_shard(
+                files, *args, str(partial / "data.arrow"), fingerprint("data.arrow"), progress=bar.update
+            )
+            return [("data.arrow", rows)], notes
+        # Contiguous runs, as datasets.map(num_proc=...) shards: concatenated in order they keep the scan's order.
+        workers = min(workers, len(files))
+        bounds = [len(files) * rank // workers for rank in range(workers + 1)]
+        ctx = multiprocessing.get_context("fork")  # workers share the parent's imports: no start-up cost
+        done = ctx.Value("q", 0)
+        with ProcessPoolExecutor(workers, ctx, initializer=_die_with_parent, initargs=(os.getpid(), done)) as pool:
+            futures = [
+                pool.submit(
+                    _write_shard, files[bounds[rank] : bounds[rank + 1]], *args, str(partial / name), fingerprint(name)
+                )
+                for rank, name in enumerate(_shard_names(workers))
+            ]
+            try:
+                while wait(futures, timeout=0.2).not_done:
+                    bar.update(done.value - bar.n)
+                results = [f.result() for f in futures]  # raises what a worker raised (BrokenProcessPool if it died)
+            except BaseException:  # Ctrl-C or a failed shard: stop the other workers now, not after their shards
+                for process in list((getattr(pool, "_processes", None) or {}).values()):  # CPython's pool
+                    process.terminate()
+                raise
+            bar.update(done.value - bar.n)
+    return [(name, rows) for name, (rows, _) in zip(_shard_names(workers), results)], [
+        note for _, notes in results for note in notes
+    ]
+
+
+def _write_with_map(
+    partial: Path, files: list[dict], cfg: PreprocessConfig, info: "CorpusInfo", workers: int | None
+) -> tuple[list[tuple[str, int]], list]:
+    """The previous writer, ``datasets.map`` over :func:`_decode_batch`: the reference the tests and the
+    benchmark compare the Arrow writer with (same files, same rows). A killed parent may orphan its workers.
+    """
+    decoded = datasets.Dataset.from_list(files).map(
+        _decode_batch,
+        batched=True,
+        batch_size=_RECORD_BATCH_ROWS,
+        num_proc=workers,
+        fn_kwargs={"cfg": cfg.to_dict(), "corpus": info.name, "language": info.language, "failures_dir": str(partial)},
+        features=FEATURES,
+        remove_columns=list(files[0]) if files else [],
+        cache_file_name=str(partial / "data.arrow"),
+        desc=f"Decoding {info.name}",
+    )
+    notes = [json.loads(line) for f in sorted(partial.glob("notes-*.jsonl")) for line in f.read_text().splitlines()]
+    shards = [(Path(c["filename"]).name, len(datasets.Dataset.from_file(c["filename"]))) for c in decoded.cache_files]
     del decoded
+    return shards, notes
 
 
 def _load_prepared(target: Path) -> tuple[datasets.Dataset, PrepareReport]:
