@@ -138,13 +138,14 @@ def overlapping_blobs(rows: int = 300, dim: int = 8, seed: int = 0):
     return (rng.standard_normal((3, dim))[labels] * 0.7 + rng.standard_normal((rows, dim))).astype(np.float32), labels
 
 
-@pytest.mark.parametrize("optimizer,train_rows", [("adam", 150), ("adamax", 150), ("adam", 280), ("adamax", 280)])
-def test_fast_training_follows_the_reference_loop(optimizer, train_rows):
-    """Same init, same batches (280 rows: minibatches of 256 in the reference's shuffled order; 150: one full batch),
-    same optimiser arithmetic: the same curve, schedule and restored weights as the straightforward loop."""
+@pytest.mark.parametrize("optimizer,train_rows,dropout", [("adam", 150, 0.0), ("adamax", 150, 0.5), ("adam", 280, 0.2),
+                                                         ("adamax", 280, 0.0)])
+def test_fast_training_follows_the_reference_loop(optimizer, train_rows, dropout):
+    """Same init, same batches (280 rows: minibatches of 256; 150: one batch), same dropout masks, same optimiser
+    arithmetic: the same curve, schedule and restored weights as the straightforward loop."""
     x, y = overlapping_blobs()
     config = MLPConfig(input_dim=8, num_classes=3, hidden_layers=[32, 16], learning_rate=3e-3, optimizer=optimizer,
-                       max_epochs=80, patience=10, lr_patience=2)
+                       dropout=dropout, max_epochs=80, patience=10, lr_patience=2)
     parts = (x[:train_rows], y[:train_rows], x[train_rows:], y[train_rows:])
     reference_model, reference = train_mlp_reference(config, *parts, device="cpu")
     model, result = train_mlp(config, *parts, device="cpu")

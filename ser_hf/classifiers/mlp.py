@@ -242,17 +242,27 @@ def train_mlp(config: MLPConfig, x_train: np.ndarray, y_train: np.ndarray, x_val
 
 
 def _stacked_logits(layers: list[tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor,
-                    keep: torch.Tensor | None = None) -> torch.Tensor:
-    """Logits ``(trials, rows, classes)`` of stacked MLPs on shared standardised rows ``x``; ``keep``: the
-    per-trial keep probability of dropout ``(trials, 1, 1)`` (training), None (evaluation)."""
+                    dropout: list[float] | None = None) -> torch.Tensor:
+    """Logits ``(trials, rows, classes)`` of stacked MLPs on shared standardised rows ``x``; ``dropout``: each
+    trial's dropout rate (training), None (evaluation)."""
     h = x
     for i, (weight, bias) in enumerate(layers):
         h = torch.baddbmm(bias, h, weight) if h.dim() == 3 else torch.matmul(h, weight) + bias
         if i < len(layers) - 1:
             h = torch.relu(h)
-            if keep is not None:  # nn.Dropout: zero with probability p, scale the rest by 1 / (1 - p)
-                h = h * (torch.rand_like(h) < keep) / keep
+            if dropout is not None:
+                h = h * _dropout_noise(h, dropout)
     return h
+
+
+def _dropout_noise(h: torch.Tensor, dropout: list[float]) -> torch.Tensor:
+    """nn.Dropout's noise (ATen's CPU dropout: ``bernoulli_(1 - p) / (1 - p)``; nothing drawn when ``p`` is 0), trial
+    after trial: a lone trial draws the very masks of the reference loop."""
+    noise = torch.ones_like(h)
+    for i, p in enumerate(dropout):
+        if p > 0:
+            noise[i].bernoulli_(1 - p).div_(1 - p)
+    return noise
 
 
 def _stacked_losses(layers, x: torch.Tensor, y: torch.Tensor, chunk: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
@@ -280,7 +290,7 @@ def _train_stack(configs: list[MLPConfig], data, dev: torch.device, bar) -> list
     moments = [torch.zeros_like(p) for p in params]
     second = [torch.zeros_like(p) for p in params]  # Adam: squared gradients; Adamax: infinity norm
     best = [p.detach().clone() for p in params]
-    keep = torch.tensor([1.0 - c.dropout for c in configs], device=dev).view(n, 1, 1)
+    rates = [c.dropout for c in configs]
     lrs = [c.learning_rate for c in configs]
     alive = list(range(n))  # trial of each slice of the stack
     best_loss, best_epoch = [float("inf")] * n, [-1] * n
@@ -291,14 +301,12 @@ def _train_stack(configs: list[MLPConfig], data, dev: torch.device, bar) -> list
     beta1, beta2, eps = 0.9, 0.999, 1e-8  # torch's defaults for Adam and Adamax
     adamax = first.optimizer == "adamax"
     start, step = time.perf_counter(), 0
-    full_batch = len(xt) <= first.batch_size
     for epoch in range(1, first.max_epochs + 1):
         layers = list(zip(params[0::2], params[1::2]))
-        dropout = keep if (keep < 1).any() else None
-        batches = [None] if full_batch else \
-            torch.randperm(len(xt), generator=generator).to(dev).split(first.batch_size)
-        for batch in batches:  # one batch when the table is small: no shuffling needed for a mean loss
-            xb, yb = (xt, yt) if batch is None else (xt[batch], yt[batch])
+        dropout = [rates[i] for i in alive] if any(rates[i] > 0 for i in alive) else None
+        # The reference's shuffle, also for a table of one batch: the dropout masks then meet the same rows.
+        for batch in torch.randperm(len(xt), generator=generator).to(dev).split(first.batch_size):
+            xb, yb = xt[batch], yt[batch]
             logits = _stacked_logits(layers, xb, dropout)
             t, b, c = logits.shape
             loss = nn.functional.cross_entropy(logits.reshape(t * b, c), yb.repeat(t), reduction="none")
@@ -350,7 +358,6 @@ def _train_stack(configs: list[MLPConfig], data, dev: torch.device, bar) -> list
             params = [p.detach()[index].requires_grad_() for p in params]
             moments = [m[index] for m in moments]
             second = [s[index] for s in second]
-            keep = keep[index]
             alive = [alive[s] for s in stay]
     results = []
     with torch.no_grad():
