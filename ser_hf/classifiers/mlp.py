@@ -182,12 +182,15 @@ def _group_key(config: MLPConfig) -> tuple:
 def train_mlps(configs: list[MLPConfig], x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
                y_val: np.ndarray, device: str | None = None, progress: bool | None = False,
                num_threads: int | None = None) -> list[tuple[MLP, TrainingResult]]:
-    """Train several MLPs, each exactly as :func:`train_mlp_reference` does, in the order given.
+    """Train several MLPs as :func:`train_mlp_reference` does (same init, batches, schedule, restored best epoch);
+    results in the order given.
 
     Trials that differ only in learning rate and dropout (same layers, optimiser, seed, schedule) are trained
     as one stack: their weights are ``(trials, in, out)`` tensors, every step is a batched matmul, and the
-    inputs are standardised once. A trial leaves the stack when it stops. ``progress``: a tqdm bar over
-    trials (None: only on a terminal).
+    inputs are standardised once. A trial leaves the stack when it stops. A stack of one trial draws the same
+    dropout masks as the reference; in a larger stack the trials share one random stream, so only trials without
+    dropout match their lone runs (to float rounding). ``progress``: a tqdm bar over trials (None: only on a
+    terminal). ``num_threads``: torch threads on the CPU (None: :func:`fit_threads`).
     """
     dev = _device(device)
     mean = x_train.mean(axis=0)
