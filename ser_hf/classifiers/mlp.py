@@ -352,7 +352,10 @@ def _train_stack(configs: list[MLPConfig], data, dev: torch.device, bar) -> list
                 finished.append(slot)
                 seconds[i] = time.perf_counter() - start
                 bar.update(1)
-                bar.set_postfix(epochs=epoch, best_val_loss=f"{min(best_loss):.4f}")
+        # a trial can run thousands of epochs: the bar shows where the stack is (redrawn at tqdm's own pace)
+        bar.set_postfix({"epoch": epoch, "training": len(alive) - len(finished),
+                         "best val loss": f"{min(best_loss):.4f}"}, refresh=False)
+        bar.update(0)
         if finished:
             stay = [s for s in range(len(alive)) if s not in finished]
             if not stay:
