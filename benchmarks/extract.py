@@ -118,14 +118,16 @@ def reference_grid(points: list[dict], seed: int, parts, max_epochs: int = 5000)
     return best
 
 
-def mlp_grid(tables: dict, trials: int, seeds: list[int], max_epochs: int = 5000) -> list[dict]:
-    """Old loop against the new fit on each table and seed: fit seconds and test scores."""
+def mlp_grid(tables: dict, trials: int, seeds: list[int], max_epochs: int = 5000, figures: list | None = None,
+             on_row=lambda: None) -> list[dict]:
+    """Old loop against the new fit on each table and seed: fit seconds and test scores (appended to ``figures``,
+    ``on_row`` called after each: a long run leaves what it measured)."""
     import torch
     from sklearn.metrics import balanced_accuracy_score
 
     from ser_hf.classifiers.mlp import MLPClassifier, sample_grid
 
-    figures = []
+    figures = [] if figures is None else figures
     for name, parts in tables.items():
         (x_test, y_test) = parts["test"]
         for seed in seeds:
@@ -152,6 +154,7 @@ def mlp_grid(tables: dict, trials: int, seeds: list[int], max_epochs: int = 5000
                            "test_uar": float(balanced_accuracy_score(y_test, predicted))}
             row["speedup"] = row["reference_fit_s"] / row["fast_fit_s"]
             figures.append(row)
+            on_row()
             print(f"{name:10s} {seed:4d} {row['reference_fit_s']:10.2f} {row['fast_fit_s']:9.2f} {row['speedup']:8.1f}x "
                   f"{100 * row['reference']['test_accuracy']:9.2f} {100 * row['fast']['test_accuracy']:9.2f} "
                   f"{100 * row['reference']['test_uar']:9.2f} {100 * row['fast']['test_uar']:9.2f} "
@@ -197,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
               "machine": {"cpus": default_num_workers(), "load_average": list(os.getloadavg()),
                           "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                           "python": platform.python_version()}}
+
+    def save():
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=1, default=str))
+
     if not args.skip_networks:
         report["tones"] = tone_benchmarks(args)
     if args.corpus_size != "none" or args.ravdess_root:
@@ -216,9 +224,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{'new acc':>9s} {'old UAR':>9s} {'new UAR':>9s} {'old vloss':>9s} {'new vloss':>9s}")
         report["corpus"] = {"name": name, "parts": {k: len(v) for k, v in splits.items()}}
         report["per_file_extraction"] = extraction
-        report["mlp_grid"] = mlp_grid({k: tables[k] for k in args.grid_embeddings}, args.mlp_trials, args.grid_seeds, args.grid_max_epochs)
+        report["mlp_grid"] = []
+        save()
+        mlp_grid({k: tables[k] for k in args.grid_embeddings}, args.mlp_trials, args.grid_seeds, args.grid_max_epochs,
+                 report["mlp_grid"], save)
+    save()
     if args.json:
-        args.json.write_text(json.dumps(report, indent=1, default=str))
         print(f"\nfigures written to {args.json}")
     return 0
 
