@@ -1,6 +1,6 @@
 """Training and inference speed of the Trainer-based baselines at full size, random weights.
 
-    python benchmarks/trained_baselines.py [--steps 5] [--batch-size 8] [--device cpu|cuda] [--only NAME ...]
+    python benchmarks/trained_baselines.py [--steps 5] [--batch-size 8] [--device cpu|cuda] [--only NAME ...] [--json PATH]
 
 For each model the recipes train (seed 002's VGG-19 C2, seed 004's VGG-19 with 15 frozen layers,
 ResNet-50 with a frozen base, seed 004's CNN-BLSTM with attention, seed 001's frozen YAMNet + head,
@@ -12,11 +12,16 @@ Hub is out of reach; speed does not depend on the weights), it prints:
 * optimiser steps (forward + backward + Adam) on a batch of ``--batch-size`` 3-s clips:
   samples per second and audio-seconds per second, median of ``--steps`` timed steps after 2 warm-up;
 * inference latency of one 3-s clip (front end + model), p50 of ``--steps`` runs: what the Space adds.
+
+``--json PATH`` writes the same figures with named fields (one object per model, plus the machine and settings).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
 import statistics
 import sys
 import time
@@ -78,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--only", nargs="*", default=None, help="model names (substrings) to run")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -85,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(0)
     waves = [(0.1 * rng.standard_normal(int(SECONDS * 16000))).astype(np.float32) for _ in range(args.batch_size)]
     y = torch.tensor([i % len(labels) for i in range(args.batch_size)], device=device)
+    report = {"benchmark": "trained_baselines", "argv": sys.argv[1:] if argv is None else argv,
+              "device": str(device), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+              "python": platform.python_version(), "cpus": os.cpu_count(), "batch_size": args.batch_size,
+              "clip_seconds": SECONDS, "steps": args.steps, "models": []}
     print(f"device {device}, torch threads {torch.get_num_threads()}, batch {args.batch_size} x {SECONDS:.0f}-s clips, "
           f"{args.steps} timed steps")
     print(f"{'model':32s} {'params':>8s} {'trainable':>9s} {'front end':>11s} {'train':>9s} {'train':>10s} {'infer p50':>10s}")
@@ -121,7 +131,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:32s} {params:8.2f} {trainable:9.2f} {args.batch_size * SECONDS / statistics.median(fe_times):11.1f} "
               f"{args.batch_size / per_step:9.2f} {args.batch_size * SECONDS / per_step:10.1f} "
               f"{1000 * statistics.median(infer_times):10.1f}")
+        report["models"].append({
+            "model": name, "recipe": recipe, "params_m": params, "trainable_m": trainable,
+            "front_end_audio_s_per_s": args.batch_size * SECONDS / statistics.median(fe_times),
+            "train_samples_per_s": args.batch_size / per_step, "train_audio_s_per_s": args.batch_size * SECONDS / per_step,
+            "train_step_s": per_step, "infer_p50_ms": 1000 * statistics.median(infer_times)})
         del model, optimizer, batch
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+        print(f"figures written to {args.json}")
     return 0
 
 

@@ -13,7 +13,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from ser_hf.classifiers.pipelines import CLASSIFIER_NAMES, fit_classifier, load_classifier, make_classifier, \
     save_classifier
 from ser_hf.classifiers.mlp import SEARCH_SPACE, MLPClassifier, MLPConfig, grid_points, holdout_files, sample_grid, \
-    train_mlp
+    train_mlp, train_mlp_reference, train_mlps
 
 
 def _shifted(values):
@@ -129,3 +129,56 @@ def test_holdout_is_per_file_and_stratified():
     labels = np.repeat([0, 1, 2], [20, 10, 1])
     held = holdout_files(labels, 0.1, seed=0)
     assert held[:20].sum() == 2 and held[20:30].sum() == 1 and not held[30]
+
+
+def overlapping_blobs(rows: int = 300, dim: int = 8, seed: int = 0):
+    """Classes that overlap: the validation loss keeps moving, early stopping and lr halving both fire."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, rows)
+    return (rng.standard_normal((3, dim))[labels] * 0.7 + rng.standard_normal((rows, dim))).astype(np.float32), labels
+
+
+@pytest.mark.parametrize("optimizer,train_rows,dropout", [("adam", 150, 0.0), ("adamax", 150, 0.5), ("adam", 280, 0.2),
+                                                         ("adamax", 280, 0.0)])
+def test_fast_training_follows_the_reference_loop(optimizer, train_rows, dropout):
+    """Same init, same batches (280 rows: minibatches of 256; 150: one batch), same dropout masks, same optimiser
+    arithmetic: the same curve, schedule and restored weights as the straightforward loop."""
+    x, y = overlapping_blobs()
+    config = MLPConfig(input_dim=8, num_classes=3, hidden_layers=[32, 16], learning_rate=3e-3, optimizer=optimizer,
+                       dropout=dropout, max_epochs=80, patience=10, lr_patience=2)
+    parts = (x[:train_rows], y[:train_rows], x[train_rows:], y[train_rows:])
+    reference_model, reference = train_mlp_reference(config, *parts, device="cpu")
+    model, result = train_mlp(config, *parts, device="cpu")
+    assert (result.epochs, result.best_epoch) == (reference.epochs, reference.best_epoch)
+    assert result.learning_rates == reference.learning_rates
+    assert result.best_val_loss == pytest.approx(reference.best_val_loss, abs=1e-5)
+    assert result.val_accuracy == reference.val_accuracy
+    for name, value in reference_model.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], value, atol=1e-5, rtol=1e-4)
+
+
+def test_stacked_trials_match_the_same_trials_one_at_a_time():
+    """Trials sharing layers and optimiser train as one stack; each stops on its own schedule and leaves the stack."""
+    x, y = overlapping_blobs()
+    configs = [MLPConfig(input_dim=8, num_classes=3, hidden_layers=[32], learning_rate=lr, max_epochs=60, patience=8,
+                         optimizer=opt) for lr, opt in ((3e-2, "adam"), (1e-3, "adamax"), (1e-3, "adam"), (1e-4, "adam"))]
+    parts = (x[:280], y[:280], x[280:], y[280:])
+    stacked = train_mlps(configs, *parts, device="cpu")
+    assert len({r.epochs for _, r in stacked}) > 1  # the trials did stop at different epochs
+    for config, (model, result) in zip(configs, stacked):
+        alone_model, alone = train_mlp(config, *parts, device="cpu")
+        assert (result.epochs, result.best_epoch, result.learning_rates) == \
+            (alone.epochs, alone.best_epoch, alone.learning_rates)
+        assert result.best_val_loss == pytest.approx(alone.best_val_loss, abs=1e-5)
+        np.testing.assert_allclose(model(torch.as_tensor(x)).detach(), alone_model(torch.as_tensor(x)).detach(),
+                                   atol=1e-4)
+
+
+def test_dropout_trials_are_reproducible_and_keep_the_grid_selection():
+    x, y = overlapping_blobs(dim=16)
+    space = {"hidden_layers": [[32], [16, 8]], "dropout": [0.0, 0.5], "optimizer": ["adam"], "learning_rate": [1e-2, 1e-3]}
+    fits = [MLPClassifier(n_trials=5, max_epochs=40, search_space=space, seed=0).fit(x, y) for _ in range(2)]
+    assert fits[0].trials == [{**t, "seconds": fits[0].trials[i]["seconds"]} for i, t in enumerate(fits[1].trials)]
+    best = min(fits[0].trials, key=lambda t: t["best_val_loss"])
+    assert (fits[0].config.hidden_layers, fits[0].config.dropout, fits[0].config.learning_rate) == \
+        (best["hidden_layers"], best["dropout"], best["learning_rate"])

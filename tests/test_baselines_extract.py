@@ -171,3 +171,18 @@ def test_handcrafted_features():
     assert [e.shape for e in egemaps] == [(1, 88), (1, 88)] and np.isfinite(egemaps[0]).all()
     assert build_extractor("compare").embed(waves[:1])[0].shape == (1, 6373)
     assert OpenSmileExtractor("eGeMAPSv02", level="lld").embed(waves[:1])[0].shape[1] == 25
+
+
+@pytest.mark.parametrize("extractor", [MFCCExtractor(statistics=()), OpenSmileExtractor("eGeMAPSv02")],
+                         ids=["mfcc_frames", "egemaps"])
+def test_per_file_extractors_in_worker_processes_match_one_process(tmp_path, extractor):
+    ds = tiny_dataset(SECONDS * 2)
+    pooling = "frames" if extractor.name == "mfcc" else "mean"
+    serial = extract(ds, extractor, use_cache=False, progress=False, pooling=pooling, num_workers=0)
+    parallel = extract(ds, extractor, cache_dir=tmp_path, progress=False, pooling=pooling, num_workers=2)
+    np.testing.assert_array_equal(parallel.features, serial.features)  # bit-identical, in row order
+    np.testing.assert_array_equal(parallel.file_index, serial.file_index)
+    assert len(list(tmp_path.rglob("*.npy"))) == len(ds)  # the workers' results went to the per-file cache
+    again = extract(ds, extractor, cache_dir=tmp_path, progress=False, pooling=pooling, num_workers=2)
+    assert again.from_cache
+    np.testing.assert_array_equal(again.features, serial.features)

@@ -28,6 +28,8 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
+import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -37,6 +39,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+from tqdm.auto import tqdm
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +119,10 @@ def _evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor, chunk: int = 8192) -
     return loss, (logits.argmax(1) == y).float().mean().item()
 
 
-def train_mlp(config: MLPConfig, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-              device: str | None = None) -> tuple[MLP, TrainingResult]:
-    """Train one MLP with early stopping and learning-rate halving on the validation loss."""
+def train_mlp_reference(config: MLPConfig, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
+                        y_val: np.ndarray, device: str | None = None) -> tuple[MLP, TrainingResult]:
+    """The straightforward loop (one model, ``torch.optim``, a shuffled pass per epoch): what :func:`train_mlps`
+    must reproduce, kept for the equality tests and as the benchmark's baseline."""
     dev = _device(device)
     torch.manual_seed(config.seed)
     model = MLP(config)
@@ -170,6 +174,211 @@ def train_mlp(config: MLPConfig, x_train: np.ndarray, y_train: np.ndarray, x_val
     return model.eval(), result
 
 
+def _group_key(config: MLPConfig) -> tuple:
+    """Trials that can share one stack: everything but the learning rate and the dropout rate."""
+    return tuple((k, str(v)) for k, v in sorted(asdict(config).items()) if k not in ("learning_rate", "dropout"))
+
+
+def train_mlps(configs: list[MLPConfig], x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
+               y_val: np.ndarray, device: str | None = None, progress: bool | None = False,
+               num_threads: int | None = None) -> list[tuple[MLP, TrainingResult]]:
+    """Train several MLPs as :func:`train_mlp_reference` does (same init, batches, schedule, restored best epoch);
+    results in the order given.
+
+    Trials that differ only in learning rate and dropout (same layers, optimiser, seed, schedule) are trained
+    as one stack: their weights are ``(trials, in, out)`` tensors, every step is a batched matmul, and the
+    inputs are standardised once. A trial leaves the stack when it stops. A stack of one trial draws the same
+    dropout masks as the reference; in a larger stack the trials share one random stream, so only trials without
+    dropout match their lone runs (to float rounding). ``progress``: a tqdm bar over trials (None: only on a
+    terminal). ``num_threads``: torch threads on the CPU (None: :func:`fit_threads`).
+    """
+    dev = _device(device)
+    mean = x_train.mean(axis=0)
+    scale = x_train.std(axis=0)
+    scale = np.where(scale > 1e-8, scale, 1.0)
+    tensors = {"mean": torch.as_tensor(mean, dtype=torch.float32, device=dev),
+               "scale": torch.as_tensor(scale, dtype=torch.float32, device=dev)}
+    # The same arithmetic as MLP.forward, once instead of every step.
+    standardise = lambda x: (torch.as_tensor(x, dtype=torch.float32, device=dev) - tensors["mean"]) / tensors["scale"]  # noqa: E731
+    data = (standardise(x_train), torch.as_tensor(y_train, dtype=torch.long, device=dev),
+            standardise(x_val), torch.as_tensor(y_val, dtype=torch.long, device=dev))
+    groups: dict[tuple, list[int]] = {}
+    for i, config in enumerate(configs):
+        groups.setdefault(_group_key(config), []).append(i)
+    out: list = [None] * len(configs)
+    bar = tqdm(total=len(configs), desc="MLP trials", unit="trial", disable=None if progress is None else not progress,
+               leave=False)
+    threads = torch.get_num_threads()
+    try:
+        for members in groups.values():
+            if dev.type == "cpu":
+                torch.set_num_threads(num_threads or fit_threads(configs[members[0]], len(members), len(x_train)))
+            for i, result in zip(members, _train_stack([configs[i] for i in members], data, dev, bar)):
+                model, _ = result
+                model.feature_mean.copy_(tensors["mean"])
+                model.feature_scale.copy_(tensors["scale"])
+                out[i] = (model.eval(), result[1])
+    finally:
+        torch.set_num_threads(threads)
+        bar.close()
+    return out
+
+
+SMALL_MATMUL = 2**26  # multiply-adds: ~1 ms on one core, less than OpenMP's hand-offs gain on two
+
+
+def fit_threads(config: MLPConfig, trials: int, rows: int) -> int:
+    """torch threads for a stack of ``trials`` MLPs on the CPU: torch's setting, but one thread when every matmul
+    of a step is small or when the CPUs are already busy (load average >= CPUs): then OpenMP threads mostly wait for
+    each other and for the cores; on a loaded 2-core machine one thread ran seed 003's small layers 30x faster."""
+    sizes = [config.input_dim, *config.hidden_layers, config.num_classes]
+    largest = trials * min(rows, config.batch_size) * max(a * b for a, b in zip(sizes, sizes[1:]))
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    busy = hasattr(os, "getloadavg") and os.getloadavg()[0] >= cpus
+    return 1 if largest < SMALL_MATMUL or busy else torch.get_num_threads()
+
+
+def train_mlp(config: MLPConfig, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+              device: str | None = None) -> tuple[MLP, TrainingResult]:
+    """Train one MLP with early stopping and learning-rate halving on the validation loss."""
+    return train_mlps([config], x_train, y_train, x_val, y_val, device)[0]
+
+
+def _stacked_logits(layers: list[tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor,
+                    dropout: list[float] | None = None) -> torch.Tensor:
+    """Logits ``(trials, rows, classes)`` of stacked MLPs on shared standardised rows ``x``; ``dropout``: each
+    trial's dropout rate (training), None (evaluation)."""
+    h = x
+    for i, (weight, bias) in enumerate(layers):
+        h = torch.baddbmm(bias, h, weight) if h.dim() == 3 else torch.matmul(h, weight) + bias
+        if i < len(layers) - 1:
+            h = torch.relu(h)
+            if dropout is not None:
+                h = h * _dropout_noise(h, dropout)
+    return h
+
+
+def _dropout_noise(h: torch.Tensor, dropout: list[float]) -> torch.Tensor:
+    """nn.Dropout's noise (ATen's CPU dropout: ``bernoulli_(1 - p) / (1 - p)``; nothing drawn when ``p`` is 0), trial
+    after trial: a lone trial draws the very masks of the reference loop."""
+    noise = torch.ones_like(h)
+    for i, p in enumerate(dropout):
+        if p > 0:
+            noise[i].bernoulli_(1 - p).div_(1 - p)
+    return noise
+
+
+def _stacked_losses(layers, x: torch.Tensor, y: torch.Tensor, chunk: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-trial mean cross-entropy and accuracy on (x, y), without dropout, in chunks of rows."""
+    losses, correct = 0.0, 0.0
+    for i in range(0, len(x), chunk):
+        logits = _stacked_logits(layers, x[i : i + chunk])
+        t, n, c = logits.shape
+        losses = losses + nn.functional.cross_entropy(
+            logits.reshape(t * n, c), y[i : i + chunk].repeat(t), reduction="none").view(t, n).sum(1)
+        correct = correct + (logits.argmax(-1) == y[i : i + chunk]).sum(1)
+    return losses / len(x), correct / len(x)
+
+
+def _train_stack(configs: list[MLPConfig], data, dev: torch.device, bar) -> list[tuple[MLP, TrainingResult]]:
+    """Train trials that share layers, optimiser, seed and schedule as one stack (see :func:`train_mlps`)."""
+    xt, yt, xv, yv = data
+    first = configs[0]
+    torch.manual_seed(first.seed)  # every trial starts from the same weights, as train_mlp_reference's
+    template = MLP(first)
+    linears = [m for m in template.net if isinstance(m, nn.Linear)]
+    n = len(configs)
+    params = [t.detach().to(dev).unsqueeze(0).repeat(n, 1, 1).requires_grad_()
+              for layer in linears for t in (layer.weight.t().contiguous(), layer.bias.view(1, -1))]
+    moments = [torch.zeros_like(p) for p in params]
+    second = [torch.zeros_like(p) for p in params]  # Adam: squared gradients; Adamax: infinity norm
+    best = [p.detach().clone() for p in params]
+    rates = [c.dropout for c in configs]
+    lrs = [c.learning_rate for c in configs]
+    alive = list(range(n))  # trial of each slice of the stack
+    best_loss, best_epoch = [float("inf")] * n, [-1] * n
+    lr_best, lr_wait = [float("inf")] * n, [0] * n
+    learning_rates: list[list[float]] = [[] for _ in range(n)]
+    epochs, seconds = [0] * n, [0.0] * n
+    generator = torch.Generator().manual_seed(first.seed)
+    beta1, beta2, eps = 0.9, 0.999, 1e-8  # torch's defaults for Adam and Adamax
+    adamax = first.optimizer == "adamax"
+    start, step = time.perf_counter(), 0
+    for epoch in range(1, first.max_epochs + 1):
+        layers = list(zip(params[0::2], params[1::2]))
+        dropout = [rates[i] for i in alive] if any(rates[i] > 0 for i in alive) else None
+        # The reference's shuffle, also for a table of one batch: the dropout masks then meet the same rows.
+        for batch in torch.randperm(len(xt), generator=generator).to(dev).split(first.batch_size):
+            xb, yb = xt[batch], yt[batch]
+            logits = _stacked_logits(layers, xb, dropout)
+            t, b, c = logits.shape
+            loss = nn.functional.cross_entropy(logits.reshape(t * b, c), yb.repeat(t), reduction="none")
+            grads = torch.autograd.grad(loss.view(t, b).mean(1).sum(), params)
+            step += 1
+            # torch.optim.Adam / Adamax (foreach off), with a learning rate per trial: one temporary per tensor.
+            step_sizes = [lrs[i] / (1 - beta1**step) for i in alive]
+            step_size = step_sizes[0] if len(set(step_sizes)) == 1 else \
+                torch.tensor(step_sizes, device=dev).view(-1, 1, 1)
+            with torch.no_grad():
+                for p, g, m, s in zip(params, grads, moments, second):
+                    m.lerp_(g, 1 - beta1)
+                    if adamax:
+                        torch.maximum(s.mul_(beta2), g.abs_().add_(eps), out=s)
+                        denom = s / step_size
+                    else:
+                        s.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                        denom = s.sqrt().div_(math.sqrt(1 - beta2**step)).add_(eps).div_(step_size)
+                    p.addcdiv_(m, denom, value=-1)
+        with torch.no_grad():
+            val_losses = _stacked_losses(layers, xv, yv)[0].tolist()
+        finished = []
+        for slot, (i, val_loss) in enumerate(zip(alive, val_losses)):
+            config = configs[i]
+            learning_rates[i].append(lrs[i])
+            epochs[i] = epoch
+            if val_loss < best_loss[i]:
+                best_loss[i], best_epoch[i] = val_loss, epoch
+                for kept, p in zip(best, params):
+                    kept[i].copy_(p.detach()[slot])
+            # Keras ReduceLROnPlateau: improvement needs min_delta; after a halving the count restarts.
+            if val_loss < lr_best[i] - config.lr_min_delta:
+                lr_best[i], lr_wait[i] = val_loss, 0
+            else:
+                lr_wait[i] += 1
+                if lr_wait[i] >= config.lr_patience:
+                    lrs[i] *= config.lr_factor
+                    lr_wait[i] = 0
+            if epoch - best_epoch[i] >= config.patience or epoch == config.max_epochs:
+                finished.append(slot)
+                seconds[i] = time.perf_counter() - start
+                bar.update(1)
+        # a trial can run thousands of epochs: the bar shows where the stack is (redrawn at tqdm's own pace)
+        bar.set_postfix({"epoch": epoch, "training": len(alive) - len(finished),
+                         "best val loss": f"{min(best_loss):.4f}"}, refresh=False)
+        bar.update(0)
+        if finished:
+            stay = [s for s in range(len(alive)) if s not in finished]
+            if not stay:
+                break
+            index = torch.tensor(stay, device=dev)
+            params = [p.detach()[index].requires_grad_() for p in params]
+            moments = [m[index] for m in moments]
+            second = [s[index] for s in second]
+            alive = [alive[s] for s in stay]
+    results = []
+    with torch.no_grad():
+        val_accuracy = _stacked_losses(list(zip(best[0::2], best[1::2])), xv, yv)[1].tolist()
+    for i, config in enumerate(configs):
+        model = MLP(config)
+        for layer, weight, bias in zip([m for m in model.net if isinstance(m, nn.Linear)], best[0::2], best[1::2]):
+            layer.weight.data.copy_(weight[i].t())
+            layer.bias.data.copy_(bias[i].view(-1))
+        model.to(dev)
+        results.append((model, TrainingResult(best_loss[i], best_epoch[i], epochs[i], val_accuracy[i], seconds[i],
+                                              learning_rates[i])))
+    return results
+
+
 def grid_points(search_space: dict[str, list] | None = None) -> list[dict]:
     """Every combination of the search space (198 for seed 003's Table 4), in a fixed order."""
     space = search_space or SEARCH_SPACE
@@ -200,11 +409,13 @@ class MLPClassifier:
     """Seed 003's MLP with random grid search, used like a scikit-learn classifier.
 
     ``fit`` searches ``n_trials`` points of :data:`SEARCH_SPACE` (or trains ``config`` when given),
-    keeps the lowest validation loss and exposes ``predict`` / ``predict_proba`` / ``classes_``.
+    keeps the lowest validation loss and exposes ``predict`` / ``predict_proba`` / ``classes_``. The trials are
+    trained by :func:`train_mlps` (points sharing an architecture and optimiser as one stack).
     """
 
     def __init__(self, n_trials: int = 10, max_epochs: int = 5000, seed: int = 0, device: str | None = None,
-                 search_space: dict[str, list] | None = None, config: dict | None = None, batch_size: int = 256):
+                 search_space: dict[str, list] | None = None, config: dict | None = None, batch_size: int = 256,
+                 progress: bool | None = None):
         self.n_trials = n_trials
         self.max_epochs = max_epochs
         self.seed = seed
@@ -212,6 +423,7 @@ class MLPClassifier:
         self.search_space = search_space or SEARCH_SPACE
         self.config_overrides = config
         self.batch_size = batch_size
+        self.progress = progress  # tqdm bar over the trials; None: only on a terminal
         self.model: MLP | None = None
         self.config: MLPConfig | None = None
         self.trials: list[dict] = []
@@ -236,12 +448,12 @@ class MLPClassifier:
         self.classes_ = np.arange(num_classes)
         points = [self.config_overrides] if self.config_overrides else sample_grid(self.n_trials, self.seed,
                                                                                     self.search_space)
+        configs = [MLPConfig(input_dim=features.shape[1], num_classes=num_classes, max_epochs=self.max_epochs,
+                             batch_size=self.batch_size, seed=self.seed, **point) for point in points]
+        trained = train_mlps(configs, features, labels, val_features, val_labels, self.device, self.progress)
         best = None
         self.trials = []
-        for i, point in enumerate(points):
-            config = MLPConfig(input_dim=features.shape[1], num_classes=num_classes, max_epochs=self.max_epochs,
-                               batch_size=self.batch_size, seed=self.seed, **point)
-            model, result = train_mlp(config, features, labels, val_features, val_labels, self.device)
+        for i, (point, config, (model, result)) in enumerate(zip(points, configs, trained)):
             trial = {**point, "best_val_loss": result.best_val_loss, "val_accuracy": result.val_accuracy,
                      "best_epoch": result.best_epoch, "epochs": result.epochs, "seconds": result.seconds}
             self.trials.append(trial)

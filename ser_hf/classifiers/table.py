@@ -148,7 +148,7 @@ def run_baselines_table(
         keep = y_val_files >= 0
         logger.warning("validation part: %d rows of classes absent from train/test dropped", int((~keep).sum()))
     groups = _groups(test)
-    options = dict(mlp_options or {})
+    options = {"progress": None if progress else False, **(mlp_options or {})}  # the MLP's bar: on a terminal only
 
     rows: list[dict] = []
     for emb_name, extractor in extractors.items():

@@ -56,6 +56,8 @@ class EmbeddingExtractor:
     name: str = "extractor"
     sampling_rate: int = 16000
     device: str = "cpu"
+    # One file at a time on the CPU, no network (openSMILE, MFCC): extract() spreads the files over processes.
+    per_file_cpu: bool = False
 
     def embed(self, waves: Sequence[np.ndarray]) -> list[np.ndarray]:
         raise NotImplementedError
@@ -215,6 +217,57 @@ def _iter_waves(dataset: datasets.Dataset, audio_column: str, batch_size: int, s
         yield waves
 
 
+PARALLEL_MIN_FILES = 64  # below this, starting the workers (each imports numpy, torch, librosa...) costs more
+_worker_extractor: EmbeddingExtractor | None = None
+
+
+def default_num_workers() -> int:
+    """The CPUs this process may run on (``os.sched_getaffinity``; ``os.cpu_count`` where that does not exist)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _init_worker(extractor: EmbeddingExtractor) -> None:
+    """A worker: one BLAS/OpenMP thread (the workers are the parallelism), and the extractor it runs."""
+    from threadpoolctl import threadpool_limits
+
+    global _worker_extractor
+    threadpool_limits(1)
+    torch.set_num_threads(1)
+    _worker_extractor = extractor
+
+
+def _embed_in_worker(waves: list[np.ndarray]) -> list[np.ndarray]:
+    return _worker_extractor.embed(waves)
+
+
+def _embedded_batches(extractor: EmbeddingExtractor, dataset: datasets.Dataset, audio_column: str, batch_size: int,
+                      num_workers: int):
+    """``extractor.embed`` of every file of ``dataset``, a list per batch, in row order; with ``num_workers`` > 1
+    the batches (smaller ones, so every worker gets several) run in a pool of processes, the decoding here.
+
+    Linux forks the workers, as torch's DataLoader and ``datasets.map(num_proc)`` do: no start-up cost and no
+    ``if __name__ == "__main__"`` needed in the calling script; elsewhere they are spawned (the extractor pickled)."""
+    if num_workers <= 1:
+        for waves in _iter_waves(dataset, audio_column, batch_size, extractor.sampling_rate):
+            yield extractor.embed(waves)
+        return
+    import collections
+    import multiprocessing
+    import sys
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunk = max(1, min(batch_size, len(dataset) // (4 * num_workers)))
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with ProcessPoolExecutor(num_workers, mp_context=context, initializer=_init_worker, initargs=(extractor,)) as pool:
+        pending: collections.deque = collections.deque()
+        for waves in _iter_waves(dataset, audio_column, chunk, extractor.sampling_rate):
+            pending.append(pool.submit(_embed_in_worker, waves))
+            while len(pending) > 4 * num_workers:  # bounded read-ahead: decoded audio waits in memory
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def _save_npy(path: Path, array: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy", delete=False) as tmp:
@@ -274,6 +327,7 @@ def extract(
     audio_column: str = "audio",
     progress: bool = True,
     distributed: bool | None = None,
+    num_workers: int | None = None,
 ) -> Embeddings:
     """Embeddings of every file of ``dataset`` (in row order); files already in the cache are not extracted again.
 
@@ -292,6 +346,10 @@ def extract(
         use_cache: read and write the cache (False: always compute, write nothing).
         distributed: None: shard across processes when several are launched (below); False: this process alone
             (e.g. the main process after the others extracted their shards into the cache).
+        num_workers: processes for a per-file CPU extractor (openSMILE, MFCC; ``per_file_cpu``): None: one per
+            CPU this process may use (:func:`default_num_workers`) when at least ``PARALLEL_MIN_FILES`` files are
+            to be extracted and this process is not one of several launched; 0 or 1: in this process. Results are
+            the same, in row order. Network extractors always run here (batched on the device).
 
     Launched as several processes (``accelerate launch``, torchrun), each process extracts a contiguous shard of
     the files missing from the cache, on its own device, writes them to the per-file cache, and reads the others'
@@ -333,16 +391,21 @@ def extract(
         todo = dataset if len(mine) == len(dataset) else dataset.select(mine)
         empty: list[int] = []
         bar = tqdm(total=len(mine), desc=f"{extractor.name} embeddings", unit="file", disable=not progress)
+        workers = 1
+        if extractor.per_file_cpu:
+            workers = num_workers if num_workers is not None else \
+                (default_num_workers() if state is None and len(mine) >= PARALLEL_MIN_FILES else 1)
+            workers = max(1, min(workers, len(mine)))
         position = 0
-        for waves in _iter_waves(todo, audio_column, batch_size, extractor.sampling_rate):
-            for frames in extractor.embed(waves):
+        for embedded in _embedded_batches(extractor, todo, audio_column, batch_size, workers):
+            for frames in embedded:
                 row = mine[position]
                 frames = np.asarray(frames, dtype=np.float32)
                 if frames.shape[0] == 0:
                     empty.append(row)
                 per_file[row] = frames.mean(axis=0, keepdims=True) if pooling == "mean" and len(frames) else frames
                 position += 1
-            bar.update(len(waves))
+            bar.update(len(embedded))
         bar.close()
         if empty:
             names = dataset.select(empty[:5])["path"] if "path" in dataset.column_names else empty[:5]

@@ -26,6 +26,8 @@ MFCC_STATISTICS = ("mean", "std", "min", "max", "median")
 class OpenSmileExtractor(EmbeddingExtractor):
     """openSMILE functionals (one row per file) or low-level descriptors (one row per frame)."""
 
+    per_file_cpu = True
+
     def __init__(self, feature_set: str = "eGeMAPSv02", level: str = "functionals"):
         try:
             import opensmile
@@ -40,11 +42,23 @@ class OpenSmileExtractor(EmbeddingExtractor):
         self.name = {"eGeMAPSv02": "egemaps", "ComParE_2016": "compare"}[feature_set] + ("" if level == "functionals"
                                                                                           else "_lld")
         self.version = opensmile.__version__
-        self._smile = opensmile.Smile(
-            feature_set=getattr(opensmile.FeatureSet, feature_set),
-            feature_level=opensmile.FeatureLevel.Functionals if level == "functionals"
+        self._smile = self._build()
+
+    def _build(self):
+        import opensmile
+
+        return opensmile.Smile(
+            feature_set=getattr(opensmile.FeatureSet, self.feature_set),
+            feature_level=opensmile.FeatureLevel.Functionals if self.level == "functionals"
             else opensmile.FeatureLevel.LowLevelDescriptors,
         )
+
+    def __getstate__(self) -> dict:  # for extract()'s worker processes: the Smile object is rebuilt there
+        return {k: v for k, v in self.__dict__.items() if k != "_smile"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._smile = self._build()
 
     @property
     def feature_names(self) -> list[str]:
@@ -60,6 +74,8 @@ class OpenSmileExtractor(EmbeddingExtractor):
 
 class MFCCExtractor(EmbeddingExtractor):
     """MFCC statistics over the file (default: mean and std of 40 MFCCs, 80 values), or per-frame MFCCs."""
+
+    per_file_cpu = True
 
     def __init__(self, n_mfcc: int = 40, statistics: Sequence[str] = ("mean", "std"), deltas: bool = False,
                  n_fft: int = 512, win_length: int = 400, hop_length: int = 160, n_mels: int = 64,
