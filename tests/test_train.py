@@ -127,7 +127,7 @@ def test_length_grouping_uses_the_duration_column_and_decodes_no_audio(tmp_path,
 def test_grouped_batches_are_the_stock_ones_served_in_random_order(tmp_path):
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    durations = np.random.default_rng(1).uniform(0.5, 4.0, 640).round(3).tolist()
+    durations = np.random.default_rng(1).uniform(0.5, 4.0, 645).round(3).tolist()  # 80 batches of 8 and one of 5
     trainer, _ = _toy_trainer(tmp_path, durations, 0.05, group_by_length="true", per_device_train_batch_size=8)
     sampler = trainer._get_train_sampler()
     torch.manual_seed(3)
@@ -137,6 +137,7 @@ def test_grouped_batches_are_the_stock_ones_served_in_random_order(tmp_path):
     assert sorted(ours) == list(range(len(durations)))
     batches = lambda order: [tuple(sorted(order[i : i + 8])) for i in range(0, len(order), 8)]  # noqa: E731
     assert sorted(batches(ours)) == sorted(batches(stock)), "the same batches, hence the same padding"
+    assert len(batches(ours)[-1]) == 5, "the short batch stays last"
     assert batches(ours)[0] == batches(stock)[0] and max(durations) in [durations[i] for i in ours[:8]]
     # the stock order sweeps each mega-batch from long to short: most steps are shorter than the one before
     longest = lambda order: [max(durations[i] for i in b) for b in batches(order)]  # noqa: E731

@@ -1,11 +1,13 @@
 """The Trainer side of ``train.py``: the batch collator, the sampler, the ``Trainer`` and resuming.
 
-Speed choices, each measured in ``benchmarks/train.py``:
+Speed choices, measured in ``benchmarks/train.py`` (throughput) and ``benchmarks/time_to_accuracy.py``
+(against the stock Hugging Face recipe):
 
 * audio stays as 16-kHz WAV bytes (``Audio(decode=False)``) and is decoded with soundfile in the
   collator: no torchcodec and no resampling per step;
-* training batches are grouped by the stored ``duration`` column (grouping reads no audio) and served in
-  random order (:class:`ShuffledLengthGroupedSampler`);
+* training batches are drawn in random order by default; with ``group_by_length`` they are grouped by
+  the stored ``duration`` column (no audio read) and served in random order
+  (:class:`ShuffledLengthGroupedSampler`);
 * evaluation and test rows run longest first, so batches carry almost no padding, and predictions come
   back in row order (:meth:`SERTrainer.predict`);
 * training clips are randomly cropped to ``max_train_seconds`` (evaluation clips centre-cropped to
@@ -163,7 +165,11 @@ class ShuffledLengthGroupedSampler(LengthGroupedSampler):
     def __iter__(self):
         indices = get_length_grouped_indices(self.lengths, self.batch_size, generator=self.generator)
         batches = [indices[i : i + self.batch_size] for i in range(0, len(indices), self.batch_size)]
-        order = [0] + (torch.randperm(len(batches) - 1, generator=self.generator) + 1).tolist() if batches else []
+        # The short batch (the end of the last mega-batch) stays last: the loader cuts the flat order
+        # every batch_size indices, so one in the middle would shift every batch after it.
+        middle = len(batches) - 1 - (len(batches) > 1 and len(batches[-1]) < self.batch_size)
+        order = [0] + (torch.randperm(max(middle, 0), generator=self.generator) + 1).tolist()
+        order += list(range(len(order), len(batches)))
         return iter([i for b in order for i in batches[b]])
 
 
