@@ -10,7 +10,8 @@ Data: the quickstart's synthetic corpus, prepared once by ser-hf and exported as
 Model: the quickstart's tiny HuBERT, initialised once per seed and saved; both tools start from that
 folder (the stock recipe numbers the labels alphabetically, so the rows of the random head meet other
 classes: same weights, another assignment). Hyper-parameters: the quickstart's (learning rate,
-warm-up, batch 16, CNN trained), ``--epochs`` for the stock recipe.
+warm-up, batch 16, CNN trained), ``--epochs`` for the stock recipe, which keeps its own default crop
+(20 s: none on these clips) unless ``--stock-with-crop`` adds a run with ser-hf's.
 
 Each run is a separate process; wall time and CPU time (user + system of the process and its
 children) cover the whole command, start-up and test prediction included. ser-hf runs are given
@@ -69,23 +70,26 @@ def timed(command: list[str], log: Path) -> tuple[float, float, int]:
     return time.perf_counter() - started, usage.ru_utime + usage.ru_stime, os.waitstatus_to_exitcode(status)
 
 
-def run_stock(work: Path, init: Path, seed: int, epochs: float, recipe) -> dict:
-    out = work / f"stock-seed{seed}"
+def run_stock(work: Path, init: Path, seed: int, epochs: float, recipe, crop: float | None = None) -> dict:
+    """The stock recipe; ``crop`` gives it ser-hf's training crop (its own default, 20 s, crops nothing here)."""
+    name = f"stock-seed{seed}" + (f"-crop{crop:g}" if crop else "")
+    out = work / name
     shutil.rmtree(out, ignore_errors=True)
-    result_file = work / f"stock-seed{seed}.json"
+    result_file = work / f"{name}.json"
     command = [sys.executable, str(ROOT / "benchmarks" / "stock_audio_classification.py"),
                "--data-dir", str(work / "audiofolder"), "--model", str(init), "--output-dir", str(out),
                "--epochs", str(epochs), "--learning-rate", str(recipe.learning_rate),
                "--warmup-ratio", str(recipe.warmup_ratio), "--batch-size", str(recipe.per_device_train_batch_size),
                "--eval-batch-size", str(recipe.per_device_eval_batch_size),
                "--freeze-feature-encoder", str(recipe.freeze_feature_encoder).lower(), "--seed", str(seed),
-               "--json", str(result_file)]
-    wall, cpu, rc = timed(command, work / f"stock-seed{seed}.log")
+               "--json", str(result_file), *(["--max-length-seconds", str(crop)] if crop else [])]
+    wall, cpu, rc = timed(command, work / f"{name}.log")
     if rc:
-        raise RuntimeError(f"the stock recipe failed (exit {rc}); see {work / f'stock-seed{seed}.log'}")
+        raise RuntimeError(f"the stock recipe failed (exit {rc}); see {work / f'{name}.log'}")
     r = json.loads(result_file.read_text())
     shutil.rmtree(out, ignore_errors=True)
-    return {"tool": "stock HF recipe", "seed": seed, "epochs": epochs, "accuracy": r["test_accuracy"],
+    tool = "stock HF recipe" + (f", {crop:g}-s crops" if crop else "")
+    return {"tool": tool, "seed": seed, "epochs": epochs, "accuracy": r["test_accuracy"],
             "uar": r["test_uar"], "wall_s": wall, "cpu_s": cpu, "train_runtime_s": r["train_runtime_s"],
             "steps": r["global_step"]}
 
@@ -149,6 +153,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--no-default", action="store_true", help="skip ser-hf's default run (variants only)")
     p.add_argument("--before", default=None, metavar="DIR",
                    help="also run the default of another ser-hf checkout (e.g. `git worktree add DIR v0.x`) as 'before'")
+    p.add_argument("--stock-with-crop", action="store_true",
+                   help="also run the stock recipe with ser-hf's training crop (--max-length-seconds max_train_seconds)")
     p.add_argument("--work", default=None, help="working folder (kept); default: a temporary one")
     p.add_argument("--json", default=None, help="write every run and the summary here")
     args = p.parse_args(argv)
@@ -182,6 +188,9 @@ def main(argv: list[str] | None = None) -> dict:
         # Alternated per seed, so load from elsewhere on the machine falls on every tool alike.
         rows.append(run_stock(work, init, seed, args.epochs, recipe))
         print(json.dumps(rows[-1]), flush=True)
+        if args.stock_with_crop:
+            rows.append(run_stock(work, init, seed, args.epochs, recipe, crop=recipe.max_train_seconds))
+            print(json.dumps(rows[-1]), flush=True)
         for name, overrides, checkout in variants:
             rows.append(run_serhf(work, init, seed, serhf_epochs, name, overrides, checkout))
             print(json.dumps(rows[-1]), flush=True)
