@@ -42,6 +42,7 @@ test-fast: setup
 benchmarks: setup
 	$(PY) benchmarks/prepare.py
 	$(PY) benchmarks/train.py
+	$(PY) benchmarks/time_to_accuracy.py
 	$(PY) benchmarks/latency.py
 	$(PY) benchmarks/extract.py
 	$(PY) benchmarks/trained_baselines.py
