@@ -38,10 +38,11 @@ sys.path.insert(0, str(ROOT))
 
 def export_audiofolder(data, root: Path) -> dict[str, int]:
     """Write each split's 16-kHz WAV bytes as ``root/split/label/N.wav``."""
+    from ser_hf.training.data import model_view  # the WAV bytes as stored, undecoded
+
     sizes = {}
     for split, ds in data.splits.items():
-        view = ds.select_columns(["audio", "label"]).cast_column("audio", __import__("datasets").Audio(decode=False))
-        for i, row in enumerate(view):
+        for i, row in enumerate(model_view(ds)):
             folder = root / split / data.label_names[row["label"]]
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{i:05d}.wav").write_bytes(row["audio"]["bytes"])

@@ -72,6 +72,31 @@ def kill(procs: list[subprocess.Popen]) -> None:
         proc.wait()
 
 
+def wait_all(procs: list[subprocess.Popen], logs: list[Path], timeout: float) -> None:
+    """Every process ends with exit status 0 within ``timeout`` seconds; whatever is left is killed."""
+    try:
+        for proc, log in zip(procs, logs):
+            assert proc.wait(timeout=timeout) == 0, log.read_text()[-4000:]
+    finally:
+        kill(procs)
+
+
+def kill_after_checkpoint(procs: list[subprocess.Popen], logs: list[Path], out: Path, step: int = 4,
+                          timeout: float = 400) -> int:
+    """SIGKILL ``procs`` once checkpoint-``step`` is complete; the step of the newest complete checkpoint."""
+    deadline = time.time() + timeout
+    try:
+        while not (out / f"checkpoint-{step}" / "trainer_state.json").is_file():
+            for proc, log in zip(procs, logs):
+                assert proc.poll() is None, log.read_text()[-4000:]
+            assert time.time() < deadline, "no checkpoint in time"
+            time.sleep(0.2)
+    finally:
+        kill(procs)
+    assert not (out / "results.json").exists(), "killed before the end"
+    return max(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*") if (p / "trainer_state.json").is_file())
+
+
 def assert_follows_one_process(out: Path, results: dict, single_out: Path) -> None:
     """The 8-step two-process run in ``out`` (``results``: its results.json) against one process training on the
     same global batches into ``single_out``."""
@@ -117,17 +142,7 @@ def test_two_nodes_match_one_process_and_resume_after_both_are_killed(tmp_path):
     logs = [tmp_path / f"node{rank}.log" for rank in (0, 1)]
     port = free_port()
     nodes = [launch_node(rank, port, args, logs[rank], env) for rank in (0, 1)]
-    deadline = time.time() + 400
-    try:
-        while not (out / "checkpoint-4" / "trainer_state.json").is_file():
-            for node, log in zip(nodes, logs):
-                assert node.poll() is None, log.read_text()[-4000:]
-            assert time.time() < deadline, "no checkpoint in time"
-            time.sleep(0.2)
-    finally:
-        kill(nodes)
-    assert not (out / "results.json").exists(), "both nodes were killed before the end"
-    killed_at = max(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*") if (p / "trainer_state.json").is_file())
+    killed_at = kill_after_checkpoint(nodes, logs, out)
     assert killed_at < 8
     first = [log.read_text() for log in logs]
     assert "[rank 0] INFO train: process rank 0 of world size 2" in first[0]
@@ -137,12 +152,7 @@ def test_two_nodes_match_one_process_and_resume_after_both_are_killed(tmp_path):
     assert first[1].count("using cached preparation") == 2  # ravdess and subesco
 
     port = free_port()  # the same command again, on both nodes
-    nodes = [launch_node(rank, port, args, logs[rank], env) for rank in (0, 1)]
-    try:
-        for node, log in zip(nodes, logs):
-            assert node.wait(timeout=400) == 0, log.read_text()[-4000:]
-    finally:
-        kill(nodes)
+    wait_all([launch_node(rank, port, args, logs[rank], env) for rank in (0, 1)], logs, timeout=400)
     second = [log.read_text() for log in logs]
     for rank in (0, 1):
         assert f"[rank {rank}] INFO train: resuming from {out / f'checkpoint-{killed_at}'} (global step {killed_at})" in second[rank]
@@ -165,11 +175,7 @@ def test_two_nodes_meet_through_a_c10d_rendezvous_and_prepare_on_their_own_disks
     nodes = [launch_node(rank, port, args, logs[rank], {
         **os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
         "SER_HF_CACHE": str(tmp_path / f"local_disk_{rank}")}, "multi_node_c10d.yaml") for rank in (0, 1)]
-    try:
-        for node, log in zip(nodes, logs):
-            assert node.wait(timeout=300) == 0, log.read_text()[-4000:]
-    finally:
-        kill(nodes)
+    wait_all(nodes, logs, timeout=300)
     text = [log.read_text() for log in logs]
     assert "INFO train: process rank 0 of world size 2" in text[0] + text[1]
     assert "INFO train: process rank 1 of world size 2" in text[0] + text[1]
@@ -311,17 +317,7 @@ def test_fsdp_config_shards_on_cpu_resumes_after_a_kill_and_follows_one_process(
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
     args = ["--recipe", "quickstart", f"output_dir={out}", *TINY_RUN]
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
-    run = launch_fsdp(args, first_log, env)
-    deadline = time.time() + 400
-    try:
-        while not (out / "checkpoint-4" / "trainer_state.json").is_file():
-            assert run.poll() is None, first_log.read_text()[-4000:]
-            assert time.time() < deadline, "no checkpoint in time"
-            time.sleep(0.2)
-    finally:
-        kill([run])
-    assert not (out / "results.json").exists(), "killed before the end"
-    killed_at = max(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*") if (p / "trainer_state.json").is_file())
+    killed_at = kill_after_checkpoint([launch_fsdp(args, first_log, env)], [first_log], out)
     assert killed_at < 8
 
     first = first_log.read_text()
@@ -335,11 +331,7 @@ def test_fsdp_config_shards_on_cpu_resumes_after_a_kill_and_follows_one_process(
         shards = sorted(f.name for f in (out / "checkpoint-4" / part).glob("*.distcp"))
         assert shards == ["__0_0.distcp", "__1_0.distcp"], shards
 
-    run = launch_fsdp(args, second_log, env)  # the same command again
-    try:
-        assert run.wait(timeout=400) == 0, second_log.read_text()[-4000:]
-    finally:
-        kill([run])
+    wait_all([launch_fsdp(args, second_log, env)], [second_log], timeout=400)  # the same command again
     second = second_log.read_text()
     for rank in (0, 1):
         assert f"[rank {rank}] INFO train: resuming from {out / f'checkpoint-{killed_at}'} (global step {killed_at})" \
