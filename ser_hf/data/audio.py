@@ -1,15 +1,16 @@
 """Waveform I/O and the seeds' preprocessing: mono, 16 kHz, silence trim, peak norm, fixed length.
 
-Decoding goes through ``soundfile`` (libsndfile) and resampling through ``soxr``: on a
-2-core machine this is ~30x cheaper per file than ``datasets``' torchcodec path, which is
-why preparation decodes the original files once and stores 16-kHz PCM WAV bytes in a
-normal ``datasets.Audio`` column.
+Decoding goes through ``soundfile`` (libsndfile; plain 16-bit PCM WAVs are read straight with
+numpy, to the same samples) and resampling through ``soxr``: on a 2-core machine this is ~30x
+cheaper per file than ``datasets``' torchcodec path, which is why preparation decodes the
+original files once and stores 16-kHz PCM WAV bytes in a normal ``datasets.Audio`` column.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
 import wave as wavfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -59,6 +60,103 @@ def _wav_promised_frames(header: bytes) -> int | None:
     return None
 
 
+# libsndfile 1.2's WAV parser steps over these exactly by their size and cannot fail on them; any other
+# chunk around ``data`` sends the file through libsndfile itself.
+_SKIPPED_CHUNKS = (b"JUNK", b"PAD ")
+_LIST_ODD_SUBCHUNKS = (b"INFO", b"adtl", b"exif", b"data", b"\0\0\0\0")  # parsed without a size, or backed out of
+_KSDATAFORMAT_SUBTYPE_PCM = bytes.fromhex("0100000000001000800000aa00389b71")
+
+
+def _chunk_is_skipped(chunk: bytes, body: bytes) -> bool:
+    """Whether libsndfile reads past this (complete) chunk to its end without an error or a side effect on the audio."""
+    if chunk in _SKIPPED_CHUNKS:
+        return True
+    if chunk == b"fact":
+        return len(body) >= 4  # a shorter one is over-read
+    if chunk != b"LIST" or len(body) <= 8 or body[:4] not in (b"INFO", b"adtl"):
+        return False
+    pos = 4  # libsndfile walks the sub-chunks; only an exact tiling of plain ones ends where the LIST does
+    while pos < len(body):
+        sub, size = body[pos : pos + 4], int.from_bytes(body[pos + 4 : pos + 8], "little")
+        if pos + 8 > len(body) or sub in _LIST_ODD_SUBCHUNKS or (sub == b"labl" and size < 4):
+            return False
+        pos += 8 + size + (size & 1)
+    return pos == len(body)
+
+
+def _read_plain_pcm16(fd: int, header: bytes, file_size: int) -> tuple[np.ndarray, int] | None:
+    """A plain 16-bit PCM RIFF/WAVE file's samples, int16 (frames, channels), and rate; None for anything else.
+
+    One pread and np.frombuffer skip libsndfile's open, ~0.08 instead of ~0.3 ms for a 3-s 48-kHz file. Only files
+    whose every chunk libsndfile 1.2 would parse to the same samples take this path (frames = the data size, cut
+    to what the file holds; the tests compare both readers); the rest, including every file it rejects, do not.
+    """
+    if header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+        return None
+    end = min(len(header), file_size)
+    pos, fmt = 12, None
+    while True:
+        if pos + 8 > end:
+            return None
+        chunk, size = header[pos : pos + 4], int.from_bytes(header[pos + 4 : pos + 8], "little")
+        pos += 8
+        if chunk == b"data":
+            break
+        body = header[pos : pos + size]
+        if len(body) < size or (chunk == b"fmt " and fmt is not None):
+            return None
+        if chunk == b"fmt ":
+            fmt = body
+        elif not _chunk_is_skipped(chunk, body):
+            return None
+        pos += size + (size & 1)
+    if fmt is None or len(fmt) < 16 or size == 0:  # libsndfile "repairs" some empty data chunks
+        return None
+    tag, channels, sr, _, align, bits = struct.unpack_from("<HHIIHH", fmt)
+    if tag == 0xFFFE:
+        pcm = len(fmt) >= 40 and fmt[24:40] == _KSDATAFORMAT_SUBTYPE_PCM
+    else:
+        pcm = tag == 1
+    if not pcm or bits != 16 or not 1 <= channels <= 1024 or align != 2 * channels or not 1 <= sr < 2**31:
+        return None
+    n_bytes = min(size, file_size - pos)
+    tail = pos + n_bytes + (size & 1)
+    if tail < file_size - 4:  # libsndfile parses the chunks after the data too, and a bad one fails the file
+        if file_size - tail > 65536:
+            return None
+        rest = os.pread(fd, file_size - tail, tail)
+        at = pad = 0
+        while at < len(rest) - 4:  # libsndfile's end test comes before it skips a chunk's pad byte
+            at += pad
+            chunk, size = rest[at : at + 4], int.from_bytes(rest[at + 4 : at + 8], "little")
+            if chunk == b"\0\0\0\0":  # where libsndfile stops parsing
+                break
+            body = rest[at + 8 : at + 8 + size]
+            if at + 8 > len(rest) or len(body) < size or not (chunk == b"id3 " or _chunk_is_skipped(chunk, body)):
+                return None
+            at, pad = at + 8 + size, size & 1
+    want = n_bytes - n_bytes % align
+    data = os.pread(fd, want, pos)  # short (and left to libsndfile) past 2 GiB or when the file shrank meanwhile
+    if len(data) != want or want < 4 or data[:4] in (b"wvpk", b"OggS"):  # refused by libsndfile (which peeks
+        return None  # past a tiny chunk)
+    return np.frombuffer(data, dtype="<i2", count=len(data) // align * channels).reshape(-1, channels), sr
+
+
+def _pcm16_to_mono(samples: np.ndarray) -> np.ndarray:
+    """int16 (frames, channels) to float32 mono: the same bits as scaling to float then ``mean(axis=1)``.
+
+    int16 / 32768 is exact in float32 and so is the sum of two of them, hence one pass for stereo; a cast
+    then an in-place scale is cheaper than numpy's casting multiply.
+    """
+    if samples.shape[1] == 1:
+        mono, scale = samples[:, 0].astype(np.float32), 1 / 32768
+    elif samples.shape[1] == 2:
+        mono, scale = np.add(samples[:, 0], samples[:, 1], dtype=np.float32), 1 / 65536
+    else:
+        return np.multiply(samples, 1 / 32768, dtype=np.float32).mean(axis=1)
+    return np.multiply(mono, scale, out=mono)
+
+
 def read_audio(
     path: str | Path, sampling_rate: int | None = 16000, info: dict | None = None
 ) -> tuple[np.ndarray, int]:
@@ -70,25 +168,35 @@ def read_audio(
     path = Path(path)
     warnings: list[str] = []
     try:
-        if path.stat().st_size == 0:
+        file_size = path.stat().st_size
+        if file_size == 0:
             raise AudioError(f"{path}: empty file (0 bytes)")
         # Opened here rather than by libsndfile, which reports every open failure as "System error."
         fd = os.open(path, os.O_RDONLY)
         try:
-            promised = _wav_promised_frames(os.pread(fd, 4096, 0))
-        except OSError:
+            header = os.pread(fd, 4096, 0)
+            promised = _wav_promised_frames(header)
+            plain = _read_plain_pcm16(fd, header, file_size)
+        except BaseException:
             os.close(fd)
             raise
-        with sf.SoundFile(fd, closefd=True) as fh:
-            # libsndfile's int16 -> float conversion costs ~5x the read; convert in numpy instead.
-            if fh.subtype == "PCM_16":
-                data = np.multiply(fh.read(dtype="int16", always_2d=True), 1 / 32768, dtype=np.float32)
-            else:
-                data = fh.read(dtype="float32", always_2d=True)
-                if not np.isfinite(data).all():
-                    bad = int(np.count_nonzero(~np.isfinite(data)))
-                    raise AudioError(f"{path}: non-finite samples ({bad} NaN or inf values)")
-            sr, channels = fh.samplerate, fh.channels
+        if plain is not None:
+            os.close(fd)
+            samples, sr = plain
+            channels = samples.shape[1]
+            wave = _pcm16_to_mono(samples)
+        else:
+            with sf.SoundFile(fd, closefd=True) as fh:
+                # libsndfile's int16 -> float conversion costs ~5x the read; convert in numpy instead.
+                if fh.subtype == "PCM_16":
+                    wave = _pcm16_to_mono(fh.read(dtype="int16", always_2d=True))
+                else:
+                    data = fh.read(dtype="float32", always_2d=True)
+                    if not np.isfinite(data).all():
+                        bad = int(np.count_nonzero(~np.isfinite(data)))
+                        raise AudioError(f"{path}: non-finite samples ({bad} NaN or inf values)")
+                    wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+                sr, channels = fh.samplerate, fh.channels
     except AudioError:
         raise
     except sf.LibsndfileError as err:  # its str() names the descriptor, not the file
@@ -99,16 +207,16 @@ def read_audio(
         raise AudioError(f"{path}: permission denied") from err
     except OSError as err:
         raise AudioError(f"{path}: cannot open ({err.strerror or err})") from err
-    if data.shape[0] == 0:
+    frames = len(wave)
+    if frames == 0:
         raise AudioError(f"{path}: no audio frames")
-    if promised is not None and promised > data.shape[0]:
+    if promised is not None and promised > frames:
         warnings.append(
-            f"truncated (the header promises {promised} frames, the file holds {data.shape[0]}: "
-            f"{100 * data.shape[0] / promised:.0f} %)"
+            f"truncated (the header promises {promised} frames, the file holds {frames}: "
+            f"{100 * frames / promised:.0f} %)"
         )
     if info is not None:
-        info.update(sample_rate=sr, frames=int(data.shape[0]), channels=channels, warnings=warnings)
-    wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+        info.update(sample_rate=sr, frames=frames, channels=channels, warnings=warnings)
     if sampling_rate and sr != sampling_rate:
         wave = soxr.resample(wave, sr, sampling_rate, quality="HQ")
         sr = sampling_rate
@@ -128,8 +236,10 @@ def trim_bounds(wave: np.ndarray, top_db: float, frame_length: int = 2048, hop_l
     if frame_length != 4 * hop_length:
         raise ValueError("trim_bounds needs frame_length == 4 * hop_length (librosa's default ratio)")
     n_blocks = -(-n // hop_length)
-    squares = np.zeros(n_blocks * hop_length, dtype=np.float64)
+    # Squared in the wave's dtype, summed in float64; np.empty and zeroing the tail saves np.zeros' page faults.
+    squares = np.empty(n_blocks * hop_length, dtype=np.float64)
     np.square(wave, out=squares[:n])
+    squares[n:] = 0.0
     block_energy = squares.reshape(n_blocks, hop_length).sum(axis=1)
     n_frames = 1 + n // hop_length  # librosa's frame count for a centred, padded signal
     padded = np.concatenate([np.zeros(2), block_energy, np.zeros(2)])
@@ -158,7 +268,8 @@ def fix_length(wave: np.ndarray, length: int) -> np.ndarray:
 
 
 def preprocess(wave: np.ndarray, cfg: PreprocessConfig, name: str = "<array>") -> np.ndarray:
-    peak = float(np.max(np.abs(wave))) if len(wave) else 0.0
+    # max(-min, max) is max |x| without abs's copy; NaN propagates, abs() turns -0.0 into 0.0.
+    peak = abs(float(np.maximum(wave.max(), -wave.min()))) if len(wave) else 0.0
     if peak < cfg.min_peak:
         raise AudioError(f"{name}: no signal (peak {peak:.2g})")
     if cfg.trim_db is not None:
@@ -167,11 +278,16 @@ def preprocess(wave: np.ndarray, cfg: PreprocessConfig, name: str = "<array>") -
         wave = wave * (0.99 / peak) if peak > 0 else wave
     if cfg.fixed_seconds:
         wave = fix_length(wave, int(round(cfg.fixed_seconds * cfg.sampling_rate)))
-    return np.clip(wave, -1.0, 1.0).astype(np.float32, copy=False)
+    if not peak <= 1.0:  # trimming, cropping and normalising never raise the peak, so the clip is a no-op
+        wave = np.clip(wave, -1.0, 1.0)
+    return wave.astype(np.float32, copy=False)
 
 
 def to_pcm16(wave: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(wave, -1.0, 1.0) * 32767.0).astype("<i2")
+    pcm = np.clip(wave, -1.0, 1.0)
+    pcm *= 32767.0  # in place: the same rounding as clip(x) * 32767 without two more temporaries
+    np.rint(pcm, out=pcm)
+    return pcm.astype("<i2")
 
 
 def encode_wav(wave: np.ndarray, sampling_rate: int) -> bytes:
