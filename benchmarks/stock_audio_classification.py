@@ -54,6 +54,7 @@ def main(argv=None) -> dict:
     p.add_argument("--freeze-feature-encoder", choices=["true", "false"], default="true")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (the example's --bf16; on CPU with use_cpu)")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     datasets.disable_progress_bars()
@@ -97,7 +98,7 @@ def main(argv=None) -> dict:
         per_device_eval_batch_size=args.eval_batch_size, eval_strategy="epoch", save_strategy="epoch",
         load_best_model_at_end=True, metric_for_best_model="accuracy", save_total_limit=3, seed=args.seed,
         remove_unused_columns=False, dataloader_num_workers=args.workers, logging_steps=10, report_to="none",
-        disable_tqdm=True, use_cpu=True,
+        disable_tqdm=True, use_cpu=True, bf16=args.bf16,
     )
     trainer = Trainer(model=model, args=training_args, train_dataset=raw["train"], eval_dataset=raw["validation"],
                       compute_metrics=compute_metrics, processing_class=extractor)

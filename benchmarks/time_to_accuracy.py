@@ -71,9 +71,11 @@ def timed(command: list[str], log: Path) -> tuple[float, float, int]:
     return time.perf_counter() - started, usage.ru_utime + usage.ru_stime, os.waitstatus_to_exitcode(status)
 
 
-def run_stock(work: Path, init: Path, seed: int, epochs: float, recipe, crop: float | None = None) -> dict:
-    """The stock recipe; ``crop`` gives it ser-hf's training crop (its own default, 20 s, crops nothing here)."""
-    name = f"stock-seed{seed}" + (f"-crop{crop:g}" if crop else "")
+def run_stock(work: Path, init: Path, seed: int, epochs: float, recipe, crop: float | None = None,
+              bf16: bool = False) -> dict:
+    """The stock recipe; ``crop`` gives it ser-hf's training crop (its own default, 20 s, crops nothing here),
+    ``bf16`` its ``--bf16`` flag (CPU autocast)."""
+    name = f"stock-seed{seed}" + (f"-crop{crop:g}" if crop else "") + ("-bf16" if bf16 else "")
     out = work / name
     shutil.rmtree(out, ignore_errors=True)
     result_file = work / f"{name}.json"
@@ -83,13 +85,14 @@ def run_stock(work: Path, init: Path, seed: int, epochs: float, recipe, crop: fl
                "--warmup-ratio", str(recipe.warmup_ratio), "--batch-size", str(recipe.per_device_train_batch_size),
                "--eval-batch-size", str(recipe.per_device_eval_batch_size),
                "--freeze-feature-encoder", str(recipe.freeze_feature_encoder).lower(), "--seed", str(seed),
-               "--json", str(result_file), *(["--max-length-seconds", str(crop)] if crop else [])]
+               "--json", str(result_file), *(["--max-length-seconds", str(crop)] if crop else []),
+               *(["--bf16"] if bf16 else [])]
     wall, cpu, rc = timed(command, work / f"{name}.log")
     if rc:
         raise RuntimeError(f"the stock recipe failed (exit {rc}); see {work / f'{name}.log'}")
     r = json.loads(result_file.read_text())
     shutil.rmtree(out, ignore_errors=True)
-    tool = "stock HF recipe" + (f", {crop:g}-s crops" if crop else "")
+    tool = "stock HF recipe" + (f", {crop:g}-s crops" if crop else "") + (", bf16" if bf16 else "")
     return {"tool": tool, "seed": seed, "epochs": epochs, "accuracy": r["test_accuracy"],
             "uar": r["test_uar"], "wall_s": wall, "cpu_s": cpu, "train_runtime_s": r["train_runtime_s"],
             "steps": r["global_step"]}
@@ -109,7 +112,8 @@ def run_serhf(work: Path, init: Path, seed: int, epochs: float, name: str, overr
     shutil.rmtree(out, ignore_errors=True)
     return {"tool": f"ser-hf {name}", "seed": seed, "epochs": epochs, "accuracy": r["test"]["accuracy"],
             "uar": r["test"]["uar"], "wall_s": wall, "cpu_s": cpu, "train_runtime_s": r["run"]["train_runtime_s"],
-            "steps": r["run"]["global_step"], "padding": r["run"]["train_padding_fraction"]}
+            "steps": r["run"]["global_step"], "padding": r["run"]["train_padding_fraction"],
+            "precision": r["run"].get("precision")}
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -156,6 +160,9 @@ def main(argv: list[str] | None = None) -> dict:
                    help="also run the default of another ser-hf checkout (e.g. `git worktree add DIR v0.x`) as 'before'")
     p.add_argument("--stock-with-crop", action="store_true",
                    help="also run the stock recipe with ser-hf's training crop (--max-length-seconds max_train_seconds)")
+    p.add_argument("--stock-with-bf16", action="store_true",
+                   help="also run the stock recipe with ser-hf's crop and --bf16 (what ser-hf's bf16: auto picks on a "
+                        "CPU with bf16 units)")
     p.add_argument("--work", default=None, help="working folder (kept); default: a temporary one")
     p.add_argument("--json", default=None, help="write every run and the summary here")
     args = p.parse_args(argv)
@@ -191,6 +198,9 @@ def main(argv: list[str] | None = None) -> dict:
         print(json.dumps(rows[-1]), flush=True)
         if args.stock_with_crop:
             rows.append(run_stock(work, init, seed, args.epochs, recipe, crop=recipe.max_train_seconds))
+            print(json.dumps(rows[-1]), flush=True)
+        if args.stock_with_bf16:
+            rows.append(run_stock(work, init, seed, args.epochs, recipe, crop=recipe.max_train_seconds, bf16=True))
             print(json.dumps(rows[-1]), flush=True)
         for name, overrides, checkout in variants:
             rows.append(run_serhf(work, init, seed, serhf_epochs, name, overrides, checkout))

@@ -121,7 +121,7 @@ class Recipe:
     save_total_limit: int = _f(2, "Checkpoints kept (the best is always kept).")
     metric_for_best_model: str = _f("uar", "Best checkpoint by uar, macro_f1, accuracy or weighted_f1.")
     early_stopping_patience: int | None = _f(3, "Evaluations without improvement before stopping; null = never.")
-    bf16: str = _f("auto", "bf16 mixed precision: auto (where the GPU has it), true or false.")
+    bf16: str = _f("auto", "bf16 mixed precision: auto (on a GPU with bf16, or a CPU with bf16 units: AMX / AVX512-BF16), true or false.")
     seed: int = _f(42, "Training seed.")
     dataloader_num_workers: int = _f(2, "Dataloader worker processes.")
     logging_steps: int = _f(10, "Steps between log lines.")

@@ -20,6 +20,7 @@ import torch
 import train
 from ser_hf.data.audio import encode_wav
 from ser_hf.data.corpora import CorpusRootError
+from ser_hf.inference import cpu_has_bf16
 from ser_hf.models import TINY_TYPES, build_model
 from ser_hf.recipe import load_recipe
 from ser_hf.training import (
@@ -231,6 +232,20 @@ def test_last_complete_checkpoint_skips_one_cut_off_while_saving(tmp_path):
     assert not (tmp_path / "checkpoint-30").exists()
 
 
+def test_bf16_auto_means_a_gpu_or_a_cpu_with_bf16_units(monkeypatch, tmp_path):
+    """TrainingArguments refuses bf16 without CUDA unless told the run is on CPU: auto says so on such a CPU."""
+    import ser_hf.training.trainer as trainer_module
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for has_units in (True, False):
+        monkeypatch.setattr(trainer_module, "cpu_has_bf16", lambda: has_units)
+        args = training_arguments(load_recipe("quickstart", [f"output_dir={tmp_path}"]))
+        assert (args.bf16, args.use_cpu) == (has_units, has_units)
+    monkeypatch.setattr(trainer_module, "cpu_has_bf16", lambda: True)
+    args = training_arguments(load_recipe("quickstart", [f"output_dir={tmp_path}", "bf16=false"]))
+    assert (args.bf16, args.use_cpu) == (False, False)
+
+
 # ---------------------------------------------------------------- train.py
 def test_real_recipe_without_corpora_fails_before_loading_a_model(tmp_path):
     with pytest.raises(CorpusRootError, match="roots.ravdess="):
@@ -258,6 +273,7 @@ def test_train_end_to_end_writes_every_output_and_the_pipeline_loads_it(tmp_path
     assert results["run"]["world_size"] == 1 and results["run"]["global_step"] == 12
     assert results["run"]["resumed_from"] is None
     assert 0.0 <= results["run"]["train_padding_fraction"] < 0.5
+    assert results["run"]["precision"] == ("bf16" if cpu_has_bf16() else "float32")  # the recipe's bf16: auto
     assert results["long_clip"]["n_scored"] > 0 and results["long_clip"]["n_silent"] > 0
     assert "synthetic" in results["data"] and "synthetic" in (out / "results.md").read_text()
     assert load_recipe(str(out / "recipe.yaml")).max_steps == 12

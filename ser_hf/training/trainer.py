@@ -36,6 +36,7 @@ from transformers.trainer_utils import PredictionOutput, get_last_checkpoint
 from ser_hf.data.audio import decode_wav_bytes
 from ser_hf.data.balance import class_weights
 from ser_hf.evaluation.metrics import make_compute_metrics
+from ser_hf.inference import cpu_has_bf16
 from ser_hf.recipe import Recipe
 from ser_hf.training.data import SAMPLING_RATE, PreparedData, model_view
 
@@ -275,9 +276,14 @@ def weighted_cross_entropy(weights: torch.Tensor):
 
 
 def bf16_enabled(setting: str) -> bool:
+    """``auto``: bf16 autocast on a GPU that has it, and on a CPU with bf16 units (AMX or AVX512-BF16), where it
+    halved the quickstart's step at the same accuracy over 3 seeds (benchmarks/time_to_accuracy.py); a CPU
+    without them emulates bf16, which is slower than float32."""
     setting = str(setting).lower()
     if setting == "auto":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        if torch.cuda.is_available():
+            return torch.cuda.is_bf16_supported()
+        return cpu_has_bf16()
     return setting == "true"
 
 
@@ -287,10 +293,12 @@ def multi_process_without_gpu() -> bool:
 
 
 def training_arguments(recipe: Recipe, **overrides) -> TrainingArguments:
+    bf16 = bf16_enabled(recipe.bf16)
     kwargs = dict(
         # Without CUDA, accelerate only forms a (gloo) process group when told the run is on CPU;
-        # a single process keeps the default device choice (e.g. Apple MPS).
-        use_cpu=multi_process_without_gpu(),
+        # a single process keeps the default device choice (e.g. Apple MPS). TrainingArguments takes bf16
+        # without CUDA only when told the run is on CPU (it then trains under CPU autocast).
+        use_cpu=multi_process_without_gpu() or (bf16 and not torch.cuda.is_available()),
         output_dir=recipe.output_dir,
         num_train_epochs=recipe.num_train_epochs,
         max_steps=recipe.max_steps,
@@ -311,7 +319,7 @@ def training_arguments(recipe: Recipe, **overrides) -> TrainingArguments:
         metric_for_best_model=recipe.metric_for_best_model,
         greater_is_better=True,
         restore_callback_states_from_checkpoint=True,  # early-stopping patience survives a resume
-        bf16=bf16_enabled(recipe.bf16),
+        bf16=bf16,
         seed=recipe.seed,
         dataloader_num_workers=recipe.dataloader_num_workers,
         dataloader_pin_memory=torch.cuda.is_available(),
