@@ -11,7 +11,9 @@ Model: the quickstart's tiny HuBERT, initialised once per seed and saved; both t
 folder (the stock recipe numbers the labels alphabetically, so the rows of the random head meet other
 classes: same weights, another assignment). Hyper-parameters: the quickstart's (learning rate,
 warm-up, batch 16, CNN trained), ``--epochs`` for the stock recipe, which keeps its own default crop
-(20 s: none on these clips) unless ``--stock-with-crop`` adds a run with ser-hf's.
+(20 s: none on these clips) unless ``--stock-with-crop`` adds a run with ser-hf's. ser-hf runs with its
+defaults, whose ``bf16: auto`` means bf16 autocast on a CPU with bf16 units (each row names its precision);
+``--stock-with-bf16`` adds a stock run with ser-hf's crop and the example's ``--bf16``, the same two levers.
 
 Each run is a separate process; wall time and CPU time (user + system of the process and its
 children) cover the whole command, start-up and test prediction included. ser-hf runs are given
@@ -95,7 +97,7 @@ def run_stock(work: Path, init: Path, seed: int, epochs: float, recipe, crop: fl
     tool = "stock HF recipe" + (f", {crop:g}-s crops" if crop else "") + (", bf16" if bf16 else "")
     return {"tool": tool, "seed": seed, "epochs": epochs, "accuracy": r["test_accuracy"],
             "uar": r["test_uar"], "wall_s": wall, "cpu_s": cpu, "train_runtime_s": r["train_runtime_s"],
-            "steps": r["global_step"]}
+            "steps": r["global_step"], "precision": "bf16" if bf16 else "float32"}
 
 
 def run_serhf(work: Path, init: Path, seed: int, epochs: float, name: str, overrides: list[str],
@@ -132,11 +134,12 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 
 def print_tables(rows: list[dict], summary: list[dict]) -> None:
-    print("| tool | seed | epochs | steps | test accuracy | test UAR | wall s | CPU s | train s | padding |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| tool | seed | epochs | steps | precision | test accuracy | test UAR | wall s | CPU s | train s | padding |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         pad = f"{100 * r['padding']:.1f} %" if r.get("padding") is not None else "-"
-        print(f"| {r['tool']} | {r['seed']} | {r['epochs']:g} | {r['steps']} | {100 * r['accuracy']:.1f} % | "
+        print(f"| {r['tool']} | {r['seed']} | {r['epochs']:g} | {r['steps']} | {r.get('precision') or '-'} | "
+              f"{100 * r['accuracy']:.1f} % | "
               f"{100 * r['uar']:.1f} % | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | {r['train_runtime_s']:.0f} | {pad} |")
     print()
     base = summary[0]
