@@ -298,7 +298,8 @@ def training_arguments(recipe: Recipe, **overrides) -> TrainingArguments:
         # Without CUDA, accelerate only forms a (gloo) process group when told the run is on CPU;
         # a single process keeps the default device choice (e.g. Apple MPS). TrainingArguments takes bf16
         # without CUDA only when told the run is on CPU (it then trains under CPU autocast).
-        use_cpu=multi_process_without_gpu() or (bf16 and not torch.cuda.is_available()),
+        use_cpu=multi_process_without_gpu() or (bf16 and not torch.cuda.is_available()
+                                                and not torch.backends.mps.is_available()),
         output_dir=recipe.output_dir,
         num_train_epochs=recipe.num_train_epochs,
         max_steps=recipe.max_steps,
