@@ -190,6 +190,9 @@ def main(argv: list[str] | None = None) -> dict:
         name, _, overrides = spec.partition("=")
         variants.append((name, [o for o in overrides.split(",") if o], ROOT))
     serhf_epochs = args.serhf_epochs or args.epochs
+    stock_runs = [(None, False)]  # (crop, bf16): as a user runs it, then with ser-hf's levers where asked
+    stock_runs += [(recipe.max_train_seconds, False)] if args.stock_with_crop else []
+    stock_runs += [(recipe.max_train_seconds, True)] if args.stock_with_bf16 else []
 
     rows = []
     for seed in args.seeds:
@@ -197,13 +200,8 @@ def main(argv: list[str] | None = None) -> dict:
         if not init.is_dir():
             save_initial_model(recipe, data.label_names, seed, init)
         # Alternated per seed, so load from elsewhere on the machine falls on every tool alike.
-        rows.append(run_stock(work, init, seed, args.epochs, recipe))
-        print(json.dumps(rows[-1]), flush=True)
-        if args.stock_with_crop:
-            rows.append(run_stock(work, init, seed, args.epochs, recipe, crop=recipe.max_train_seconds))
-            print(json.dumps(rows[-1]), flush=True)
-        if args.stock_with_bf16:
-            rows.append(run_stock(work, init, seed, args.epochs, recipe, crop=recipe.max_train_seconds, bf16=True))
+        for crop, bf16 in stock_runs:
+            rows.append(run_stock(work, init, seed, args.epochs, recipe, crop=crop, bf16=bf16))
             print(json.dumps(rows[-1]), flush=True)
         for name, overrides, checkout in variants:
             rows.append(run_serhf(work, init, seed, serhf_epochs, name, overrides, checkout))

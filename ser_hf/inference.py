@@ -20,6 +20,7 @@ import torch
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
 from ser_hf.data.labels import get_label_set
+from ser_hf.hardware import cpu_has_bf16
 
 logger = logging.getLogger(__name__)
 
@@ -70,14 +71,6 @@ def cpu_fast_path(model: torch.nn.Module) -> torch.nn.Module:
 
         encoder.forward = bf16_cnn
     return model
-
-
-def cpu_has_bf16() -> bool:
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def split_revision(source: str) -> tuple[str, str | None]:

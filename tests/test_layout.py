@@ -15,7 +15,7 @@ PACKAGE = ROOT / "ser_hf"
 
 # Layer of each part: a module may import from its own layer or a lower one, never a higher one.
 LAYERS = {
-    "ser_hf": 0, "ser_hf.registry": 0,
+    "ser_hf": 0, "ser_hf.registry": 0, "ser_hf.hardware": 0,
     "ser_hf.data": 1,
     "ser_hf.recipe": 2, "ser_hf.models": 2, "ser_hf.features": 2, "ser_hf.inference": 2,
     "ser_hf.classifiers": 3, "ser_hf.evaluation": 3,

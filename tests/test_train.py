@@ -20,7 +20,7 @@ import torch
 import train
 from ser_hf.data.audio import encode_wav
 from ser_hf.data.corpora import CorpusRootError
-from ser_hf.inference import cpu_has_bf16
+from ser_hf.hardware import cpu_has_bf16
 from ser_hf.models import TINY_TYPES, build_model
 from ser_hf.recipe import load_recipe
 from ser_hf.training import (

@@ -41,6 +41,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
+from ser_hf.hardware import available_cpus
+
 logger = logging.getLogger(__name__)
 
 # Seed 003, Table 4.
@@ -233,8 +235,7 @@ def fit_threads(config: MLPConfig, trials: int, rows: int) -> int:
     each other and for the cores; on a loaded 2-core machine one thread ran seed 003's small layers 30x faster."""
     sizes = [config.input_dim, *config.hidden_layers, config.num_classes]
     largest = trials * min(rows, config.batch_size) * max(a * b for a, b in zip(sizes, sizes[1:]))
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    busy = hasattr(os, "getloadavg") and os.getloadavg()[0] >= cpus
+    busy = hasattr(os, "getloadavg") and os.getloadavg()[0] >= available_cpus()
     return 1 if largest < SMALL_MATMUL or busy else torch.get_num_threads()
 
 

@@ -33,6 +33,7 @@ from datasets.arrow_writer import ArrowWriter
 from datasets.utils.tqdm import tqdm
 
 from ser_hf.data.audio import AudioError, PreprocessConfig, content_hash, encode_wav, preprocess, read_audio, to_pcm16
+from ser_hf.hardware import available_cpus
 
 if TYPE_CHECKING:  # corpora imports this module: import it lazily, so either can be imported first
     from ser_hf.data.corpora.base import CorpusInfo, ScanResult
@@ -304,7 +305,7 @@ def _pick_num_proc(n_files: int, num_proc: int | None) -> int | None:
         return num_proc if num_proc > 1 else None
     # Forking the workers costs ~0.1-0.2 s (datasets.map's pool took ~0.5 s); a file takes ~2 ms of a core,
     # so below ~200 files one process is as fast.
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = available_cpus()
     return min(cores, 8) if n_files >= 200 and cores > 1 else None
 
 

@@ -36,6 +36,8 @@ import torch
 import xxhash
 from tqdm.auto import tqdm
 
+from ser_hf.hardware import available_cpus
+
 logger = logging.getLogger(__name__)
 
 POOLINGS = ("mean", "frames")
@@ -222,8 +224,8 @@ _worker_extractor: EmbeddingExtractor | None = None
 
 
 def default_num_workers() -> int:
-    """The CPUs this process may run on (``os.sched_getaffinity``; ``os.cpu_count`` where that does not exist)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """The CPUs this process may run on."""
+    return available_cpus()
 
 
 def _init_worker(extractor: EmbeddingExtractor) -> None:

@@ -117,7 +117,8 @@ def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
     train_stream = streamed_training_part(recipe, data.label_names) if recipe.train_shards else None
     trainer = build_trainer(recipe, args, model, extractor, data, train_dataset=train_stream)
     warn_if_sharding_dropped(trainer)
-    logger.info("precision: %s (bf16: %s)", "bf16 autocast" if args.bf16 else "float32", recipe.bf16)
+    precision = "bf16" if args.bf16 else "float32"
+    logger.info("precision: %s (recipe bf16: %s)", precision, recipe.bf16)
     padding = None
     if train_stream is None:  # a stream has no length list to compute it from
         padding = epoch_padding_fraction(trainer, recipe)
@@ -161,7 +162,7 @@ def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
         "train_runtime_s": train_result.metrics.get("train_runtime"),
         "train_samples_per_second": train_result.metrics.get("train_samples_per_second"),
         "train_padding_fraction": padding,
-        "precision": "bf16" if args.bf16 else "float32",
+        "precision": precision,
         "train_shards": recipe.train_shards,
         "test_runtime_s": test_seconds,
         "method": recipe.method,

@@ -36,7 +36,7 @@ from transformers.trainer_utils import PredictionOutput, get_last_checkpoint
 from ser_hf.data.audio import decode_wav_bytes
 from ser_hf.data.balance import class_weights
 from ser_hf.evaluation.metrics import make_compute_metrics
-from ser_hf.inference import cpu_has_bf16
+from ser_hf.hardware import cpu_has_bf16
 from ser_hf.recipe import Recipe
 from ser_hf.training.data import SAMPLING_RATE, PreparedData, model_view
 
