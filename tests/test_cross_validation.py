@@ -240,6 +240,9 @@ def test_cross_corpus_refuses_groups_sharing_fewer_than_two_classes(monkeypatch)
         cross_corpus.shared_classes(recipe, ["ravdess", "subesco"])
     with pytest.raises(RecipeError, match="cross_corpus needs at least two"):
         load_recipe("quickstart", ["corpora=[ravdess]", "cross_corpus=true"])
+    with pytest.raises(RecipeError, match="push_to_hub: a cross-corpus run has no single model"):
+        train.main(["--recipe", "quickstart", "corpora=[ravdess,subesco]", "cross_corpus=true", "push_to_hub=true",
+                    "hub_model_id=me/xc"])
 
 
 def test_an_80_20_trainer_run_states_the_validation_it_carved(tmp_path):
