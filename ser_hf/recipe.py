@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+from importlib import resources
 import math
 import re
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -26,7 +28,8 @@ import yaml
 
 from ser_hf.registry import CLASSIFIERS, EXTRACTORS, METHODS
 
-RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
+# Shipped inside the package (recipes/NAME.yaml, accelerate/*.yaml, slurm/*): `--recipe NAME` works without a clone.
+RECIPES_DIR = Path(str(resources.files("ser_hf") / "recipes"))
 
 BALANCE_METHODS = ("none", "harmonic", "undersample", "oversample", "class_weights")
 BEST_METRICS = ("uar", "macro_f1", "accuracy", "weighted_f1")
@@ -479,7 +482,7 @@ def resolve_path(name_or_path: str) -> Path:
     candidate = RECIPES_DIR / f"{name_or_path}.yaml"
     if candidate.is_file():
         return candidate
-    known = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+    known = shipped_recipes()
     raise RecipeError(f"no recipe {name_or_path!r}; recipes: {', '.join(known)}")
 
 
@@ -528,7 +531,7 @@ def usage() -> str:
     lines = [
         "usage: train.py --recipe NAME|PATH [key=value | --key value ...]",
         "",
-        f"recipes: {', '.join(sorted(p.stem for p in RECIPES_DIR.glob('*.yaml')))}",
+        f"recipes: {', '.join(shipped_recipes())}",
         "",
         "keys (recipe fields):",
     ]
@@ -557,3 +560,28 @@ def parse_args(argv: list[str]) -> Recipe:
     if name is None:
         raise RecipeError("give a recipe: --recipe NAME (recipes/NAME.yaml) or --recipe path/to/recipe.yaml")
     return load_recipe(name, argv)
+
+
+def shipped_recipes() -> list[str]:
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+
+
+def recipes_main(argv: list[str]) -> int:
+    """``ser-hf recipes [show NAME | path FILE]``: the shipped recipes, one's text, or a shipped file's path."""
+    if not argv:
+        for name in shipped_recipes():
+            first = next((line[2:].strip() for line in (RECIPES_DIR / f"{name}.yaml").read_text().splitlines()
+                          if line.startswith("# ")), "")
+            print(f"{name:38s} {first}")
+        return 0
+    verb, *rest = argv
+    if verb in ("show", "path") and len(rest) == 1:
+        target = RECIPES_DIR / (f"{rest[0]}.yaml" if verb == "show" and not rest[0].endswith(".yaml") else rest[0])
+        if not target.resolve().is_relative_to(RECIPES_DIR.resolve()) or not target.is_file():
+            print(f"error: no shipped file {rest[0]!r} under {RECIPES_DIR}", file=sys.stderr)
+            return 2
+        print(target.read_text() if verb == "show" else target, end="" if verb == "show" else "\n")
+        return 0
+    print("usage: ser-hf recipes [show NAME | path FILE]   (e.g. ser-hf recipes path accelerate/fsdp.yaml)",
+          file=sys.stderr)
+    return 2

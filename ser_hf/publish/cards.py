@@ -1,4 +1,4 @@
-"""Model cards for training runs: ``model_cards/template.md`` filled through ``huggingface_hub.ModelCard``.
+"""Model cards for training runs: ``ser_hf/publish/model_card.md`` (package data) filled through ``huggingface_hub.ModelCard``.
 
 ``render_card(run_dir, repo_id)`` reads what a run left (``config.json``, ``results.json``,
 ``recipe.yaml``, ``leakage.json``, ``data_report.json``) and returns a ``ModelCard`` whose
@@ -11,6 +11,7 @@ the diagonal's statistic named.
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -19,7 +20,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from ser_hf.data.corpora import CORPORA
 from ser_hf.data.labels import CANONICAL, get_label_set
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "model_cards" / "template.md"
+TEMPLATE = Path(str(resources.files("ser_hf.publish") / "model_card.md"))  # package data: cards render without a clone
 
 SEED_CITATIONS = [
     "Islam, Hossain, Ahamed, Ifty, Samin, Sadhin. Bilingual Speech Emotion Recognition: Transfer Learning and "

@@ -20,8 +20,10 @@ import soxr
 import yaml
 
 HERE = Path(__file__).resolve().parent
-if not (HERE / "ser_hf").is_dir():  # run from the repository: use the library next to it
-    sys.path.insert(0, str(HERE.parent))
+if (HERE / "ser_hf").is_dir():  # a staged Space: the library's modules it needs sit beside app.py
+    sys.path.insert(0, str(HERE))
+elif HERE.parent.name == "ser_hf" and HERE.name == "space":  # the app inside the package (python -m ser_hf.space)
+    sys.path.insert(0, str(HERE.parents[1]))  # harmless when ser_hf is installed; makes a bare clone work too
 
 from ser_hf.data.audio import AudioError, read_audio  # noqa: E402
 from ser_hf.evaluation.long_clip import SILENCE, rms, segment_clip  # noqa: E402
@@ -61,8 +63,11 @@ def load_config(path: Path | None = None) -> dict:
     resolved = {}
     for name, source in config["models"].items():
         source = str(source)
-        local = (path.parent / source).resolve()
-        # a Hub id (ORG/NAME or ORG/NAME@REVISION) unless it names a folder here or is written as a path
+        # A folder relative to the config file, else to the working directory (the shipped config names
+        # ./outputs/quickstart, which train.py --recipe quickstart writes under the folder it runs in); a Hub id
+        # (ORG/NAME or ORG/NAME@REVISION) unless it names a folder or is written as a path.
+        beside, here = (path.parent / source).resolve(), Path(source).resolve()
+        local = beside if beside.exists() else here
         resolved[str(name)] = str(local) if local.exists() or source.startswith((".", "/")) else source
     config["models"] = resolved
     config.setdefault("live_overlap", 0.0)
