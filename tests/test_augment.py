@@ -8,9 +8,9 @@ import datasets
 import numpy as np
 import pytest
 
+from ser_hf.registry import AUGMENT_PRESETS
 from ser_hf.data.audio import decode_wav_bytes, encode_wav
 from ser_hf.data.augment import (
-    PRESETS,
     OnTheFlyAugment,
     PeakRelativeGaussianNoise,
     build_augmenter,
@@ -133,7 +133,7 @@ def test_probability_zero_leaves_audio_unchanged_and_unknown_names_fail():
         build_augmenter("seed999")
     with pytest.raises(ValueError, match="technique"):
         build_augmenter("seed003", technique="stretch")
-    assert set(PRESETS) == {"seed003", "seed004", "seed004_images"}
+    assert set(AUGMENT_PRESETS) == {"seed003", "seed004", "seed004_images"}
     assert list(preset_techniques("seed003")) == ["noise", "pitch", "shift"]
 
 

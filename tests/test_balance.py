@@ -8,9 +8,9 @@ import datasets
 import numpy as np
 import pytest
 
+from ser_hf.registry import BALANCE_METHODS
 from ser_hf.data.audio import encode_wav
 from ser_hf.data.balance import (
-    METHODS,
     balance,
     class_counts,
     class_weights,
@@ -84,7 +84,7 @@ def test_none_and_class_weights_leave_the_data_alone_and_unknown_methods_fail():
         assert list(balance(ds, method)["row"]) == list(ds["row"])
     with pytest.raises(ValueError, match="balancing method"):
         balance(ds, "smote")
-    assert set(METHODS) == {"none", "harmonic", "undersample", "oversample", "class_weights"}
+    assert set(BALANCE_METHODS) == {"none", "harmonic", "undersample", "oversample", "class_weights"}
 
 
 def test_class_weights_are_inverse_frequency_with_mean_one():

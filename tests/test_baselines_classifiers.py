@@ -10,7 +10,7 @@ import torch
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from ser_hf.classifiers.pipelines import CLASSIFIER_NAMES, fit_classifier, load_classifier, make_classifier, \
+from ser_hf.classifiers.pipelines import fit_classifier, pipeline_classifiers, load_classifier, make_classifier, \
     save_classifier
 from ser_hf.classifiers.mlp import SEARCH_SPACE, MLPClassifier, MLPConfig, grid_points, holdout_files, sample_grid, \
     train_mlp, train_mlp_reference, train_mlps
@@ -28,7 +28,7 @@ def blobs(n_per_class: int = 20, classes: int = 3, dim: int = 8, seed: int = 0):
     return (centres[labels] + rng.standard_normal((len(labels), dim))).astype(np.float32), labels
 
 
-@pytest.mark.parametrize("name", CLASSIFIER_NAMES)
+@pytest.mark.parametrize("name", pipeline_classifiers())
 def test_each_classifier_fits_predicts_and_round_trips_through_skops(name, tmp_path):
     x, y = blobs()
     model = fit_classifier(name, x, y, seed=0)

@@ -32,22 +32,22 @@ import numpy as np
 
 from ser_hf.evaluation.metrics import compute_classification_metrics
 from ser_hf.evaluation.plots import plot_confusion_matrix, plot_roc_curves
-from ser_hf.classifiers.pipelines import CLASSIFIER_NAMES, fit_classifier, save_classifier
+from ser_hf.classifiers.pipelines import fit_classifier, save_classifier
 from ser_hf.features.extract import EmbeddingExtractor, Embeddings, extract, pool_per_file
+from ser_hf.registry import CLASSIFIERS, resolve
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CLASSIFIERS: tuple[str, ...] = (*CLASSIFIER_NAMES, "mlp")
+DEFAULT_CLASSIFIERS: tuple[str, ...] = tuple(CLASSIFIERS)
 IN_MEMORY_ONLY = ("probabilities", "references", "label_names")  # in the returned rows, not in baselines.json
 TABLE_COLUMNS = ("embedding", "classifier", "level", "accuracy", "weighted_f1", "macro_f1", "uar", "roc_auc_ovr",
                  "n", "fit_seconds")
 
 
 def _fit(name: str, x: np.ndarray, y: np.ndarray, seed: int, groups: np.ndarray, validation, mlp_options: dict):
-    if name == "mlp":
-        from ser_hf.classifiers.mlp import MLPClassifier
-
-        model = MLPClassifier(seed=seed, **mlp_options)
+    entry = CLASSIFIERS[name]
+    if not entry.pipeline:  # a classifier with its own fit (seed 003's MLP grid): options, groups, validation
+        model = resolve(entry.factory)(seed=seed, **mlp_options)
         if validation is not None:
             return model.fit(x, y, validation[0], validation[1])
         return model.fit(x, y, groups=groups)
@@ -111,7 +111,7 @@ def run_baselines_table(
         splits: ``train`` and ``test`` parts (``validation``, when present, is the MLP's validation set).
         extractors: ``{table name: extractor}``, e.g. ``{"vggish": build_extractor("vggish")}``.
         output_dir: where the table, plots and classifiers go.
-        classifiers: names from :data:`~ser_hf.classifiers.pipelines.CLASSIFIER_NAMES` and ``"mlp"``.
+        classifiers: names of :data:`ser_hf.registry.CLASSIFIERS`.
         pooling: ``"mean"`` (a row per file, seed 000) or ``"frames"`` (a row per frame, seed 003).
         balance: ``"none"`` or ``"harmonic"`` (training rows resampled to the harmonic mean of the class
             counts, seed 003; training part only).
@@ -202,7 +202,7 @@ def run_baselines_table(
                     ]
                 rows.append(row)
             if save_models:
-                suffix = "" if clf_name == "mlp" else ".skops"  # an MLP is a folder
+                suffix = ".skops" if CLASSIFIERS[clf_name].pipeline else ""  # the others save a folder
                 path = output_dir / "classifiers" / f"{emb_name}__{clf_name}{suffix}"
                 metadata = {"classifier": clf_name, "embedding": emb_name, "pooling": pooling, "balance": balance,
                             "label_names": label_names, "extractor": extractor.cache_config(), "seed": seed,
