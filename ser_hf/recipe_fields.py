@@ -54,6 +54,7 @@ def choice(choices: Iterable[str] | Callable[[], Iterable[str]]) -> Check:
 
     def check(key: str, value: Any) -> None:
         options = tuple(choices() if callable(choices) else choices)
+        value = getattr(value, "value", value)  # transformers' str enums (IntervalStrategy.EPOCH -> "epoch")
         if value is not None and str(value) not in options:
             raise RecipeError(f"{key}: {value!r} is not one of {', '.join(options)}")
 

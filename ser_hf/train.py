@@ -31,11 +31,11 @@ def main(argv: list[str] | None = None) -> dict | None:
     """Run the recipe the command line names; the result of the run (None on ranks > 0)."""
     recipe = parse_args(sys.argv[1:] if argv is None else argv)  # --help and a bad recipe stop here, in a second
     # torch, transformers and datasets load only now (seconds), once the recipe is known to be valid.
-    if recipe.cross_corpus:  # train on each corpus (group), test on every other
+    if recipe.protocol.cross_corpus:  # train on each corpus (group), test on every other
         from ser_hf.training.cross_corpus import run_cross_corpus
 
         return run_cross_corpus(recipe)
-    if recipe.cross_validation != "none":  # every fold through run_recipe, then mean +- std and pooled
+    if recipe.protocol.cross_validation != "none":  # every fold through run_recipe, then mean +- std and pooled
         from ser_hf.training.cross_validation import run_cross_validation
 
         return run_cross_validation(recipe)

@@ -34,14 +34,13 @@ from ser_hf.evaluation.metrics import compute_classification_metrics
 from ser_hf.evaluation.plots import plot_confusion_matrix, plot_roc_curves
 from ser_hf.classifiers.pipelines import fit_classifier, save_classifier
 from ser_hf.features.extract import EmbeddingExtractor, Embeddings, extract, pool_per_file
-from ser_hf.registry import CLASSIFIERS, resolve
+from ser_hf.registry import CLASSIFIERS, METRICS, resolve
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CLASSIFIERS: tuple[str, ...] = tuple(CLASSIFIERS)
 IN_MEMORY_ONLY = ("probabilities", "references", "label_names")  # in the returned rows, not in baselines.json
-TABLE_COLUMNS = ("embedding", "classifier", "level", "accuracy", "weighted_f1", "macro_f1", "uar", "roc_auc_ovr",
-                 "n", "fit_seconds")
+TABLE_COLUMNS = ("embedding", "classifier", "level", *METRICS, "roc_auc_ovr", "n", "fit_seconds")
 
 
 def _fit(name: str, x: np.ndarray, y: np.ndarray, seed: int, groups: np.ndarray, validation, mlp_options: dict):
@@ -75,11 +74,11 @@ def _fmt(value) -> str:
 
 def format_table(rows: Sequence[dict]) -> str:
     """Markdown: one line per embedding x classifier (x level); scores in per cent, ROC-AUC as a fraction."""
-    header = ["embedding", "classifier", "level", "accuracy (%)", "weighted F1 (%)", "macro F1 (%)", "UAR (%)",
-              "ROC-AUC", "n", "fit (s)"]
+    header = ["embedding", "classifier", "level", *(f"{m.display} (%)" for m in METRICS.values()), "ROC-AUC", "n",
+              "fit (s)"]
     body = []
     for r in rows:
-        pct = [("n/a" if r[k] is None else f"{100 * r[k]:.2f}") for k in ("accuracy", "weighted_f1", "macro_f1", "uar")]
+        pct = [("n/a" if r[k] is None else f"{100 * r[k]:.2f}") for k in METRICS]
         auc = "n/a" if r["roc_auc_ovr"] is None else f"{r['roc_auc_ovr']:.4f}"
         body.append([r["embedding"], r["classifier"], r["level"], *pct, auc, str(r["n"]), f"{r['fit_seconds']:.2f}"])
     widths = [max(len(c) for c in col) for col in zip(header, *body)]
@@ -188,7 +187,7 @@ def run_baselines_table(
                     refs, probs.argmax(axis=1), label_names, probabilities=probs,
                     groups=groups if level == "file" else None)
                 row = {"embedding": emb_name, "classifier": clf_name, "level": level,
-                       **{k: metrics[k] for k in ("accuracy", "weighted_f1", "macro_f1", "uar", "roc_auc_ovr", "n")},
+                       **{k: metrics[k] for k in (*METRICS, "roc_auc_ovr", "n")},
                        "fit_seconds": fit_seconds, "predictions": probs.argmax(axis=1).tolist(), "metrics": metrics,
                        "label_names": label_names, "probabilities": probs, "references": refs}
                 if plots:

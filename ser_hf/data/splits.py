@@ -246,7 +246,11 @@ def make_splits(ds: datasets.Dataset, protocol: str = "seed003", seed: int = 42)
     ``corpus:NAME[+NAME...]`` (cross-corpus: those corpora are the test part)
     (``TEST``/``VAL`` are fold numbers; for loso the index of the speaker in sorted order).
     """
-    kind, args = parse_split_protocol(protocol)
+    return split_dataset(ds, *parse_split_protocol(protocol), seed)
+
+
+def split_dataset(ds: datasets.Dataset, kind: str, args: tuple, seed: int = 42) -> datasets.DatasetDict:
+    """The parts of a protocol already parsed by :func:`parse_split_protocol` (``kind``, ``args``)."""
     if kind == "ratio":
         return ratio_split(ds, args, seed)
     if kind == "speaker":

@@ -123,7 +123,7 @@ def protocol_summary(recipe, data) -> str:
     kind = "speaker-independent" if leak["speaker_independent"] else "speaker-dependent (test speakers also in training)"
     shown = ", ".join(test_speakers[:12]) + (f" ... ({len(test_speakers)} in all)" if len(test_speakers) > 12 else "")
     sizes = ", ".join(f"{k} {len(v)}" for k, v in data.splits.items())
-    line = f"Protocol: split `{recipe.split}` (seed {recipe.split_seed}), {kind}; sizes: {sizes}; test speakers: {shown}"
+    line = f"Protocol: split `{recipe.protocol.split}` (seed {recipe.protocol.split_seed}), {kind}; sizes: {sizes}; test speakers: {shown}"
     if getattr(data, "validation_note", ""):
         line += f"\n\n{data.validation_note}"
     return line
@@ -138,13 +138,13 @@ def write_results(out: Path, recipe, data, metrics: dict, probs: np.ndarray, tes
     """
     out.mkdir(parents=True, exist_ok=True)
     label_names = label_names or data.label_names
-    synthetic = all(r.synthetic for r in data.reports)
+    synthetic = all(r.data.synthetic for r in data.reports)
     results = {
         "data": "synthetic espeak-ng corpus (not real emotional speech)" if synthetic else "real corpora",
         "corpora": [r.corpus for r in data.reports],
-        "label_set": recipe.label_set,
+        "label_set": recipe.data.label_set,
         "labels": label_names,
-        "split": recipe.split,
+        "split": recipe.protocol.split,
         "split_sizes": {k: len(v) for k, v in data.splits.items()},
         "speaker_independent": data.leakage["speaker_independent"],
         "test_speakers": sorted(set(data.splits["test"]["speaker"])),

@@ -9,9 +9,9 @@
            folds says little); 1 speaker: speaker-*dependent* stratified 5-fold over files, with a warning
 =========  ==================================================================================================
 
-Fold ``i`` is the recipe with ``split`` set to that fold's protocol (``loso:i``, ``kfold:K:i``) and
-``output_dir/fold-NN`` as its run folder, run by :func:`ser_hf.training.run.run_recipe`: the same code, outputs
-and resuming as a single run. Trainer methods validate (early stopping, best checkpoint) on 10 % of the fold's
+Fold ``i`` is a :class:`~ser_hf.training.data.Fold` (its split, ``("loso", (i, None))`` or
+``("kfold", (K, i, None))``, and ``output_dir/fold-NN`` as its run folder) run by
+:func:`ser_hf.training.run.run_once`: the same code, outputs and resuming as a single run, on the same recipe. Trainer methods validate (early stopping, best checkpoint) on 10 % of the fold's
 training files, so on training speakers only, never on test speakers, whatever the number of folds; the
 embeddings and probe methods fit on all training files. A relaunch skips
 folds whose ``results.json`` and ``predictions.npz`` exist and resumes an unfinished one from its checkpoint.
@@ -34,12 +34,13 @@ import numpy as np
 from ser_hf.evaluation.metrics import compute_classification_metrics
 from ser_hf.evaluation.plots import plot_confusion_matrix, plot_fold_scores
 from ser_hf.evaluation.results import load_predictions
-from ser_hf.recipe import Recipe, RecipeError, parse_cross_validation
-from ser_hf.registry import FROZEN_FEATURE_METHODS
+from ser_hf.recipe import Recipe, RecipeError
+from ser_hf.recipe_sections import parse_cross_validation
+from ser_hf.training.data import Fold
+from ser_hf.registry import METRICS
 
 logger = logging.getLogger(__name__)
 
-METRICS = ("accuracy", "uar", "macro_f1", "weighted_f1")
 AUTO_KFOLD = 5
 
 
@@ -53,11 +54,12 @@ class FoldPlan:
     description: str
     seed: int
 
-    def split(self, fold: int) -> str:
-        """The ``split`` protocol of fold ``fold``: train and test parts (a Trainer's validation is carved later)."""
+    def split(self, fold: int) -> tuple[str, tuple]:
+        """The split of fold ``fold``, as :func:`ser_hf.data.splits.parse_split_protocol` gives it: train and test
+        parts (a Trainer's validation is carved later)."""
         if self.scheme == "loso":
-            return f"loso:{fold}"
-        return f"{self.scheme}:{self.folds}:{fold}"
+            return "loso", (fold, None)
+        return self.scheme, (self.folds, fold, None)
 
 
 def plan_folds(cross_validation: str, speakers: list[str], seed: int) -> FoldPlan:
@@ -100,30 +102,29 @@ def fold_done(path: Path) -> bool:
     return (path / "results.json").is_file() and (path / "predictions.npz").is_file()
 
 
-def run_cross_validation(recipe: Recipe) -> dict | None:
-    """Every fold of ``recipe.cross_validation`` (finished ones skipped), then the aggregate; None on ranks > 0."""
-    from ser_hf.training.data import load_recipe_dataset, preparation_first
-    from ser_hf.training.run import run_recipe, setup_logging
-    from ser_hf.training.trainer import training_arguments
+def run_cross_validation(recipe: Recipe, within: Fold | None = None) -> dict | None:
+    """Every fold of ``recipe.protocol.cross_validation`` (finished ones skipped), then the aggregate; None on ranks
+    > 0. ``within``: a cross-corpus cell whose corpora, classes and folder the folds share."""
+    from ser_hf.training.data import load_recipe_dataset, preparation_first, single_run
+    from ser_hf.training.run import run_once, setup_logging
 
-    args = training_arguments(recipe)
-    setup_logging(args)
+    setup_logging(recipe.training)
+    within = within or single_run(recipe)
     with preparation_first(recipe):
-        ds, _ = load_recipe_dataset(recipe)
-    plan = plan_folds(recipe.cross_validation, ds["speaker"], recipe.split_seed)
-    out = Path(recipe.output_dir)
+        ds, _ = load_recipe_dataset(recipe, within)
+    plan = plan_folds(recipe.protocol.cross_validation, ds["speaker"], recipe.protocol.split_seed)
+    out = Path(within.output_dir)
     logger.info("cross-validation: %s, %d rows, %d speakers, in %s", plan.description, len(ds),
                 len(set(ds["speaker"])), out)
-    for fold in range(plan.folds):
-        where = fold_dir(out, fold)
-        if fold_done(where):
-            logger.info("fold %d of %d: finished earlier, skipped", fold + 1, plan.folds)
+    for i in range(plan.folds):
+        fold = dataclasses.replace(within, output_dir=str(fold_dir(out, i)), split=plan.split(i), name=f"fold {i}",
+                                   part_of="cross-validation")
+        if fold_done(Path(fold.output_dir)):
+            logger.info("fold %d of %d: finished earlier, skipped", i + 1, plan.folds)
             continue
-        logger.info("fold %d of %d: split %s -> %s", fold + 1, plan.folds, plan.split(fold), where)
-        run_recipe(dataclasses.replace(recipe, split=plan.split(fold), output_dir=str(where),
-                                       cross_validation="none", cross_corpus=False, push_to_hub=False,
-                                       plots=False))
-    if args.process_index != 0:
+        logger.info("fold %d of %d: split %s -> %s", i + 1, plan.folds, fold.protocol, fold.output_dir)
+        run_once(recipe, fold)
+    if recipe.training.process_index != 0:
         return None
     return aggregate_folds(out, recipe, plan)
 
@@ -153,13 +154,13 @@ def aggregate_folds(out: Path, recipe: Recipe, plan: FoldPlan) -> dict:
         rows.append({"name": name, "folds": per_fold, "mean": {k: v[0] for k, v in stats.items()},
                      "std": {k: v[1] for k, v in stats.items()},
                      "pooled": {k: float(pooled_full[name][k]) for k in METRICS}, "n": int(len(y))})
-    key = recipe.metric_for_best_model
+    key = recipe.training.metric_for_best_model
     best = max(rows, key=lambda r: (r["mean"][key], r["mean"]["accuracy"]))
-    protocol = {"cross_validation": recipe.cross_validation, "scheme": plan.scheme, "folds": plan.folds,
+    protocol = {"cross_validation": recipe.protocol.cross_validation, "scheme": plan.scheme, "folds": plan.folds,
                 "seed": plan.seed, "speaker_independent": plan.speaker_independent, "description": plan.description,
                 "validation": ("10 % of each fold's training files, training speakers only (early stopping and "
                                "best checkpoint)"
-                               if recipe.method not in FROZEN_FEATURE_METHODS else
+                               if not recipe.frozen_features else
                                "none: the classifiers fit on all training speakers of the fold"),
                 "std": "sample standard deviation over folds (ddof=1)"}
     cv = {"protocol": protocol, "method": recipe.method, "label_names": label_names, "best": best["name"],
@@ -172,7 +173,7 @@ def aggregate_folds(out: Path, recipe: Recipe, plan: FoldPlan) -> dict:
                           title=f"{best['name']}: pooled over {plan.folds} folds")
     first = json.loads((fold_dir(out, 0) / "results.json").read_text())
     results = {k: first[k] for k in ("data", "corpora", "label_set") if k in first}
-    results.update(labels=label_names, split=f"cross_validation={recipe.cross_validation}: {plan.description}",
+    results.update(labels=label_names, split=f"cross_validation={recipe.protocol.cross_validation}: {plan.description}",
                    speaker_independent=plan.speaker_independent, method=recipe.method, test=best_pooled,
                    cross_validation={"protocol": protocol, "best": best["name"], "mean": best["mean"],
                                      "std": best["std"], "pooled": best["pooled"], "folds": plan.folds})
@@ -195,8 +196,9 @@ def format_cv_table(cv: dict) -> str:
     lines = [f"Protocol: {protocol['description']}; validation: {protocol['validation']}; "
              f"{'speaker-independent' if protocol['speaker_independent'] else 'SPEAKER-DEPENDENT'}. "
              f"Mean +- {protocol['std']}; pooled = all folds' test predictions together.", "",
-             "| model | accuracy (%) | UAR (%) | macro F1 (%) | weighted F1 (%) | pooled accuracy (%) | pooled UAR (%) | n |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| model | " + " | ".join(f"{m.display} (%)" for m in METRICS.values())
+             + " | pooled accuracy (%) | pooled UAR (%) | n |",
+             "|---" * (len(METRICS) + 4) + "|"]
     for row in cv["rows"]:
         cells = [f"{100 * row['mean'][k]:.2f} ± {100 * row['std'][k]:.2f}" for k in METRICS]
         best = " **(best)**" if row["name"] == cv["best"] else ""

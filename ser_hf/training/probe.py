@@ -50,16 +50,16 @@ class LayerWeightedProbe(nn.Module):
 
 def build_encoder_extractor(recipe: Recipe) -> HFEncoderExtractor:
     """The recipe's encoder, every layer kept; ``tiny_model`` gives a tiny random one (seeded, so cacheable)."""
-    if recipe.tiny_model:
+    if recipe.model.tiny_model:
         from transformers import AutoModel
 
         from ser_hf.models.audio_encoders import tiny_config, tiny_feature_extractor
 
-        torch.manual_seed(recipe.seed)
-        config = tiny_config(recipe.tiny_model, ["x"])
+        torch.manual_seed(recipe.training.seed)
+        config = tiny_config(recipe.model.tiny_model, ["x"])
         return HFEncoderExtractor(AutoModel.from_config(config), layer="all",
                                   feature_extractor=tiny_feature_extractor(config))
-    return HFEncoderExtractor(recipe.model_name_or_path, layer="all")
+    return HFEncoderExtractor(recipe.model.model_name_or_path, layer="all")
 
 
 def fit_probe(x: np.ndarray, y: np.ndarray, num_labels: int, epochs: int, learning_rate: float, hidden_size: int,
@@ -89,14 +89,14 @@ def run_probe_recipe(recipe: Recipe) -> dict | None:
 
     Launched as several processes, each extracts its shard of the files (gathered in row order through the
     per-file cache); the main process fits the probe and writes the run folder (None on the others)."""
-    out = Path(recipe.output_dir)
+    out = Path(recipe.training.output_dir)
     extractor = build_encoder_extractor(recipe)  # before any audio is decoded: a bad model id stops here
     with preparation_first(recipe):
         data = prepare_data(dataclasses.replace(recipe, balance="none"))
     layers = extractor.num_states
 
     def table(part: str) -> np.ndarray:
-        emb = extract(data.splits[part], extractor, batch_size=recipe.per_device_eval_batch_size, pooling="mean",
+        emb = extract(data.splits[part], extractor, batch_size=recipe.training.per_device_eval_batch_size, pooling="mean",
                       progress=False)
         return emb.features.reshape(len(emb.features), layers, -1)
 
@@ -111,8 +111,8 @@ def run_probe_recipe(recipe: Recipe) -> dict | None:
     x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
     y_train, y_test = np.asarray(data.splits["train"]["label"]), np.asarray(data.splits["test"]["label"])
     started = time.perf_counter()
-    probe = fit_probe(x_train.astype(np.float32), y_train, len(data.label_names), recipe.probe_epochs,
-                      recipe.probe_learning_rate, recipe.probe_hidden_size, recipe.seed)
+    probe = fit_probe(x_train.astype(np.float32), y_train, len(data.label_names), recipe.model.probe_epochs,
+                      recipe.model.probe_learning_rate, recipe.model.probe_hidden_size, recipe.training.seed)
     fit_seconds = time.perf_counter() - started
     with torch.no_grad():
         probs = probe(torch.as_tensor(x_test.astype(np.float32))).softmax(-1).numpy()
@@ -124,7 +124,7 @@ def run_probe_recipe(recipe: Recipe) -> dict | None:
            "fit_seconds": fit_seconds, "model": f"layer probe on {extractor.source}"}
     write_results(out, recipe, data, metrics, probs, y_test, {"method": "probe", "layer_weights": weights, "run": run})
     save_predictions(out, {"probe": probs}, data.splits["test"], data.label_names)
-    if recipe.plots:
+    if recipe.protocol.plots:
         plot_layer_weights(weights, out / "layer_weights.png", title=f"learned layer weights ({extractor.source})")
     from safetensors.torch import save_file
 
@@ -132,7 +132,7 @@ def run_probe_recipe(recipe: Recipe) -> dict | None:
                "feature_mean": torch.as_tensor(mean[0]), "feature_std": torch.as_tensor(std[0])},
               str(out / "probe.safetensors"))
     (out / "probe.json").write_text(json.dumps(
-        {"encoder": extractor.source, "layers": layers, "hidden_size": recipe.probe_hidden_size,
+        {"encoder": extractor.source, "layers": layers, "hidden_size": recipe.model.probe_hidden_size,
          "label_names": data.label_names, "layer_weights": weights, "extractor": extractor.cache_config()},
         indent=1, default=str))
     logger.info("probe on %s: test accuracy %.2f %%, UAR %.2f %% (extract %.1f s, fit %.2f s); layer weights %s",

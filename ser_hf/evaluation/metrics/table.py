@@ -6,6 +6,8 @@ fraction with four (seed 000 reports "AUC 0.9635").
 
 from __future__ import annotations
 
+from ser_hf.registry import METRICS
+
 
 def _pct(value: float | None) -> str:
     if value is None or value != value:  # None or NaN
@@ -23,9 +25,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def format_results_table(metrics: dict) -> str:
     """Headline metrics, per-class rows, per-group rows and the most frequent confusions, as Markdown."""
     lines: list[str] = []
-    headline = [("accuracy (%)", "accuracy"), ("weighted F1 (%)", "weighted_f1"), ("macro F1 (%)", "macro_f1"),
-                ("UAR (%)", "uar")]
-    rows = [[name, _pct(metrics.get(key))] for name, key in headline if key in metrics]
+    rows = [[f"{m.display} (%)", _pct(metrics.get(key))] for key, m in METRICS.items() if key in metrics]
     if "roc_auc_ovr" in metrics:
         auc = metrics["roc_auc_ovr"]
         rows.append(["ROC-AUC (macro one-vs-rest)", "n/a" if auc is None else f"{auc:.4f}"])
@@ -42,9 +42,8 @@ def format_results_table(metrics: dict) -> str:
 
     for group_name, values in (metrics.get("per_group") or {}).items():
         lines += ["", f"Per {group_name} (%)"]
-        lines += _table([group_name, "n", "accuracy", "macro F1", "UAR"],
-                        [[value, str(s["n"]), _pct(s["accuracy"]), _pct(s["macro_f1"]), _pct(s["uar"])]
-                         for value, s in values.items()])
+        lines += _table([group_name, "n", *(m.display for m in METRICS.values())],
+                        [[value, str(s["n"]), *(_pct(s.get(key)) for key in METRICS)] for value, s in values.items()])
 
     confusions = metrics.get("top_confusions") or []
     if confusions:
