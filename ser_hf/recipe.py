@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from ser_hf.recipe_fields import RecipeError, coerce
+from ser_hf.recipe_fields import RecipeError, check_keys, coerce
 from ser_hf.recipe_sections import DataConfig, ProtocolConfig, PublishConfig, Section
 from ser_hf.registry import FROZEN_FEATURE_METHODS, METHODS, resolve
 
@@ -51,10 +51,20 @@ REMOVED_KEYS = {
     "max_eval_seconds": "evaluation now runs every clip whole, as pipeline('audio-classification') does, so the "
                         "reported figures are what the saved model gives; delete the line",
 }
-RENAMED_KEYS: dict[str, tuple[str, Any]] = {  # old key -> (new key, function of the old value)
-    "warmup_ratio": ("warmup_steps", lambda v: v),  # transformers 5: a warmup_steps < 1 is a ratio
-    "group_by_length": ("train_sampling_strategy",
-                        lambda v: "group_by_length" if str(v).lower() in ("true", "1", "yes") else "random"),
+def _warmup_ratio(value: Any) -> float:
+    ratio = coerce("warmup_ratio", value, float)
+    if not 0.0 <= ratio < 1.0:
+        raise RecipeError(f"warmup_ratio: must be a number in [0, 1), got {ratio}")
+    return ratio  # transformers 5: a warmup_steps below 1 is a ratio of the steps
+
+
+def _group_by_length(value: Any) -> str:
+    return "group_by_length" if coerce("group_by_length", value, bool) else "random"
+
+
+RENAMED_KEYS: dict[str, tuple[str, Any]] = {  # old key -> (new key, the new value from the old one)
+    "warmup_ratio": ("warmup_steps", _warmup_ratio),
+    "group_by_length": ("train_sampling_strategy", _group_by_length),
 }
 
 
@@ -121,6 +131,20 @@ class Recipe:
     def to_yaml(self) -> str:
         return yaml.safe_dump(_plain(self.flat()), sort_keys=False, allow_unicode=True)
 
+    def run_yaml(self, fold) -> str:
+        """The settings of one run (a :class:`~ser_hf.training.data.Fold`) as a recipe file, ``recipe.yaml`` in its
+        folder: this recipe, with a fold's or a cross-corpus cell's split, folder, corpora and classes, so that such
+        a folder reads, is pushed and is relaunched as the single run it is."""
+        if fold.part_of is None:
+            return self.to_yaml()
+        changes = {"split": fold.protocol, "output_dir": fold.output_dir, "cross_validation": "none",
+                   "cross_corpus": False, "cross_corpus_groups": [], "push_to_hub": False, "plots": False}
+        if fold.corpora is not None:
+            changes["corpora"] = list(fold.corpora)
+        if fold.keep_classes is not None:
+            changes["keep_classes"] = list(fold.keep_classes)
+        return self.with_changes(**changes).to_yaml()
+
     def with_changes(self, **changes) -> "Recipe":
         """A copy with some keys changed, each in every section that has it (a fold's split and output_dir)."""
         values = {**self.flat(), **changes}
@@ -153,6 +177,9 @@ def build_recipe(values: dict[str, Any], given: tuple[str, ...] = ()) -> Recipe:
 
     sections = {name: make(cls) for name, cls in SECTIONS.items()}
     model = make(method_section(method))
+    for other in METHODS:  # keys meant for another method are still checked: a typo there is a typo
+        if other != method:
+            check_keys(method_section(other), values)
     training_values = dict(values)
     if sections["data"].train_shards and "accelerator_config" not in values:
         # A streamed training part: each process reads its own Parquet files (accelerate shards a datasets

@@ -124,44 +124,64 @@ def _scalar_type_error(value: Any, base: type) -> str | None:
     return None
 
 
-def check_section(section: Any) -> None:
-    """Every field of a recipe section holds its declared type (ints become floats where a float is wanted) and
-    passes its declared check; the first problem is a :class:`RecipeError` naming the key."""
-    hints = typing.get_type_hints(type(section))
-    for f in dataclasses.fields(section):
-        name, value = f.name, getattr(section, f.name)
-        base, optional = split_optional(hints[name])
-        if value is None:
-            if not optional:
-                raise RecipeError(f"{name} cannot be null")
-            continue
-        origin = typing.get_origin(base) or base
-        if origin is list:
-            if not isinstance(value, (list, tuple)):
-                raise RecipeError(f"{name}: {value!r} is not a list")
-            item = (typing.get_args(base) or (str,))[0]
-            for v in value:
-                problem = _scalar_type_error(v, item)
-                if problem:
-                    raise RecipeError(f"{name}: {problem}")
-            setattr(section, name, [float(v) if item is float else v for v in value])
-        elif origin is dict:
-            if not isinstance(value, dict):
-                raise RecipeError(f"{name}: {value!r} is not a mapping")
-            for key, v in value.items():
-                if v is None or (isinstance(v, str) and not v.strip()):
-                    raise RecipeError(f"{name}.{key}: give a folder or file, not {v!r}")
-                if not isinstance(v, str):
-                    raise RecipeError(f"{name}.{key}: {v!r} is not a string")
-        elif isinstance(origin, type):
-            problem = _scalar_type_error(value, origin)
+def check_value(name: str, value: Any, hint: Any, check: Check | None = None) -> Any:
+    """``value`` checked against a field's type ``hint`` and its ``check``: the value to keep (ints become floats
+    where a float is wanted), or a :class:`RecipeError` naming the key."""
+    base, optional = split_optional(hint)
+    if value is None:
+        if not optional:
+            raise RecipeError(f"{name} cannot be null")
+        return None
+    origin = typing.get_origin(base) or base
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise RecipeError(f"{name}: {value!r} is not a list")
+        item = (typing.get_args(base) or (str,))[0]
+        for v in value:
+            problem = _scalar_type_error(v, item)
             if problem:
                 raise RecipeError(f"{name}: {problem}")
-            if origin is float:
-                setattr(section, name, float(value))
-        check = f.metadata.get("check")
-        if check is not None:
-            check(name, getattr(section, name))
+        value = [float(v) if item is float else v for v in value]
+    elif origin is dict:
+        if not isinstance(value, dict):
+            raise RecipeError(f"{name}: {value!r} is not a mapping")
+        for key, v in value.items():
+            if v is None or (isinstance(v, str) and not v.strip()):
+                raise RecipeError(f"{name}.{key}: give a folder or file, not {v!r}")
+            if not isinstance(v, str):
+                raise RecipeError(f"{name}.{key}: {v!r} is not a string")
+    elif isinstance(origin, type):
+        problem = _scalar_type_error(value, origin)
+        if problem:
+            raise RecipeError(f"{name}: {problem}")
+        if origin is float:
+            value = float(value)
+    if check is not None:
+        try:
+            check(name, value)
+        except RecipeError as err:
+            if optional and "or null" not in str(err) and ", got" in str(err):  # say null is allowed too
+                raise RecipeError(str(err).replace(", got", " or null, got", 1)) from None
+            raise
+    return value
+
+
+def check_section(section: Any) -> None:
+    """Every field of a recipe section holds its declared type and passes its declared check; the first problem
+    is a :class:`RecipeError` naming the key."""
+    hints = typing.get_type_hints(type(section))
+    for f in dataclasses.fields(section):
+        if f.init:
+            setattr(section, f.name, check_value(f.name, getattr(section, f.name), hints[f.name], f.metadata.get("check")))
+
+
+def check_keys(cls: type, values: dict[str, Any]) -> None:
+    """The given ``values`` checked against the fields of ``cls`` they name, one key at a time, without building
+    the section: keys of another method's section are checked too, though that section is not used."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.init and f.name in values:
+            check_value(f.name, coerce(f.name, values[f.name], hints[f.name]), hints[f.name], f.metadata.get("check"))
 
 
 def coerce(name: str, value: Any, hint: Any) -> Any:

@@ -53,6 +53,13 @@ def _extractor_name(key: str, name: str) -> None:
         raise RecipeError(f"{key}: {name!r} is not one of {known}, hf:<model id or folder>")
 
 
+def _extractor_weights(key: str, weights: dict) -> None:
+    for name in weights:
+        if name not in EXTRACTORS and not (name.startswith("hf:") and len(name) > 3):
+            known = ", ".join(k for k in EXTRACTORS if not k.endswith(":"))
+            raise RecipeError(f"{key}.{name}: unknown extractor {name!r}; known: {known}")
+
+
 class Section:
     """A recipe section: its fields' types and checks run when it is built; :meth:`check` adds the rules that
     involve several keys."""
@@ -70,7 +77,9 @@ class Section:
 class DataConfig(Section):
     """What the run reads: corpora, label set, preprocessing, debug subsets, balancing and augmentation."""
 
-    corpora: list[str] = field(["all"], "Corpora or consolidated sets (all_en, all_bn, all) to train on.", not_empty)
+    corpora: list[str] = field(["all"], "Corpora or consolidated sets (all_en, all_bn, all) to train on.",
+                               lambda k, v: v or _raise(f"{k}: give at least one corpus (e.g. corpora=[ravdess] or "
+                                                        "corpora=all)"))
     synthetic: bool = field(False, "Use the project's synthetic espeak-ng corpus instead of real downloads.")
     synthetic_size: str = field("small", "Size of the synthetic corpus: tiny, small or full.",
                                 choice(("tiny", "small", "full")))
@@ -260,7 +269,9 @@ class BackboneKeys(TinyKeys, RandomWeightsKeys):
                                "(frozen backbone) or none.",
                         pattern(FREEZE_RULE.pattern, "none, all, last_blocks:K, last_layers:N or first_layers:N"))
     head_hidden_sizes: list[int] = field([], "Dense ReLU layers of the head (seed 002: [512, 256]; seed 004: "
-                                             "[128, 64]).", each(positive))
+                                             "[128, 64]).",
+                                         lambda k, v: all(n > 0 for n in v) or _raise(
+                                             f"{k}: every size must be an integer > 0, got {v}"))
     head_dropout: list[float] = field([], "Dropout after each head layer (one value per layer).",
                                       each(lambda k, v: v if 0.0 <= v < 1.0 else _raise(
                                           f"head_dropout: every value must be in [0, 1), got {v}")))
@@ -348,13 +359,13 @@ class EmbeddingsConfig(Section, RandomWeightsKeys):
     pooling: str = field("mean", "mean (one row per file, seed 000) or frames (one row per frame, seed 003).",
                          choice(POOLINGS))
     extractor_weights: dict[str, str] = field({}, "Extractor -> weight file or folder (e.g. "
-                                                  "extractor_weights.vggish=vggish-10086976.pth).")
+                                                  "extractor_weights.vggish=vggish-10086976.pth).",
+                                              lambda k, v: _extractor_weights(k, v))
     mlp_trials: int = field(10, "Points of seed 003's MLP grid sampled by the random search.", positive)
     mlp_max_epochs: int = field(5000, "MLP epoch limit (seed 003: 5000, early stopping patience 20).", positive)
 
     def check(self) -> None:
-        for key in self.extractor_weights:
-            _extractor_name(f"extractor_weights.{key}", key)
+        _extractor_weights("extractor_weights", self.extractor_weights)
 
 
 @dataclass

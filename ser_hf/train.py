@@ -13,10 +13,10 @@ The recipe's ``method`` picks the model: finetune (an HF audio encoder), image_c
 patch_finetune (all trained by the same Trainer path), embeddings (a table of frozen embeddings x
 classifiers) or probe (a learned weighted sum of a frozen encoder's layers + a small head).
 
-One run (ser_hf.training.run.run_recipe): recipe -> datasets -> model -> Trainer -> test evaluation
+One run (ser_hf.training.run.run_once): recipe -> datasets -> model -> Trainer -> test evaluation
 -> outputs, top to bottom, resumed from the last complete checkpoint when launched again.
 ``cross_validation`` runs it once per fold (ser_hf.training.cross_validation) and ``cross_corpus``
-once per train/test pair of corpora (ser_hf.training.cross_corpus). The repository's ``train.py`` is this
+once per train/test pair of corpora (ser_hf.training.cross_corpus), each on a Fold of the same recipe. The repository's ``train.py`` is this
 module's :func:`cli_main` in a few lines, for ``accelerate launch train.py``.
 """
 
@@ -29,16 +29,8 @@ from ser_hf.recipe import RecipeError, parse_args
 
 def main(argv: list[str] | None = None) -> dict | None:
     """Run the recipe the command line names; the result of the run (None on ranks > 0)."""
-    recipe = parse_args(sys.argv[1:] if argv is None else argv)  # --help and a bad recipe stop here, in a second
-    # torch, transformers and datasets load only now (seconds), once the recipe is known to be valid.
-    if recipe.protocol.cross_corpus:  # train on each corpus (group), test on every other
-        from ser_hf.training.cross_corpus import run_cross_corpus
-
-        return run_cross_corpus(recipe)
-    if recipe.protocol.cross_validation != "none":  # every fold through run_recipe, then mean +- std and pooled
-        from ser_hf.training.cross_validation import run_cross_validation
-
-        return run_cross_validation(recipe)
+    recipe = parse_args(sys.argv[1:] if argv is None else argv)  # --help and a bad recipe stop here
+    # datasets and the models load only now, once the recipe is known to be valid.
     from ser_hf.training.run import run_recipe
 
     return run_recipe(recipe)

@@ -116,20 +116,21 @@ def load_predictions(path: Path) -> dict:
                 "probabilities": {m: data[f"probabilities/{m}"] for m in data["models"].tolist()}}
 
 
-def protocol_summary(recipe, data) -> str:
+def protocol_summary(recipe, fold, data) -> str:
     """The split protocol in words, with the test speakers: what every reported number is measured under."""
     test_speakers = sorted(set(data.splits["test"]["speaker"]))
     leak = data.leakage
     kind = "speaker-independent" if leak["speaker_independent"] else "speaker-dependent (test speakers also in training)"
     shown = ", ".join(test_speakers[:12]) + (f" ... ({len(test_speakers)} in all)" if len(test_speakers) > 12 else "")
     sizes = ", ".join(f"{k} {len(v)}" for k, v in data.splits.items())
-    line = f"Protocol: split `{recipe.protocol.split}` (seed {recipe.protocol.split_seed}), {kind}; sizes: {sizes}; test speakers: {shown}"
+    line = (f"Protocol: split `{fold.protocol}` (seed {recipe.protocol.split_seed}), {kind}; sizes: {sizes}; "
+            f"test speakers: {shown}")
     if getattr(data, "validation_note", ""):
         line += f"\n\n{data.validation_note}"
     return line
 
 
-def write_results(out: Path, recipe, data, metrics: dict, probs: np.ndarray, test_labels, extra: dict,
+def write_results(out: Path, recipe, fold, data, metrics: dict, probs: np.ndarray, test_labels, extra: dict,
                   label_names: list[str] | None = None) -> None:
     """results.json / results.md, the confusion matrix and ROC plots, leakage, data report and recipe of a run.
 
@@ -138,13 +139,13 @@ def write_results(out: Path, recipe, data, metrics: dict, probs: np.ndarray, tes
     """
     out.mkdir(parents=True, exist_ok=True)
     label_names = label_names or data.label_names
-    synthetic = all(r.data.synthetic for r in data.reports)
+    synthetic = all(r.synthetic for r in data.reports)
     results = {
         "data": "synthetic espeak-ng corpus (not real emotional speech)" if synthetic else "real corpora",
         "corpora": [r.corpus for r in data.reports],
         "label_set": recipe.data.label_set,
         "labels": label_names,
-        "split": recipe.protocol.split,
+        "split": fold.protocol,
         "split_sizes": {k: len(v) for k, v in data.splits.items()},
         "speaker_independent": data.leakage["speaker_independent"],
         "test_speakers": sorted(set(data.splits["test"]["speaker"])),
@@ -153,13 +154,13 @@ def write_results(out: Path, recipe, data, metrics: dict, probs: np.ndarray, tes
     }
     (out / "results.json").write_text(json.dumps(results, indent=1))
     evaluation = (extra.get("run") or {}).get("evaluation")
-    table = f"Data: {results['data']}\n\n{protocol_summary(recipe, data)}\n\n"
+    table = f"Data: {results['data']}\n\n{protocol_summary(recipe, fold, data)}\n\n"
     table += f"Evaluation: {evaluation}.\n\n" if evaluation else ""
     table += format_results_table(metrics)
     (out / "results.md").write_text(table + "\n```\n" + format_leakage_report(data.leakage) + "\n```\n")
-    if getattr(recipe, "plots", True):
+    if recipe.protocol.plots and fold.part_of is None:  # folds and cells: the pooled plots are drawn once
         plot_confusion_matrix(metrics["confusion_matrix"], label_names, out / "confusion_matrix.png")
         plot_roc_curves(test_labels, probs, label_names, out / "roc_curves.png")
     (out / "leakage.json").write_text(json.dumps(data.leakage, indent=1))
     (out / "data_report.json").write_text(json.dumps([asdict(r) for r in data.reports], indent=1, ensure_ascii=False))
-    (out / "recipe.yaml").write_text(recipe.to_yaml())
+    (out / "recipe.yaml").write_text(recipe.run_yaml(fold))

@@ -72,8 +72,8 @@ class TrainingConfig(TrainingArguments):
     gradient_accumulation_steps: int = field(1, "Gradient accumulation.", positive)
     eval_strategy: str = field("epoch", "When to evaluate and save a checkpoint: epoch or steps (no: never, which "
                                         "needs load_best_model_at_end=false).", choice(("epoch", "steps", "no")))
-    eval_steps: float | None = field(None, "Steps between evaluations (and checkpoints) when eval_strategy is steps.",
-                                     positive)
+    eval_steps: int | None = field(None, "Steps between evaluations (and checkpoints) when eval_strategy is steps.",
+                                   positive)
     save_strategy: str | None = field(None, "When to save a checkpoint; null = with every evaluation (what best-model "
                                             "selection and resuming need).")
     save_steps: float | None = field(None, "Steps between checkpoints; null = eval_steps.", positive)

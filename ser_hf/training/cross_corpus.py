@@ -42,6 +42,7 @@ from ser_hf.evaluation.metrics import compute_classification_metrics
 from ser_hf.evaluation.plots import plot_matrices
 from ser_hf.evaluation.results import load_predictions
 from ser_hf.recipe import Recipe, RecipeError
+from ser_hf.training.data import Fold
 from ser_hf.registry import METRICS
 from ser_hf.training.cross_validation import fold_done
 
@@ -53,12 +54,12 @@ MEAN_OVER_FOLDS, SINGLE_SPLIT = "mean over folds", "single split"
 
 def shared_classes(recipe: Recipe, groups: list[str]) -> list[str]:
     """The label set's classes present in every group (``keep_classes`` when given, checked); fewer than 2: error."""
-    from ser_hf.training.data import load_recipe_dataset
+    from ser_hf.training.data import load_recipe_dataset, single_run
 
     present = {}
     names: list[str] = []
     for group in groups:
-        ds, _ = load_recipe_dataset(dataclasses.replace(recipe, corpora=[group], keep_classes=[], cross_corpus=False))
+        ds, _ = load_recipe_dataset(recipe, dataclasses.replace(single_run(recipe), corpora=(group,), keep_classes=()))
         names = list(ds.features["label"].names)
         counts = Counter(ds["label"])
         present[group] = {names[i] for i, n in counts.items() if n}
@@ -137,15 +138,13 @@ def _finished(models: dict | None, expected: list[dict]) -> bool:
 def run_cross_corpus(recipe: Recipe) -> dict | None:
     """Every train/test pair of groups (finished cells skipped), then the matrices; None on ranks > 0."""
     from ser_hf.training.cross_validation import run_cross_validation
-    from ser_hf.training.data import preparation_first
-    from ser_hf.training.run import run_recipe, setup_logging
-    from ser_hf.training.trainer import training_arguments
+    from ser_hf.training.data import preparation_first, single_run
+    from ser_hf.training.run import run_once, setup_logging
 
     if recipe.publish.push_to_hub:  # no single model to push; each cell folder can be pushed on its own
         raise RecipeError("push_to_hub: a cross-corpus run has no single model to push; push a cell folder "
                           "(OUTPUT_DIR/train-A__test-B) with python -m ser_hf.publish push")
-    args = training_arguments(recipe)
-    setup_logging(args)
+    setup_logging(recipe.training)
     groups = list(recipe.protocol.cross_corpus_groups or recipe.data.corpora)
     with preparation_first(recipe):
         classes = shared_classes(recipe, groups)
@@ -159,16 +158,16 @@ def run_cross_corpus(recipe: Recipe) -> dict | None:
             if _finished(cell_models(where, diagonal_cv and train == test), expected):
                 logger.info("cross-corpus %s -> %s: finished earlier, skipped", train, test)
                 continue
-            common = dict(keep_classes=classes, output_dir=str(where), cross_corpus=False, cross_corpus_groups=[],
-                          push_to_hub=False)
-            if train == test:
-                cell = dataclasses.replace(recipe, corpora=[train], **common)
-                run_cross_validation(cell) if diagonal_cv else run_recipe(cell)
-            else:
-                held_out = "+".join(expand_names([test]))
-                run_recipe(dataclasses.replace(recipe, corpora=[train, test], split=f"corpus:{held_out}",
-                                               cross_validation="none", **common))
-    if args.process_index != 0:
+            if train == test:  # in-corpus: the recipe's split, or its cross-validation
+                cell = dataclasses.replace(single_run(recipe), output_dir=str(where), corpora=(train,),
+                                           keep_classes=tuple(classes), name=f"{train} -> {train}",
+                                           part_of="cross-corpus")
+                run_cross_validation(recipe, cell) if diagonal_cv else run_once(recipe, cell)
+            else:  # train on one group, test on all of another's files
+                cell = Fold(str(where), ("corpus", tuple(expand_names([test]))), name=f"{train} -> {test}",
+                            corpora=(train, test), keep_classes=tuple(classes), part_of="cross-corpus")
+                run_once(recipe, cell)
+    if recipe.training.process_index != 0:
         return None
     result = collect_matrices(out, recipe, groups, classes)
     (out / "cross_corpus.json").write_text(json.dumps(result, indent=1))

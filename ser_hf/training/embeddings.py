@@ -10,7 +10,6 @@ row by ``metric_for_best_model`` (file level), the files the model-card tooling 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -48,7 +47,7 @@ def full_probabilities(row: dict, label_names: list[str]) -> np.ndarray:
     return full
 
 
-def run_embeddings_recipe(recipe) -> dict | None:
+def run_embeddings_recipe(recipe, fold) -> dict | None:
     """Prepare the data, run every extractor x classifier, write the run folder; returns the best row's summary.
 
     Launched as several processes, each extracts its shard of every part into the per-file cache; the main
@@ -57,12 +56,12 @@ def run_embeddings_recipe(recipe) -> dict | None:
     from ser_hf.evaluation.results import save_predictions, write_results
     from ser_hf.training.data import preparation_first, prepare_data
 
-    out = Path(recipe.training.output_dir)
+    out = Path(fold.output_dir)
     # Files are not rebalanced: seed 003 balances embedding rows (frames), inside the table.
     # Networks first: a missing weight file stops the run before any audio is decoded.
     extractors = {name: build_extractor(name, **extractor_kwargs(name, recipe)) for name in recipe.model.extractors}
     with preparation_first(recipe):
-        data = prepare_data(dataclasses.replace(recipe, balance="none"))
+        data = prepare_data(recipe, fold, balanced=False)
     started = time.perf_counter()
     state = distributed_state()
     if state is not None:
@@ -76,7 +75,8 @@ def run_embeddings_recipe(recipe) -> dict | None:
     rows = run_baselines_table(
         data.splits, extractors, out, classifiers=recipe.model.classifiers, pooling=recipe.model.pooling, balance=recipe.data.balance,
         seed=recipe.training.seed, batch_size=recipe.training.per_device_eval_batch_size,
-        mlp_options={"n_trials": recipe.model.mlp_trials, "max_epochs": recipe.model.mlp_max_epochs}, plots=recipe.protocol.plots,
+        mlp_options={"n_trials": recipe.model.mlp_trials, "max_epochs": recipe.model.mlp_max_epochs},
+        plots=recipe.protocol.plots and fold.part_of is None,
         distributed=False,
     )
     seconds = time.perf_counter() - started
@@ -87,7 +87,7 @@ def run_embeddings_recipe(recipe) -> dict | None:
     extra = {"method": "embeddings", "best": {"embedding": best["embedding"], "classifier": best["classifier"],
                                               "classifier_path": best.get("classifier_path"), "selected_by": key},
              "baselines": summary, "run": {"runtime_s": seconds, "rows": len(rows)}}
-    write_results(out, recipe, data, best["metrics"], best["probabilities"], best["references"], extra,
+    write_results(out, recipe, fold, data, best["metrics"], best["probabilities"], best["references"], extra,
                   label_names=best["label_names"])
     save_predictions(out, {row_name(r): full_probabilities(r, data.label_names) for r in rows if r["level"] == "file"},
                      data.splits["test"], data.label_names)

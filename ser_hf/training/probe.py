@@ -11,7 +11,6 @@ them, and the probe is saved as ``probe.safetensors`` + ``probe.json``.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import time
@@ -27,7 +26,7 @@ from ser_hf.evaluation.results import save_predictions, write_results
 from ser_hf.features.encoder_layers import HFEncoderExtractor
 from ser_hf.features.extract import distributed_state, extract
 from ser_hf.recipe import Recipe
-from ser_hf.training.data import preparation_first, prepare_data
+from ser_hf.training.data import Fold, preparation_first, prepare_data
 
 logger = logging.getLogger(__name__)
 
@@ -84,15 +83,15 @@ def fit_probe(x: np.ndarray, y: np.ndarray, num_labels: int, epochs: int, learni
     return probe.eval()
 
 
-def run_probe_recipe(recipe: Recipe) -> dict | None:
+def run_probe_recipe(recipe: Recipe, fold: Fold) -> dict | None:
     """Extract (cached) -> standardise per layer -> fit the probe -> test metrics, layer weights, run folder.
 
     Launched as several processes, each extracts its shard of the files (gathered in row order through the
     per-file cache); the main process fits the probe and writes the run folder (None on the others)."""
-    out = Path(recipe.training.output_dir)
+    out = Path(fold.output_dir)
     extractor = build_encoder_extractor(recipe)  # before any audio is decoded: a bad model id stops here
     with preparation_first(recipe):
-        data = prepare_data(dataclasses.replace(recipe, balance="none"))
+        data = prepare_data(recipe, fold, balanced=False)
     layers = extractor.num_states
 
     def table(part: str) -> np.ndarray:
@@ -122,9 +121,9 @@ def run_probe_recipe(recipe: Recipe) -> dict | None:
                                              groups=groups)
     run = {"method": "probe", "encoder": extractor.source, "layers": layers, "extract_seconds": extract_seconds,
            "fit_seconds": fit_seconds, "model": f"layer probe on {extractor.source}"}
-    write_results(out, recipe, data, metrics, probs, y_test, {"method": "probe", "layer_weights": weights, "run": run})
+    write_results(out, recipe, fold, data, metrics, probs, y_test, {"method": "probe", "layer_weights": weights, "run": run})
     save_predictions(out, {"probe": probs}, data.splits["test"], data.label_names)
-    if recipe.protocol.plots:
+    if recipe.protocol.plots and fold.part_of is None:
         plot_layer_weights(weights, out / "layer_weights.png", title=f"learned layer weights ({extractor.source})")
     from safetensors.torch import save_file
 

@@ -60,21 +60,6 @@ def setup_logging(args) -> None:
     datasets.utils.logging.set_verbosity(logging.WARNING)
 
 
-def run_recipe_yaml(recipe: Recipe, fold: Fold) -> str:
-    """The settings of this one run as a recipe file (``recipe.yaml`` in its folder): the recipe, with a fold's or a
-    cell's split, folder, corpora and classes, so a fold or cell folder reads (and is pushed, and relaunched) as the
-    run it is."""
-    if fold.part_of is None:
-        return recipe.to_yaml()
-    changes = {"split": fold.protocol, "output_dir": fold.output_dir, "cross_validation": "none",
-               "cross_corpus": False, "cross_corpus_groups": [], "push_to_hub": False, "plots": False}
-    if fold.corpora is not None:
-        changes["corpora"] = list(fold.corpora)
-    if fold.keep_classes is not None:
-        changes["keep_classes"] = list(fold.keep_classes)
-    return recipe.with_changes(**changes).to_yaml()
-
-
 def warn_if_recipe_changed(recipe_yaml: str, output_dir: Path) -> None:
     previous = output_dir / "recipe.yaml"
     if not previous.is_file():
@@ -174,10 +159,10 @@ def run_trainer(recipe: Recipe, fold: Fold, args) -> dict | None:
     if checkpoint:
         start_step = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"]
         logger.info("resuming from %s (global step %d)", checkpoint, start_step)
-        warn_if_recipe_changed(run_recipe_yaml(recipe, fold), out)
+        warn_if_recipe_changed(recipe.run_yaml(fold), out)
     elif trainer.is_world_process_zero():
         out.mkdir(parents=True, exist_ok=True)
-        (out / "recipe.yaml").write_text(run_recipe_yaml(recipe, fold))
+        (out / "recipe.yaml").write_text(recipe.run_yaml(fold))
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
     if trainer.is_fsdp_enabled:  # checkpoints stay sharded (fast to write); the final model is gathered whole
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
