@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 
 from ser_hf.recipe_fields import RecipeError, check_keys, coerce
-from ser_hf.recipe_sections import DataConfig, ProtocolConfig, PublishConfig, Section
+from ser_hf.recipe_sections import DataConfig, ProtocolConfig, PublishConfig, Section, TrainingKeys
 from ser_hf.registry import FROZEN_FEATURE_METHODS, METHODS, resolve
 
 __all__ = ["Recipe", "RecipeError", "load_recipe", "parse_args", "parse_overrides", "resolve_path", "usage"]
@@ -83,13 +83,30 @@ def _fields(cls: type) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(cls) if f.init}
 
 
-def section_keys() -> dict[str, list[str]]:
-    """Every recipe key -> the sections that take it (a section per method, ``training`` last)."""
+def section_keys(trainer: bool = True) -> dict[str, list[str]]:
+    """Every recipe key -> the sections that take it (a section per method, ``training`` last). ``trainer=False``:
+    ser-hf's own keys only, without importing transformers for the rest of ``TrainingArguments``."""
     keys: dict[str, list[str]] = {"method": ["recipe"]}
-    for name, cls in [*SECTIONS.items(), *((m, method_section(m)) for m in METHODS), ("training", training_section())]:
+    training = training_section() if trainer else TrainingKeys
+    for name, cls in [*SECTIONS.items(), *((m, method_section(m)) for m in METHODS), ("training", training)]:
         for key in _fields(cls):
             keys.setdefault(key, []).append(name)
     return keys
+
+
+class _Keys(dict):
+    """The recipe keys, ser-hf's at once and the Trainer's other fields on the first key that is not one of ser-hf's
+    (so a recipe of ser-hf keys, and --help, need no torch)."""
+
+    def __init__(self):
+        super().__init__(section_keys(trainer=False))
+        self.complete = False
+
+    def __contains__(self, key) -> bool:
+        if not super().__contains__(key) and not self.complete:
+            self.update(section_keys(trainer=True))
+            self.complete = True
+        return super().__contains__(key)
 
 
 @dataclass
@@ -119,8 +136,7 @@ class Recipe:
         values: dict[str, Any] = {"method": self.method}
         for section in (self.data, self.protocol, self.model, self.publish):
             values.update({k: getattr(section, k) for k in _fields(type(section))})
-        own = {f.name for f in dataclasses.fields(type(self.training)) if f.name in type(self.training).__dict__.get(
-            "__annotations__", {})}
+        own = set(_fields(TrainingKeys))
         for key in _fields(type(self.training)):
             if key in own or key in self.given:
                 value = self.training.bf16_setting if key == "bf16" else getattr(self.training, key)
@@ -180,6 +196,7 @@ def build_recipe(values: dict[str, Any], given: tuple[str, ...] = ()) -> Recipe:
     for other in METHODS:  # keys meant for another method are still checked: a typo there is a typo
         if other != method:
             check_keys(method_section(other), values)
+    check_keys(TrainingKeys, values)  # ser-hf's training keys, before torch is imported for the rest
     training_values = dict(values)
     if sections["data"].train_shards and "accelerator_config" not in values:
         # A streamed training part: each process reads its own Parquet files (accelerate shards a datasets
@@ -266,7 +283,7 @@ def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> Recipe
     raw = yaml.safe_load(path.read_text()) or {}
     if not isinstance(raw, dict):
         raise RecipeError(f"{path}: a recipe is a flat mapping of keys to values")
-    known = section_keys()
+    known = _Keys()
     values: dict = {}
     given: list[str] = []
     for key, value in raw.items():
@@ -331,19 +348,27 @@ def usage() -> str:
     for method in METHODS:
         cls = method_section(method)
         lines += ["", f"[model: method={method}] {cls.__doc__.splitlines()[0]}", *_describe(cls)]
-    training = training_section()
-    own = set(training.__dict__.get("__annotations__", {}))
-    lines += ["", "[training] ser-hf's training keys and defaults:",
-              *_describe(training, skip={f.name for f in dataclasses.fields(training)} - own),
-              "", "[training] every other transformers.TrainingArguments field, as the Trainer defines it:",
-              *_describe(training, skip=own | seen)]
+    lines += ["", f"[training] {TrainingKeys.__doc__.splitlines()[0]}", *_describe(TrainingKeys),
+              "", "[training] every other transformers.TrainingArguments field is a key too, as the Trainer defines it "
+                  "(lr_scheduler_type, optim, max_grad_norm, gradient_checkpointing, torch_compile, report_to, "
+                  "ddp_timeout, ...): train.py --help-trainer lists them."]
     return "\n".join(lines)
+
+
+def trainer_usage() -> str:
+    """The ``TrainingArguments`` fields ser-hf takes as they are (imports transformers)."""
+    training = training_section()
+    return "\n".join(["[training] every transformers.TrainingArguments field ser-hf takes as the Trainer defines it:",
+                      *_describe(training, skip=set(_fields(TrainingKeys)))])
 
 
 def parse_args(argv: list[str]) -> Recipe:
     """``--recipe NAME`` plus overrides, from a command line (``-h``/``--help`` prints the keys)."""
     if any(a in ("-h", "--help") for a in argv):
         print(usage())
+        raise SystemExit(0)
+    if "--help-trainer" in argv:
+        print(trainer_usage())
         raise SystemExit(0)
     argv = list(argv)
     name = None

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ser_hf.recipe_fields import (
     RecipeError,
+    seed_range,
     all_of,
     check_section,
     choice,
@@ -28,6 +29,7 @@ from ser_hf.recipe_fields import (
     probability,
 )
 from ser_hf.registry import (
+    METRICS,
     AUGMENT_PRESETS,
     BALANCE_METHODS,
     CLASSIFIERS,
@@ -394,3 +396,68 @@ class PublishConfig(Section):
     def check(self) -> None:
         if self.push_to_hub and not self.hub_model_id:
             raise RecipeError("push_to_hub needs hub_model_id=ORG/NAME")
+
+
+# ---------------------------------------------------------------- training
+def _max_steps(key: str, value: int) -> None:
+    if value != -1 and value <= 0:
+        raise RecipeError(f"{key}: must be -1 (no limit) or an integer > 0, got {value}")
+
+
+def _at_least_zero(key: str, value: int) -> None:
+    if value < 0:
+        raise RecipeError(f"{key}: must be an integer >= 0, got {value}")
+
+
+@dataclass
+class TrainingKeys:
+    """ser-hf's training keys: the ``transformers.TrainingArguments`` fields whose ser-hf default differs (or that
+    ser-hf checks more strictly), each with its reason, and the training keys the Trainer has no field for. Every
+    other ``TrainingArguments`` field is a recipe key as the Trainer defines it: the training section
+    (:class:`ser_hf.training.arguments.TrainingConfig`) subclasses both. Torch-free, so ``--help`` and the checks of
+    these keys need no torch."""
+
+    output_dir: str | None = field("outputs/run", "Where the model, checkpoints and results go.", not_empty)
+    num_train_epochs: float = field(5.0, "Epochs (seed 003: 5).", positive)
+    max_steps: int = field(-1, "Stop after this many optimiser steps (overrides epochs when > 0).", _max_steps)
+    learning_rate: float = field(3e-5, "Peak learning rate.", positive)
+    warmup_steps: float = field(0.1, "Linear warm-up: a number < 1 is a fraction of the total steps (seed 003: 0.1), "
+                                     "a larger one a count of steps.", non_negative)
+    weight_decay: float = field(0.0, "AdamW weight decay.", non_negative)
+    per_device_train_batch_size: int = field(8, "Training batch per device.", positive)
+    per_device_eval_batch_size: int = field(8, "Evaluation batch per device.", positive)
+    gradient_accumulation_steps: int = field(1, "Gradient accumulation.", positive)
+    eval_strategy: str = field("epoch", "When to evaluate and save a checkpoint: epoch or steps (no: never, which "
+                                        "needs load_best_model_at_end=false).", choice(("epoch", "steps", "no")))
+    eval_steps: int | None = field(None, "Steps between evaluations (and checkpoints) when eval_strategy is steps.",
+                                   positive)
+    save_strategy: str | None = field(None, "When to save a checkpoint; null = with every evaluation (what best-model "
+                                            "selection and resuming need).")
+    save_steps: float | None = field(None, "Steps between checkpoints; null = eval_steps.", positive)
+    save_total_limit: int | None = field(2, "Checkpoints kept (the best is always kept).", positive)
+    load_best_model_at_end: bool = field(True, "Keep the checkpoint best on validation as the run's model.")
+    metric_for_best_model: str | None = field("uar", "Best checkpoint by uar, macro_f1, accuracy or weighted_f1 "
+                                                     "(ser_hf.registry.METRICS).", choice(METRICS))
+    greater_is_better: bool | None = field(True, "Every metric of metric_for_best_model grows with quality.")
+    restore_callback_states_from_checkpoint: bool = field(True, "Early-stopping patience survives a resume.")
+    bf16: str = field("auto", "bf16 mixed precision: auto (on a GPU with bf16, or a CPU with bf16 units: AMX / "
+                              "AVX512-BF16), true or false.", choice(("auto", "true", "false")))
+    seed: int = field(42, "Training seed.", seed_range)
+    dataloader_num_workers: int = field(2, "Dataloader worker processes.", _at_least_zero)
+    dataloader_pin_memory: bool | None = field(None, "Pinned host memory for batches; null = on a GPU only.")
+    logging_steps: float = field(10, "Steps between log lines.", positive)
+    logging_first_step: bool = field(True, "Log the first step too (the loss before any learning).")
+    remove_unused_columns: bool = field(False, "Keep every column: the collators read the raw audio column.")
+    length_column_name: str = field("duration", "Column that length grouping reads (no audio is decoded for it).")
+    # ---- training keys the Trainer has no field for
+    max_train_seconds: float = field(6.0, "Random crop of training clips (bounds padded shapes and memory).", positive)
+    pad_to_multiple_seconds: float | None = field(None, "Pad training batches to a multiple of this many seconds "
+                                                        "(fewer distinct shapes, e.g. for cuDNN autotuning); null = to "
+                                                        "the longest clip. Padding never changes what a clip learns: "
+                                                        "each clip is normalised alone and the padding is masked. "
+                                                        "Evaluation never pads (it runs what pipeline() runs).",
+                                                  positive)
+    early_stopping_patience: int | None = field(3, "Evaluations without improvement before stopping; null = never.",
+                                                positive)
+    resume: bool = field(True, "Resume from the last complete checkpoint in output_dir when there is one.")
+

@@ -31,9 +31,18 @@ def main(argv: list[str] | None = None) -> dict | None:
     """Run the recipe the command line names; the result of the run (None on ranks > 0)."""
     recipe = parse_args(sys.argv[1:] if argv is None else argv)  # --help and a bad recipe stop here
     # datasets and the models load only now, once the recipe is known to be valid.
-    from ser_hf.training.run import run_recipe
+    if recipe.protocol.cross_corpus:  # train on each corpus (group), test on every other
+        from ser_hf.training.cross_corpus import run_cross_corpus
 
-    return run_recipe(recipe)
+        return run_cross_corpus(recipe)
+    if recipe.protocol.cross_validation != "none":  # every fold through run_once, then mean +- std and pooled
+        from ser_hf.training.cross_validation import run_cross_validation
+
+        return run_cross_validation(recipe)
+    from ser_hf.training.data import single_run
+    from ser_hf.training.run import run_once
+
+    return run_once(recipe, single_run(recipe))
 
 
 def cli_main(argv: list[str] | None = None, prog: str = "train.py") -> int:

@@ -34,35 +34,35 @@ def run(recipe: str, out: Path, *overrides: str) -> dict:
 
 def test_seed_recipes_carry_the_seeds_settings():
     r = load_recipe("vggish_lr_emodb")
-    assert (r.method, r.corpora, r.extractors, r.classifiers, r.pooling, r.split, r.label_set) == (
+    assert (r.method, r.data.corpora, r.model.extractors, r.model.classifiers, r.model.pooling, r.protocol.split, r.data.label_set) == (
         "embeddings", ["emodb"], ["vggish"], ["logistic_regression"], "mean", "seed000", "all")
     r = load_recipe("seed000_ravdess")
-    assert r.label_set == "all_but_neutral" and r.classifiers == ["svm_linear", "knn", "random_forest", "logistic_regression"]
+    assert r.data.label_set == "all_but_neutral" and r.model.classifiers == ["svm_linear", "knn", "random_forest", "logistic_regression"]
     r = load_recipe("yamnet_transfer_ravdess")
-    assert (r.method, r.backbone, r.freeze, r.split, r.fixed_seconds, r.learning_rate, r.early_stopping_patience,
-            r.per_device_train_batch_size) == ("patch_finetune", "yamnet", "all", "seed001", 4.0, 1e-4, 5, 32)
+    assert (r.method, r.model.backbone, r.model.freeze, r.protocol.split, r.data.fixed_seconds, r.training.learning_rate, r.training.early_stopping_patience,
+            r.training.per_device_train_batch_size) == ("patch_finetune", "yamnet", "all", "seed001", 4.0, 1e-4, 5, 32)
     r = load_recipe("vgg19_mel_demos_c2")
-    assert (r.method, r.backbone, r.freeze, r.head_hidden_sizes, r.head_dropout, r.split, r.corpora) == (
+    assert (r.method, r.model.backbone, r.model.freeze, r.model.head_hidden_sizes, r.model.head_dropout, r.protocol.split, r.data.corpora) == (
         "image_cnn", "vgg19", "last_blocks:2", [512, 256], [0.5, 0.0], "seed002", ["demos"])
-    assert load_recipe("vgg19_mel_demos_c1").freeze == "all"
-    assert load_recipe("vgg19_mel_demos_c2_no_neutral").label_set == "all_but_neutral"
-    assert load_recipe("efficientnet_b0_mel_demos_c2").freeze == "last_layers:32"
+    assert load_recipe("vgg19_mel_demos_c1").model.freeze == "all"
+    assert load_recipe("vgg19_mel_demos_c2_no_neutral").data.label_set == "all_but_neutral"
+    assert load_recipe("efficientnet_b0_mel_demos_c2").model.freeze == "last_layers:32"
     r = load_recipe("yamnet_mlp_bilingual")
-    assert (r.pooling, r.balance, r.classifiers, r.corpora, r.split) == ("frames", "harmonic", ["mlp"], ["all"], "seed003")
+    assert (r.model.pooling, r.data.balance, r.model.classifiers, r.data.corpora, r.protocol.split) == ("frames", "harmonic", ["mlp"], ["all"], "seed003")
     r = load_recipe("vgg16_mfcc_bilingual")
-    assert (r.spectrogram, r.image_size, r.learning_rate, r.freeze) == ("mfcc", 224, 1e-5, "all")
+    assert (r.model.spectrogram, r.model.image_size, r.training.learning_rate, r.model.freeze) == ("mfcc", 224, 1e-5, "all")
     r = load_recipe("resnet50v2_mfcc_bilingual")
-    assert (r.head_hidden_sizes, r.head_dropout, r.head_pooling) == ([1024], [0.4], "avg")
+    assert (r.model.head_hidden_sizes, r.model.head_dropout, r.model.head_pooling) == ([1024], [0.4], "avg")
     six = ["ravdess", "savee", "crema_d", "jl_corpus", "esd", "tess"]
     for name, balance in (("cnn_blstm_attention_english6", "oversample"), ("cnn_blstm_attention_english6_undersample",
                           "undersample"), ("cnn_blstm_attention_english6_imbalanced", "none")):
         r = load_recipe(name)
-        assert (r.corpora, r.languages, r.fixed_seconds, r.balance, r.l2, r.learning_rate) == (six, ["en"], 3.0, balance, 0.01, 1e-3)
+        assert (r.data.corpora, r.data.languages, r.data.fixed_seconds, r.data.balance, r.model.l2, r.training.learning_rate) == (six, ["en"], 3.0, balance, 0.01, 1e-3)
     r = load_recipe("vgg19_mel_english6")
-    assert (r.freeze, r.head_hidden_sizes, r.head_dropout, r.head_batchnorm, r.l2, r.learning_rate) == (
+    assert (r.model.freeze, r.model.head_hidden_sizes, r.model.head_dropout, r.model.head_batchnorm, r.model.l2, r.training.learning_rate) == (
         "first_layers:15", [128, 64], [0.6, 0.6], True, 0.01, 5e-5)
     r = load_recipe("baselines_table")
-    assert len(r.extractors) * len(r.classifiers) == 30
+    assert len(r.model.extractors) * len(r.model.classifiers) == 30
 
 
 def test_embeddings_recipe_writes_the_table_plots_card_and_reloadable_classifiers(tmp_path):
@@ -88,7 +88,7 @@ def test_embeddings_recipe_writes_the_table_plots_card_and_reloadable_classifier
     for r in rows:
         clf, meta = load_classifier(r["classifier_path"])
         assert meta["embedding"] == r["embedding"] and meta["label_names"] == table["label_names"]
-        extractor = build_extractor(r["embedding"], random_weights=True, seed=recipe.seed)
+        extractor = build_extractor(r["embedding"], random_weights=True, seed=recipe.training.seed)
         assert extractor.cache_config()["weights"] == meta["extractor"]["weights"]  # the metadata names the network
         emb = extract(test, extractor, progress=False)
         assert clf.predict(emb.features).tolist() == r["predictions"]
@@ -111,7 +111,7 @@ def _fresh_model(recipe_name: str, out: Path, *overrides: str):
     """The model train.py starts from: same recipe, data and seed."""
     recipe = load_recipe(recipe_name, [*TRAIN_FAST, f"output_dir={out}", *overrides])
     data = prepare_data(recipe)
-    set_seed(recipe.seed)
+    set_seed(recipe.training.seed)
     return build_recipe_model(recipe, data.label_names)[0]
 
 

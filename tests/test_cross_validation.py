@@ -227,8 +227,8 @@ def test_heat_map_titles_and_labels_fit_the_figure_at_any_name_length():
 def test_cross_corpus_refuses_groups_sharing_fewer_than_two_classes(monkeypatch):
     from ser_hf.training import cross_corpus
 
-    def fake(recipe):
-        classes = {"ravdess": ["angry", "sad"], "subesco": ["sad", "happy"]}[recipe.corpora[0]]
+    def fake(recipe, fold):
+        classes = {"ravdess": ["angry", "sad"], "subesco": ["sad", "happy"]}[fold.corpora[0]]
         names = ["angry", "happy", "sad"]
         ds = datasets.Dataset.from_dict({"label": [names.index(c) for c in classes]},
                                         features=datasets.Features({"label": datasets.ClassLabel(names=names)}))

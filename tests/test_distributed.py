@@ -188,8 +188,8 @@ def test_two_nodes_meet_through_a_c10d_rendezvous_and_prepare_on_their_own_disks
 def test_prepare_on_and_train_shards_are_checked_at_parse_time():
     from ser_hf.recipe import RecipeError, load_recipe
 
-    assert load_recipe("quickstart").prepare_on == "shared"
-    assert load_recipe("quickstart", ["prepare_on=node"]).prepare_on == "node"
+    assert load_recipe("quickstart").data.prepare_on == "shared"
+    assert load_recipe("quickstart", ["prepare_on=node"]).data.prepare_on == "node"
     with pytest.raises(RecipeError, match="prepare_on: 'everywhere' is not one of shared, node"):
         load_recipe("quickstart", ["prepare_on=everywhere"])
     with pytest.raises(RecipeError, match="train_shards: a streamed training part has no length; set max_steps"):

@@ -14,17 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "ser_hf"
 
-# Layer of each part: a module may import from its own layer or a lower one, never a higher one.
-LAYERS = {
-    "ser_hf": 0, "ser_hf.registry": 0, "ser_hf.hardware": 0,
-    "ser_hf.data": 1,
-    "ser_hf.recipe": 2, "ser_hf.models": 2, "ser_hf.features": 2, "ser_hf.inference": 2,
-    "ser_hf.classifiers": 3, "ser_hf.evaluation": 3,
-    "ser_hf.training": 4, "ser_hf.publish": 4, "ser_hf.export": 4,
-    # the commands: the `ser-hf` console command dispatches to every command line; training and the Space app use
-    # every layer below them
-    "ser_hf.cli": 5, "ser_hf.train": 5, "ser_hf.space": 5,
-}
+# The layer order, stated once in the package (ser_hf.LAYERS and its docstring).
+from ser_hf import LAYERS  # noqa: E402
 
 
 def module_name(path: Path) -> str:

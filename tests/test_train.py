@@ -32,7 +32,6 @@ from ser_hf.training import (
     last_complete_checkpoint,
     padding_fraction,
     prepare_data,
-    training_arguments,
     weighted_cross_entropy,
 )
 
@@ -140,7 +139,7 @@ def _toy_trainer(tmp_path, durations, audio_seconds=None, **recipe_overrides):
                                         *[f"{k}={v}" for k, v in recipe_overrides.items()]])
     data = PreparedData(datasets.DatasetDict(train=ds, validation=ds, test=ds), LABELS, [], {})
     model, extractor = build_model(LABELS, tiny_model="hubert")
-    return build_trainer(recipe, training_arguments(recipe), model, extractor, data), recipe
+    return build_trainer(recipe, recipe.training, model, extractor, data), recipe
 
 
 def test_length_grouping_uses_the_duration_column_and_decodes_no_audio(tmp_path, monkeypatch):
@@ -155,8 +154,8 @@ def test_length_grouping_uses_the_duration_column_and_decodes_no_audio(tmp_path,
 
     monkeypatch.setattr("ser_hf.training.trainer.decode_wav_bytes", no_decoding)
     monkeypatch.setattr("ser_hf.data.audio.decode_wav_bytes", no_decoding)
-    with_grouping = epoch_padding_fraction(grouped, recipe)
-    without = epoch_padding_fraction(shuffled, recipe)
+    with_grouping = epoch_padding_fraction(grouped)
+    without = epoch_padding_fraction(shuffled)
     assert with_grouping < without / 2
     assert grouped.args.length_column_name == "duration"
 
@@ -202,8 +201,8 @@ def test_evaluation_runs_longest_first_and_predictions_come_back_in_row_order(tm
     # each clip alone, unpadded, as pipeline() sees it: the same logits in row order
     from transformers import pipeline
 
-    classify = pipeline("audio-classification", model=trainer.model.eval(), feature_extractor=trainer.processing_class,
-                        device=-1)
+    trainer.save_model(tmp_path / "saved")  # what a user loads (the Trainer's own copy runs under its autocast)
+    classify = pipeline("audio-classification", model=str(tmp_path / "saved"), device=-1)
     for i, row in enumerate(trainer.eval_dataset):
         wave = decode_wav_bytes(row["audio"]["bytes"])[0]
         scores = {s["label"]: s["score"] for s in classify({"raw": wave, "sampling_rate": SR}, top_k=None)}
@@ -272,15 +271,15 @@ def test_last_complete_checkpoint_skips_one_cut_off_while_saving(tmp_path):
 
 def test_bf16_auto_means_a_gpu_or_a_cpu_with_bf16_units(monkeypatch, tmp_path):
     """TrainingArguments refuses bf16 without CUDA unless told the run is on CPU: auto says so on such a CPU."""
-    import ser_hf.training.trainer as trainer_module
+    import ser_hf.training.arguments as trainer_module
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     for has_units in (True, False):
         monkeypatch.setattr(trainer_module, "cpu_has_bf16", lambda: has_units)
-        args = training_arguments(load_recipe("quickstart", [f"output_dir={tmp_path}"]))
+        args = load_recipe("quickstart", [f"output_dir={tmp_path}"]).training
         assert (args.bf16, args.use_cpu) == (has_units, has_units)
     monkeypatch.setattr(trainer_module, "cpu_has_bf16", lambda: True)
-    args = training_arguments(load_recipe("quickstart", [f"output_dir={tmp_path}", "bf16=false"]))
+    args = load_recipe("quickstart", [f"output_dir={tmp_path}", "bf16=false"]).training
     assert (args.bf16, args.use_cpu) == (False, False)
 
 

@@ -36,7 +36,6 @@ _EXPORTS = {
     "padding_fraction": "trainer",
     "weighted_cross_entropy": "trainer",
     "run_embeddings_recipe": "embeddings",
-    "run_recipe": "run",
     "run_once": "run",
 }
 

@@ -1,9 +1,7 @@
-"""One run of a recipe, whatever its method, and the dispatch of a recipe to its runs.
-
-:func:`run_recipe` is what ``train.py`` calls: one run on the recipe's ``split``, every fold of its
-``cross_validation`` (:mod:`~ser_hf.training.cross_validation`), or every cell of its ``cross_corpus`` matrix
-(:mod:`~ser_hf.training.cross_corpus`). Each of those is :func:`run_once` on a :class:`~ser_hf.training.data.Fold`
-(the split, the folder, a cell's corpora): the recipe itself is never rewritten.
+"""One run of a recipe, whatever its method: :func:`run_once` on a :class:`~ser_hf.training.data.Fold` (the split,
+the folder, a cross-corpus cell's corpora). ``train.py`` runs it once on the recipe's ``split``, once per fold of
+its ``cross_validation`` (:mod:`~ser_hf.training.cross_validation`), or once per cell of its ``cross_corpus`` matrix
+(:mod:`~ser_hf.training.cross_corpus`): the recipe itself is never rewritten.
 
 One Trainer run: data -> model -> Trainer -> test evaluation -> outputs, top to bottom. Launched again with the same
 ``output_dir``, it resumes from the last complete checkpoint there. What lands in ``output_dir``: the best model and
@@ -32,7 +30,7 @@ from ser_hf.evaluation.results import (
 from ser_hf.models.build import build_recipe_model
 from ser_hf.recipe import Recipe, RecipeError
 from ser_hf.registry import METHODS, resolve
-from ser_hf.training.data import Fold, model_view, prepare_data, preparation_first, single_run
+from ser_hf.training.data import Fold, model_view, prepare_data, preparation_first
 from ser_hf.training.trainer import (
     build_trainer,
     epoch_padding_fraction,
@@ -76,20 +74,6 @@ def model_description(recipe: Recipe) -> str:
         return f"tiny random {model.tiny_model}" if model.tiny_model else model.model_name_or_path
     name = f"{recipe.method} {getattr(model, 'backbone', None) or getattr(model, 'cnn_blstm_variant', '')}".strip()
     return f"tiny random {name}" if model.tiny_model else name
-
-
-def run_recipe(recipe: Recipe) -> dict | None:
-    """Everything the recipe asks for: a cross-corpus matrix, a cross-validation, or one run on its split.
-    The result of the run (None on ranks > 0)."""
-    if recipe.protocol.cross_corpus:  # train on each corpus (group), test on every other
-        from ser_hf.training.cross_corpus import run_cross_corpus
-
-        return run_cross_corpus(recipe)
-    if recipe.protocol.cross_validation != "none":  # every fold through run_once, then mean +- std and pooled
-        from ser_hf.training.cross_validation import run_cross_validation
-
-        return run_cross_validation(recipe)
-    return run_once(recipe, single_run(recipe))
 
 
 def run_once(recipe: Recipe, fold: Fold) -> dict | None:
