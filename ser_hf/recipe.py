@@ -159,7 +159,8 @@ class Recipe:
             changes["corpora"] = list(fold.corpora)
         if fold.keep_classes is not None:
             changes["keep_classes"] = list(fold.keep_classes)
-        return self.with_changes(**changes).to_yaml()
+        # written, not rebuilt: a new TrainingArguments would reset accelerate's state under a live Trainer
+        return yaml.safe_dump(_plain({**self.flat(), **changes}), sort_keys=False, allow_unicode=True)
 
     def with_changes(self, **changes) -> "Recipe":
         """A copy with some keys changed, each in every section that has it (a fold's split and output_dir)."""

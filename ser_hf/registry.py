@@ -98,8 +98,8 @@ CLASSIFIERS: dict[str, Classifier] = {
 
 @dataclass(frozen=True)
 class Metric:
-    """A headline metric: the shipped ``evaluate`` module (``ser_hf/evaluation/metrics/<module>/``) computing it,
-    the arguments it takes, the key of its result, and its name in tables and cards."""
+    """A headline metric: the ``evaluate`` module computing it (a shipped one, ``ser_hf/evaluation/metrics/<module>/``,
+    or the folder of another), the arguments it takes, the key of its result, and its name in tables and cards."""
 
     module: str
     display: str
@@ -108,7 +108,7 @@ class Metric:
 
     @property
     def key(self) -> str:
-        return self.result_key or self.module
+        return self.result_key or self.module.rstrip("/").rsplit("/", 1)[-1]
 
 
 # The order is the order of every table; the first is what "accuracy" means on the Hub.

@@ -6,13 +6,13 @@
 The staged folder is self-contained: ``app.py``; ``README.md`` with the Space front matter (gradio ``sdk_version``,
 the model repos under ``models:``); ``config.yaml`` naming each model by Hub id and revision (the other settings
 come from ``ser_hf/space/config.yaml``); ``ser_hf/`` holding every module ``app.py`` reaches: its imports, followed
-through theirs, imports inside functions included, and the modules of ser-hf's own model types (``MODEL_TYPES`` in
-:mod:`ser_hf.registry`, which ``AutoModelForAudioClassification`` imports by name when it loads such a model), so
-no ``ser_hf`` import can fail in the Space; and ``requirements.txt`` pinning, at the versions installed here, every
+through theirs, imports inside functions included, so no ``ser_hf`` import can fail in the Space; and
+``requirements.txt`` pinning, at the versions installed here, every
 third-party package imported by ``app.py`` or at module level by a staged module. A third-party import that only
 a function makes (the metrics behind ``evaluate_long_clip``, the YAMNet weight converter) is left out of the pins
 and listed in a comment: the Space never calls those functions, and pinning them would install the training stack.
-``--include MODULE`` adds a module (and what it reaches).
+``--include MODULE`` adds a module (and what it reaches): ``ser_hf.models.cnn_blstm`` for a Space serving one of
+ser-hf's own model types, which ``AutoModelForAudioClassification`` imports by name (:data:`ser_hf.registry.MODEL_TYPES`).
 """
 
 from __future__ import annotations
@@ -71,14 +71,11 @@ def _module_file(name: str) -> Path | None:
 def library_closure(app: Path, include: tuple[str, ...] = ()) -> tuple[list[Path], set[str], set[str]]:
     """The ``ser_hf`` files the app reaches (every parent package too), the third-party top-level packages it needs
     (the app's own imports and every staged module's module-level ones) and those only functions import."""
-    from ser_hf.registry import MODEL_TYPES
-
     files: set[Path] = set()
     app_imports = _imports(app, module_level_only=False)
     needed = {m.split(".")[0] for m in app_imports if not m.startswith("ser_hf")}
     lazy: set[str] = set()
-    model_types = [target.split(":")[0] for entry in MODEL_TYPES.values() for target in (entry.config, entry.feature_extractor)]
-    todo = [m for m in app_imports if m.startswith("ser_hf")] + model_types + list(include)
+    todo = [m for m in app_imports if m.startswith("ser_hf")] + list(include)
     while todo:
         name = todo.pop()
         parts = name.split(".")

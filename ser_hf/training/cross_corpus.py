@@ -164,8 +164,8 @@ def run_cross_corpus(recipe: Recipe) -> dict | None:
                                            part_of="cross-corpus")
                 run_cross_validation(recipe, cell) if diagonal_cv else run_once(recipe, cell)
             else:  # train on one group, test on all of another's files
-                cell = Fold(str(where), ("corpus", tuple(expand_names([test]))), name=f"{train} -> {test}",
-                            corpora=(train, test), keep_classes=tuple(classes), part_of="cross-corpus")
+                cell = Fold.of(where, "corpus:" + "+".join(expand_names([test])), name=f"{train} -> {test}",
+                               corpora=(train, test), keep_classes=tuple(classes), part_of="cross-corpus")
                 run_once(recipe, cell)
     if recipe.training.process_index != 0:
         return None

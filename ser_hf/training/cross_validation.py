@@ -54,12 +54,11 @@ class FoldPlan:
     description: str
     seed: int
 
-    def split(self, fold: int) -> tuple[str, tuple]:
-        """The split of fold ``fold``, as :func:`ser_hf.data.splits.parse_split_protocol` gives it: train and test
-        parts (a Trainer's validation is carved later)."""
+    def split(self, fold: int) -> str:
+        """The ``split`` protocol of fold ``fold``: train and test parts (a Trainer's validation is carved later)."""
         if self.scheme == "loso":
-            return "loso", (fold, None)
-        return self.scheme, (self.folds, fold, None)
+            return f"loso:{fold}"
+        return f"{self.scheme}:{self.folds}:{fold}"
 
 
 def plan_folds(cross_validation: str, speakers: list[str], seed: int) -> FoldPlan:
@@ -117,8 +116,8 @@ def run_cross_validation(recipe: Recipe, within: Fold | None = None) -> dict | N
     logger.info("cross-validation: %s, %d rows, %d speakers, in %s", plan.description, len(ds),
                 len(set(ds["speaker"])), out)
     for i in range(plan.folds):
-        fold = dataclasses.replace(within, output_dir=str(fold_dir(out, i)), split=plan.split(i), name=f"fold {i}",
-                                   part_of="cross-validation")
+        fold = Fold.of(fold_dir(out, i), plan.split(i), name=f"fold {i}", corpora=within.corpora,
+                       keep_classes=within.keep_classes, part_of="cross-validation")
         if fold_done(Path(fold.output_dir)):
             logger.info("fold %d of %d: finished earlier, skipped", i + 1, plan.folds)
             continue

@@ -40,32 +40,29 @@ class PreparedData:
 
 @dataclass(frozen=True)
 class Fold:
-    """One run of a recipe: its split (``kind``, ``arguments`` of :func:`ser_hf.data.splits.parse_split_protocol`),
-    its folder, and, for a cross-corpus cell, the corpora it reads and the classes it keeps (None: the recipe's).
-    ``part_of``: a fold of a cross-validation or a cell of a matrix, which draws no plots of its own and is never
-    pushed; ``name``: how logs and tables call it."""
+    """One run of a recipe: its split (``protocol`` as written, e.g. ``seed003`` or ``loso:3``, and ``split``, that
+    protocol parsed once by :func:`ser_hf.data.splits.parse_split_protocol`), its folder, and, for a cross-corpus
+    cell, the corpora it reads and the classes it keeps (None: the recipe's). ``part_of``: a fold of a
+    cross-validation or a cell of a matrix, which draws no plots of its own and is never pushed; ``name``: how logs
+    and tables call it."""
 
     output_dir: str
+    protocol: str
     split: tuple[str, tuple]
     name: str = "run"
     corpora: tuple[str, ...] | None = None
     keep_classes: tuple[str, ...] | None = None
     part_of: str | None = None
 
-    @property
-    def protocol(self) -> str:
-        """The split written back as a protocol string (for results and the card)."""
-        kind, args = self.split
-        if kind == "corpus":
-            return "corpus:" + "+".join(args)
-        if kind in ("ratio", "speaker"):
-            return f"{kind}:" + ",".join(f"{a:g}" for a in args)
-        return ":".join([kind, *(str(a) for a in args if a is not None)])
+    @classmethod
+    def of(cls, output_dir: str, protocol: str, **kwargs) -> "Fold":
+        """A fold of the split protocol ``protocol`` (parsed here, once)."""
+        return cls(str(output_dir), protocol, parse_split_protocol(protocol), **kwargs)
 
 
 def single_run(recipe: Recipe) -> Fold:
     """The one run a recipe without cross-validation or cross-corpus describes: its ``split``, its ``output_dir``."""
-    return Fold(recipe.training.output_dir, parse_split_protocol(recipe.protocol.split))
+    return Fold.of(recipe.training.output_dir, recipe.protocol.split)
 
 
 def fold_corpora(recipe: Recipe, fold: Fold) -> list[str]:

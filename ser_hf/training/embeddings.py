@@ -18,6 +18,7 @@ import numpy as np
 
 from ser_hf.features.extract import build_extractor, distributed_state, extract
 from ser_hf.classifiers.table import format_table, run_baselines_table
+from ser_hf.registry import METRICS
 
 logger = logging.getLogger(__name__)
 

@@ -38,14 +38,15 @@ def metric_path(name: str) -> str:
 
 @functools.lru_cache(maxsize=None)
 def load_metric(name: str):
-    """The shipped ``evaluate`` module ``name``, loaded once per process and kept in memory.
+    """The ``evaluate`` module ``name``, a shipped one or the folder of another (what a :data:`ser_hf.registry.METRICS`
+    entry names), loaded once per process and kept in memory.
 
     ``keep_in_memory`` stops ``evaluate`` from writing Arrow cache files, which also keeps two
     ranks of a distributed run from contending for the same lock files.
     """
     import evaluate
 
-    return evaluate.load(metric_path(name), keep_in_memory=True)
+    return evaluate.load(metric_path(name) if name in SHIPPED_MODULES else name, keep_in_memory=True)
 
 
 def headline_metrics(references: Sequence[int], predictions: Sequence[int]) -> dict[str, float]:
