@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_hf.data.corpora import expand_names
+from ser_hf.data.corpora import corpus_names
+from ser_hf.data.sources import source_name
 from ser_hf.evaluation.plots import plot_matrix
 from ser_hf.recipe import Recipe, RecipeError
 
@@ -59,7 +60,7 @@ def shared_classes(recipe: Recipe, groups: list[str]) -> list[str]:
 
 
 def cell_dir(out: Path, train: str, test: str) -> Path:
-    return out / f"train-{train}__test-{test}"
+    return out / f"train-{source_name(train)}__test-{source_name(test)}"  # an own source by its name, not its path
 
 
 def _cell_metrics(path: Path, cross_validated: bool) -> dict | None:
@@ -104,7 +105,7 @@ def run_cross_corpus(recipe: Recipe) -> dict | None:
                 cell = dataclasses.replace(recipe, corpora=[train], **common)
                 run_cross_validation(cell) if diagonal_cv else run_recipe(cell)
             else:
-                held_out = "+".join(expand_names([test]))
+                held_out = "+".join(corpus_names([test]))
                 run_recipe(dataclasses.replace(recipe, corpora=[train, test], split=f"corpus:{held_out}",
                                                cross_validation="none", **common))
     if args.process_index != 0:
@@ -117,13 +118,14 @@ def run_cross_corpus(recipe: Recipe) -> dict | None:
                 matrices[k][i, j] = cell[k]
     diagonal = (f"in-corpus, cross_validation={recipe.cross_validation} (mean over folds)" if diagonal_cv
                 else f"in-corpus, split={recipe.split}")
-    result = {"train": groups, "test": groups, "label_names": classes, "method": recipe.method,
+    names = [source_name(g) for g in groups]
+    result = {"train": names, "test": names, "label_names": classes, "method": recipe.method,
               "protocol": {"off_diagonal": "train on the row's corpora, test on all of the column's",
                            "diagonal": diagonal, "label_set": recipe.label_set},
               "metrics": {k: v.tolist() for k, v in matrices.items()}}
     (out / "cross_corpus.json").write_text(json.dumps(result, indent=1))
     for k in ("accuracy", "uar"):
-        plot_matrix(matrices[k], groups, groups, out / f"cross_corpus_{k}.png",
+        plot_matrix(matrices[k], names, names, out / f"cross_corpus_{k}.png",
                     title=f"{k} (%) on {len(classes)} shared classes; diagonal: {diagonal}")
     (out / "cross_corpus.md").write_text(format_cross_corpus(result))
     logger.info("cross-corpus matrices written to %s\n%s", out, format_cross_corpus(result))
