@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import datasets
 import pytest
 
-from ser_hf.data.corpora import CorpusRootError, expand_names, load_corpora, load_corpus
+from ser_hf.data.corpora import CorpusRootError, expand_names, load_corpus
 from ser_hf.data.corpora import own
 from ser_hf.data.sources import parse_source, source_name
 from ser_hf.data.synth import ensure_synthetic, manifest
@@ -269,6 +269,38 @@ def test_cross_corpus_against_a_builtin_corpus_names_the_source(ravdess, tmp_pat
     assert held_out["split"] == "corpus:interviews" and held_out["split_sizes"]["test"] == 120
 
 
+def test_an_audiofolder_reads_flac_and_mp3_beside_wav_and_split_folders(tmp_path):
+    import soundfile as sf
+
+    root = tmp_path / "my_calls"
+    wav = write_tone(root / "train/angry/a.wav", sr=22050)
+    data, sr = sf.read(wav)
+    for folder in ("train/happy", "test/sad"):
+        (root / folder).mkdir(parents=True)
+    sf.write(root / "train/happy/b.flac", data, sr)
+    sf.write(root / "test/sad/c.mp3", data, sr)
+    (root / "stray.wav").write_bytes(wav.read_bytes())  # outside any label folder
+    ds, report = load_corpus("audiofolder:" + str(root), return_report=True)
+    assert {Path(p).name: e for p, e in zip(ds["path"], ds["emotion"])} == {"a.wav": "angry", "b.flac": "happy", "c.mp3": "sad"}
+    assert not report.failed and report.skipped == [(str(root / "stray.wav"), "not in a label folder (ROOT/<label>/...)")]
+    assert set(ds["speaker"]) == {"my_calls:"} and report.speakers == 0  # no metadata: no speakers
+    assert min(ds["duration"]) > 0.8
+
+
+@pytest.mark.slow  # torchcodec imports torch: seconds
+@pytest.mark.skipif(not shutil.which("ffmpeg"), reason="ffmpeg makes the test file")
+def test_an_m4a_recording_decodes_through_ffmpeg(tmp_path):
+    import subprocess
+
+    wav = write_tone(tmp_path / "calls/neutral/a.wav", sr=44100)
+    (tmp_path / "calls/angry").mkdir()
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(wav), str(tmp_path / "calls/angry/b.m4a")], check=True)
+    (tmp_path / "calls/angry/broken.m4a").write_text("not audio")
+    ds, report = load_corpus(f"audiofolder:{tmp_path / 'calls'}", return_report=True)
+    assert sorted(ds["emotion"]) == ["angry", "neutral"] and abs(ds["duration"][0] - ds["duration"][1]) < 0.05
+    assert [Path(p).name for p, _ in report.failed] == ["broken.m4a"] and "not readable as audio" in report.failed[0][1]
+
+
 # ------------------------------------------------------------------------------------------ labels
 
 
@@ -299,6 +331,26 @@ def test_labels_map_by_case_synonyms_and_label_map_and_unmapped_ones_come_first_
 
     assert data_main(["prepare", "--corpus", source, "--out", str(tmp_path / "o"), "--label-map", "meh=happie"]) == 2
     assert "'happie' is no emotion of the schema" in capsys.readouterr().err
+
+
+def test_the_prepare_cli_reads_an_own_source_with_named_columns_a_label_map_and_a_licence(tmp_path):
+    from ser_hf.data.cli import main as data_main
+
+    dest = tmp_path / "calls"
+    labelled_manifest(dest, ["cross", "happy", "sad", "neutral"] * 4, [f"agent{i % 4}" for i in range(16)])
+    (dest / "labels.csv").write_text((dest / "labels.csv").read_text().replace("path,label,speaker", "clip,mood,agent"))
+    out = tmp_path / "prepared"
+    args = ["prepare", "--corpus", f"csv:{dest / 'labels.csv'}", "--label-map", "cross=angry", "--column", "path=clip",
+            "--column", "label=mood,speaker=agent", "--licence", "calls=CC BY 4.0, with attribution", "--split", "loso:0"]
+    with pytest.raises(SystemExit, match="overlaps the csv:"):  # never inside the source's folder
+        data_main([*args, "--out", str(dest / "out")])
+    assert data_main([*args, "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())[0]
+    assert report["licence"] == "CC BY 4.0, with attribution" and report["speakers"] == 4 and report["kept"] == 16
+    assert report["classes"] == {"angry": 4, "happy": 4, "neutral": 4, "sad": 4}
+    assert json.loads((out / "leakage.json").read_text())["speaker_independent"]
+    assert json.loads((out / "preparation.json").read_text())["preprocess"]["trim_db"] == 25.0
+    assert "calls (csv:" in (out / "summary.txt").read_text()
 
 
 def test_label_set_source_keeps_a_sources_own_classes(tmp_path):
@@ -422,3 +474,30 @@ def test_spellings_names_and_their_errors(tmp_path):
         from ser_hf.training.data import check_roots
 
         check_roots(load_recipe("seed000_emodb", [f"corpora=[{source}]", f"output_dir={tmp_path / 'calls' / 'out'}"]))
+
+
+def test_the_readme_shows_each_form_as_a_command_that_parses_and_names_every_column():
+    import shlex
+
+    from ser_hf.data.cli import build_parser
+    from ser_hf.data.sources import SOURCE_COLUMNS, SOURCE_KINDS
+    from ser_hf.recipe import parse_args
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Your own data", 1)[1].split("\n## ", 1)[0]
+    commands = [shlex.split(line.split("  #")[0]) for line in section.splitlines()
+                if line.startswith(("python train.py", "ser-hf prepare"))]
+    kinds = set()
+    for argv in commands:
+        if argv[0] == "python":
+            recipe = parse_args(argv[2:])
+            kinds.update(parse_source(c).kind for c in recipe.corpora if ":" in c)
+        else:
+            args = build_parser().parse_args(argv[1:])
+            kinds.add(parse_source(args.corpus).kind)
+    assert kinds == {"audiofolder", "manifest", "hub", "disk"}
+    for spelling in SOURCE_KINDS:
+        assert f"`{spelling}:" in section, spelling
+    for names in SOURCE_COLUMNS.values():
+        for name in names:
+            assert f"`{name}`" in section, name

@@ -158,6 +158,27 @@ def _pcm16_to_mono(samples: np.ndarray) -> np.ndarray:
     return np.multiply(mono, scale, out=mono)
 
 
+# Containers libsndfile does not read (AAC in MP4, WebM, WMA: phone and browser recordings), decoded with FFmpeg
+# through torchcodec, as datasets' Audio does.
+FFMPEG_SUFFIXES = frozenset({".m4a", ".aac", ".mp4", ".webm", ".wma"})
+
+
+def _read_with_ffmpeg(source: str | bytes, path: Path) -> tuple[np.ndarray, int, int]:
+    """float32 mono samples, rate and channels of a file in a container libsndfile does not read."""
+    try:
+        from torchcodec.decoders import AudioDecoder  # torch: imported only for such files
+    except ImportError as err:
+        raise AudioError(f"{path}: {path.suffix} files need FFmpeg through torchcodec (pip install torchcodec)") from err
+    try:
+        samples = AudioDecoder(source).get_all_samples()
+    except Exception as err:  # torchcodec raises RuntimeError / ValueError with FFmpeg's words
+        raise AudioError(f"{path}: not readable as audio ({str(err).splitlines()[0] if str(err) else err})") from err
+    data = samples.data.numpy()  # (channels, frames)
+    if not np.isfinite(data).all():
+        raise AudioError(f"{path}: non-finite samples ({int(np.count_nonzero(~np.isfinite(data)))} NaN or inf values)")
+    return (data.mean(axis=0) if data.shape[0] > 1 else data[0]).astype(np.float32), int(samples.sample_rate), data.shape[0]
+
+
 def read_pcm16_wav(data: bytes) -> tuple[np.ndarray, int] | None:
     """The int16 samples (frames, channels) and rate of plain 16-bit PCM WAV bytes, as stored; None for other audio."""
     return _read_plain_pcm16(lambda n, offset: data[offset : offset + n], data[:4096], len(data))
@@ -200,6 +221,10 @@ def read_audio(
             samples, sr = plain
             channels = samples.shape[1]
             wave = _pcm16_to_mono(samples)
+        elif path.suffix.lower() in FFMPEG_SUFFIXES:
+            if encoded is None:
+                os.close(fd)
+            wave, sr, channels = _read_with_ffmpeg(encoded if encoded is not None else str(path), path)
         else:
             with sf.SoundFile(fd, closefd=True) as fh:
                 # libsndfile's int16 -> float conversion costs ~5x the read; convert in numpy instead.

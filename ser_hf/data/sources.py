@@ -48,7 +48,7 @@ AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".mp3", ".ogg", ".opus", ".oga", 
 # The columns a source may carry, by their schema name, and the names looked for when ``columns.NAME`` does not
 # say (first found wins). ``audio``: a dataset's Audio column (any column with that feature is found too).
 SOURCE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "path": ("path", "file_name", "filename", "file", "filepath", "audio_path", "wav"),
+    "path": ("path", "file_name", "filename", "file", "filepath", "audio_path", "wav", "audio"),  # manifests
     "label": ("emotion", "label", "labels", "class", "category"),
     "speaker": ("speaker", "speaker_id", "spk", "actor"),
     "gender": ("gender", "sex"),

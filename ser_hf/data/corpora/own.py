@@ -119,6 +119,8 @@ def _resolve_columns(spec: SourceSpec, available: list[str], columns: dict[str, 
     """Schema column -> the source's column. A column named in ``columns`` must exist; ``needed`` ones too."""
     out = {}
     for key, defaults in SOURCE_COLUMNS.items():
+        if key == "audio":  # a dataset's Audio column: found by _audio_column
+            continue
         if key in columns:
             if columns[key] not in available:
                 raise CorpusRootError(f"{spec.text}: {where} has no column {columns[key]!r} (columns.{key}); "
