@@ -223,6 +223,8 @@ def _check_across_sections(r: Recipe) -> None:
         raise RecipeError("train_shards: a streamed training part has no length; set max_steps (e.g. max_steps=10000)")
     if r.method == "embeddings" and r.data.balance not in ("none", "harmonic"):
         raise RecipeError(f"embeddings: balance must be none or harmonic (frame rows), got {r.data.balance!r}")
+    if r.protocol.cross_corpus_groups:  # own sources named only as cross-corpus groups may have licences too
+        r.data.check_own_data(r.protocol.cross_corpus_groups)
     if r.protocol.cross_corpus and len(r.protocol.cross_corpus_groups or r.data.corpora) < 2:
         raise RecipeError("cross_corpus needs at least two corpora or cross_corpus_groups to train and test across")
 

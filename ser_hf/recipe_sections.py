@@ -55,6 +55,14 @@ def _extractor_name(key: str, name: str) -> None:
         raise RecipeError(f"{key}: {name!r} is not one of {known}, hf:<model id or folder>")
 
 
+def _source_columns(key: str, columns: dict) -> None:
+    from ser_hf.data.sources import SOURCE_COLUMNS
+
+    for name in columns:
+        if name not in SOURCE_COLUMNS:
+            raise RecipeError(f"{key}.{name}: not a column of the schema; one of {', '.join(SOURCE_COLUMNS)}")
+
+
 def _extractor_weights(key: str, weights: dict) -> None:
     for name in weights:
         if name not in EXTRACTORS and not (name.startswith("hf:") and len(name) > 3):
@@ -79,7 +87,9 @@ class Section:
 class DataConfig(Section):
     """What the run reads: corpora, label set, preprocessing, debug subsets, balancing and augmentation."""
 
-    corpora: list[str] = field(["all"], "Corpora or consolidated sets (all_en, all_bn, all) to train on.",
+    corpora: list[str] = field(["all"], "Corpora or consolidated sets (all_en, all_bn, all) to train on, and own "
+                                        "data: audiofolder:ROOT, csv:|tsv:|jsonl:|parquet:|manifest:FILE, disk:PATH, "
+                                        "hub:ORG/NAME[@REVISION] ([NAME=]KIND:... names it; README 'Your own data').",
                                lambda k, v: v or _raise(f"{k}: give at least one corpus (e.g. corpora=[ravdess] or "
                                                         "corpora=all)"))
     synthetic: bool = field(False, "Use the project's synthetic espeak-ng corpus instead of real downloads.")
@@ -88,10 +98,20 @@ class DataConfig(Section):
     data_root: str = field("data", "Folder that relative corpus roots are resolved against.", not_empty)
     roots: dict[str, str] = field({}, "Corpus -> download folder (relative paths are under data_root); override one "
                                       "with roots.NAME=PATH.")
+    label_map: dict[str, str] = field({}, "Own data: a source label -> the class it means (label_map.joy=happy); case "
+                                          "and common synonyms (joy, happiness -> happy; anger -> angry; sadness -> sad "
+                                          "...) need none. Unmapped labels are left out and listed first in the "
+                                          "summary.")
+    columns: dict[str, str] = field({}, "Own data: the source's column for path, label, speaker, gender, language, "
+                                        "sentence, intensity or audio (columns.label=mood, columns.speaker=actor); "
+                                        "default: the first of their usual names found.",
+                                    lambda k, v: _source_columns(k, v))
+    licences: dict[str, str] = field({}, "Own data: a source's licence, shown on the model card "
+                                         "(licences.NAME=CC-BY-4.0); unstated ones are shown as 'not stated'.")
     languages: list[str] = field([], "Keep only rows of these languages (e.g. [en]: ESD's English speakers, seed 004); "
                                      "[] = all.")
-    label_set: str = field("seven", "Classes: seven, realtime4, iemocap4 or all (ser_hf/data/labels.py).",
-                           choice(_label_sets))
+    label_set: str = field("seven", "Classes: seven, realtime4, iemocap4, all, all_but_neutral or source (own data's "
+                                    "labels as they are) (ser_hf/data/labels.py).", choice(_label_sets))
     keep_classes: list[str] = field([], "Keep only these classes of the label set (other rows dropped, labels "
                                         "renumbered); [] = all.")
     trim_db: float | None = field(25.0, "Trim leading/trailing silence quieter than this (dB below peak); null = no "
@@ -148,6 +168,7 @@ class DataConfig(Section):
             raise RecipeError(f"train_shards: balance={self.balance} and augment_offline_factor="
                               f"{self.augment_offline_factor} need the whole training part in memory; balance or "
                               "augment it before writing the shards (balance=none augment_offline_factor=1 here)")
+        self.check_own_data()
         if self.keep_classes:
             from ser_hf.data.labels import get_label_set
 
@@ -156,12 +177,29 @@ class DataConfig(Section):
             if unknown:
                 raise RecipeError(f"keep_classes: {unknown} not in label_set {self.label_set!r}")
 
-    def corpus_roots(self, corpora: list[str] | None = None) -> dict[str, str | None]:
-        """Root per corpus of ``corpora`` (default: the recipe's): None for the synthetic corpus; relative roots are
-        under data_root."""
-        from ser_hf.data.corpora import expand_names
+    def check_own_data(self, groups: list[str] = ()) -> None:
+        """The own-data keys: label_map targets the label set has, licences of sources in the run (``corpora`` and the
+        cross-corpus ``groups``)."""
+        from ser_hf.data.labels import label_map_problem
+        from ser_hf.data.sources import is_source, source_name
 
-        names = expand_names(self.corpora if corpora is None else corpora)
+        problem = label_map_problem(self.label_map, self.label_set)
+        if problem:
+            raise RecipeError(f"label_map.{problem}")
+        sources = {source_name(n) for n in [*self.corpora, *groups] if is_source(n)}
+        for key in self.licences:
+            if key not in sources:
+                raise RecipeError(f"licences.{key}: no own source named {key!r} in corpora "
+                                  f"({', '.join(sorted(sources)) or 'none'}; a source is named after its folder or "
+                                  "file, or NAME=KIND:...)")
+
+    def corpus_roots(self, corpora: list[str] | None = None) -> dict[str, str | None]:
+        """Root per built-in corpus of ``corpora`` (default: the recipe's; own data has its own folders): None for
+        the synthetic corpus; relative roots are under data_root."""
+        from ser_hf.data.corpora import expand_names
+        from ser_hf.data.sources import is_source
+
+        names = [n for n in expand_names(self.corpora if corpora is None else corpora) if not is_source(n)]
         if self.synthetic:
             return {n: None for n in names}
         missing = [n for n in names if not self.roots.get(n)]

@@ -20,7 +20,8 @@ from ser_hf.data.audio import PreprocessConfig
 from ser_hf.data.balance import balance
 from ser_hf.data.corpora import CorpusRootError, load_corpora
 from ser_hf.data.corpora.base import overlapping_root
-from ser_hf.data.splits import leakage_report, parse_split_protocol, split_dataset
+from ser_hf.data.sources import is_source, parse_source
+from ser_hf.data.splits import MissingSpeakersError, leakage_report, parse_split_protocol, split_dataset
 from ser_hf.recipe import Recipe, RecipeError
 from ser_hf.registry import SAMPLING_RATE  # noqa: F401  (re-exported: ser_hf.training.SAMPLING_RATE)
 
@@ -75,13 +76,19 @@ def check_roots(recipe: Recipe, fold: Fold | None = None) -> dict[str, str | Non
     An output_dir that is, holds or lies inside a corpus root is refused: nothing is written under a corpus.
     """
     fold = fold or single_run(recipe)
-    roots = recipe.data.corpus_roots(fold_corpora(recipe, fold))
-    name = overlapping_root(fold.output_dir, roots)
+    corpora = fold_corpora(recipe, fold)
+    roots = recipe.data.corpus_roots(corpora)
+    # own data's folders are never written to either (a Hub dataset has none)
+    sources = {n: parse_source(n).folder for n in corpora if is_source(n)}
+    name = overlapping_root(fold.output_dir, {**roots, **sources})
     if name:
         raise RecipeError(
-            f"output_dir: {fold.output_dir} overlaps the {name} root {roots[name]}; corpus folders are never "
-            "written to: choose an output_dir outside it"
+            f"output_dir: {fold.output_dir} overlaps the {name} root {({**roots, **sources})[name]}; corpus folders "
+            "are never written to: choose an output_dir outside it"
         )
+    gone = [n for n, folder in sources.items() if folder is not None and not folder.is_dir()]
+    if gone:
+        raise CorpusRootError("own data not found: " + "; ".join(f"{n} ({sources[n]} is not a folder)" for n in gone))
     missing = {name: root for name, root in roots.items() if root is not None and not Path(root).is_dir()}
     if missing:
         lines = "\n".join(f"  {name}: {root}  (set roots.{name}=/path/to/{name})" for name, root in missing.items())
@@ -117,6 +124,9 @@ def load_recipe_dataset(recipe: Recipe, fold: Fold | None = None) -> tuple[datas
         num_proc=data.num_proc,
         use_cache=data.cache,
         return_report=True,
+        label_map=data.label_map,
+        columns=data.columns,
+        licences=data.licences,
     )
     if data.languages:
         before = len(ds)
@@ -139,7 +149,10 @@ def prepare_data(recipe: Recipe, fold: Fold | None = None, balanced: bool = True
     data, seed = recipe.data, recipe.training.seed
     ds, reports = load_recipe_dataset(recipe, fold)
     kind, args = fold.split
-    splits = split_dataset(ds, kind, args, recipe.protocol.split_seed)
+    try:
+        splits = split_dataset(ds, kind, args, recipe.protocol.split_seed, fold.protocol)
+    except MissingSpeakersError as err:  # own data without speakers: the recipe's protocol cannot hold
+        raise RecipeError(str(err)) from None
     note = ""
     if "validation" not in splits and not recipe.frozen_features:
         # 80/20-style protocols: a Trainer's early stopping needs a held-out part of train. The classifiers of
