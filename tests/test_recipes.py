@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -287,3 +288,38 @@ def test_an_output_dir_inside_or_around_a_corpus_root_is_refused(tmp_path):
             check_roots(r)
     ok = load_recipe("hubert_bilingual", ["corpora=ravdess", f"roots.ravdess={root}", f"output_dir={tmp_path / 'out'}"])
     assert check_roots(ok) == {"ravdess": str(root)}
+
+
+# ---------------------------------------------------------------- the sections refactor changed nothing a recipe says
+SETTINGS_0_1 = json.loads((Path(__file__).parent / "data" / "recipe_settings_0.1.json").read_text())
+RENAMED_0_1 = {"warmup_ratio": "warmup_steps"}  # 0.1's key -> the TrainingArguments field it became
+MACHINE = {"bf16", "use_cpu", "dataloader_pin_memory", "logging_dir", "output_dir"}  # resolved on the machine
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS_0_1["recipes"]))
+def test_every_shipped_recipe_parses_to_the_settings_of_0_1(name):
+    """tests/data/recipe_settings_0.1.json holds, for each shipped recipe, what 0.1's flat Recipe and its hand-mapped
+    TrainingArguments made of it (written by that release's code). The sections must give the same values."""
+    from transformers import TrainingArguments
+
+    old = SETTINGS_0_1["recipes"][name]
+    recipe = load_recipe(name)
+    flat = recipe.flat()
+    for key, default in SETTINGS_0_1["recipe_defaults"].items():
+        expected = old["recipe"].get(key, default)
+        if key == "group_by_length":
+            assert recipe.training.train_sampling_strategy == ("group_by_length" if expected else "random"), key
+        elif key == "bf16":
+            assert recipe.training.bf16_setting == str(expected).lower()
+        elif key in flat or key in RENAMED_0_1:
+            got = flat.get(RENAMED_0_1.get(key, key))
+            assert got == expected, (key, got, expected)
+        else:  # a key of another method's section, unused by this recipe's method
+            assert key not in old["recipe"], f"{key} was set in {name} but its method does not read it"
+    trainer_defaults = TrainingArguments(output_dir="x").to_dict()
+    now = recipe.training.to_dict()
+    for key, default in trainer_defaults.items():
+        if key in MACHINE or key.startswith("_"):
+            continue
+        expected = old["trainer"].get(key, default)
+        assert now[key] == expected, (key, now[key], expected)

@@ -420,3 +420,19 @@ def test_two_processes_under_accelerate_share_one_run(tmp_path):
     assert state["global_step"] == 8 and state["epoch"] == pytest.approx(1.0)
     # Each process predicted part of the test set; gathered, every test clip counts exactly once.
     assert results["test"]["n"] == results["split_sizes"]["test"]
+
+
+@pytest.mark.slow
+def test_any_trainer_setting_on_the_command_line_reaches_the_trainer(tmp_path):
+    """Every TrainingArguments field is a recipe key: scheduler, optimiser, checkpointing, compile and reporting
+    given as overrides are what the Trainer ran with (its saved training_args), and TensorBoard wrote events."""
+    out = tmp_path / "run"
+    train.main(["--recipe", "quickstart", f"output_dir={out}", *TINY_RUN, "max_steps=4", "eval_strategy=steps",
+                "eval_steps=4", "lr_scheduler_type=cosine", "optim=adamw_torch_fused", "gradient_checkpointing=true",
+                "report_to=tensorboard", "torch_compile=false", "max_grad_norm=0.5"])
+    args = torch.load(out / "training_args.bin", weights_only=False)
+    assert (args.lr_scheduler_type, args.optim, args.report_to) == ("cosine", "adamw_torch_fused", ["tensorboard"])
+    assert args.gradient_checkpointing is True and args.torch_compile is False and args.max_grad_norm == 0.5
+    assert list(out.rglob("events.out.tfevents.*")), "TensorBoard wrote no event file"
+    saved = load_recipe(str(out / "recipe.yaml"))  # the run's recipe.yaml keeps them too
+    assert (saved.training.lr_scheduler_type, saved.training.max_grad_norm) == ("cosine", 0.5)

@@ -60,7 +60,7 @@ class TrainingConfig(TrainingKeys, TrainingArguments):
         if self.save_strategy is None:  # a checkpoint per evaluation: best-model selection and resume
             self.save_strategy = self.eval_strategy
         if self.save_steps is None:
-            self.save_steps = self.eval_steps if self.eval_steps is not None else 500
+            self.save_steps = self.eval_steps
         if self.dataloader_pin_memory is None:
             self.dataloader_pin_memory = torch.cuda.is_available()
         # publishing is its own step (ser_hf.publish.hub, the recipe's publish section): the Trainer never pushes
