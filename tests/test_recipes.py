@@ -291,14 +291,14 @@ def test_an_output_dir_inside_or_around_a_corpus_root_is_refused(tmp_path):
 
 
 # ---------------------------------------------------------------- the sections refactor changed nothing a recipe says
-SETTINGS_0_1 = json.loads((Path(__file__).parent / "data" / "recipe_settings_0.1.json").read_text())
+SETTINGS_0_1 = json.loads((Path(__file__).parent / "fixtures" / "recipe_settings_0.1.json").read_text())
 RENAMED_0_1 = {"warmup_ratio": "warmup_steps"}  # 0.1's key -> the TrainingArguments field it became
 MACHINE = {"bf16", "use_cpu", "dataloader_pin_memory", "logging_dir", "output_dir"}  # resolved on the machine
 
 
 @pytest.mark.parametrize("name", sorted(SETTINGS_0_1["recipes"]))
 def test_every_shipped_recipe_parses_to_the_settings_of_0_1(name):
-    """tests/data/recipe_settings_0.1.json holds, for each shipped recipe, what 0.1's flat Recipe and its hand-mapped
+    """tests/fixtures/recipe_settings_0.1.json holds, for each shipped recipe, what 0.1's flat Recipe and its hand-mapped
     TrainingArguments made of it (written by that release's code). The sections must give the same values."""
     from transformers import TrainingArguments
 

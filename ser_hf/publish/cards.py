@@ -301,6 +301,7 @@ def render_card(run_dir: str | Path, repo_id: str = "ser-hf/model", template: st
         base_model_text=_model_text(recipe),
         method=recipe.get("method", "finetune"),
         results=results,  # the template reads results.run (main's 177ddaf left it unpassed)
+        metric_names=ctx["metric_names"],
         baselines=results.get("baselines", []),
         best_embedding=best.get("embedding"),
         best_classifier_file=Path(best.get("classifier_path") or "classifier.skops").name,

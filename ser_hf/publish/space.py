@@ -9,8 +9,8 @@ come from ``ser_hf/space/config.yaml``); ``ser_hf/`` holding every module ``app.
 through theirs, imports inside functions included, so no ``ser_hf`` import can fail in the Space; and
 ``requirements.txt`` pinning, at the versions installed here, every
 third-party package imported by ``app.py`` or at module level by a staged module. A third-party import that only
-a function makes (the metrics behind ``evaluate_long_clip``, the YAMNet weight converter) is left out of the pins
-and listed in a comment: the Space never calls those functions, and pinning them would install the training stack.
+a function makes (the metrics behind ``evaluate_long_clip``) is left out of the pins and logged: the Space never calls
+those functions, and pinning them would install the training stack.
 ``--include MODULE`` adds a module (and what it reaches): ``ser_hf.models.cnn_blstm`` for a Space serving one of
 ser-hf's own model types, which ``AutoModelForAudioClassification`` imports by name (:data:`ser_hf.registry.MODEL_TYPES`).
 """
@@ -162,10 +162,10 @@ def stage_space(repo_id: str, models: dict[str, str], staging: str | Path, inclu
     )
     (staging / "requirements.txt").write_text(
         "# Pinned by `ser-hf push-space` at the versions it ran with: what the app and its modules import.\n"
-        + (f"# Imported only inside functions the Space does not call, so not installed: {', '.join(sorted(lazy))}\n"
-           if lazy else "")
         + "\n".join(pinned_requirements(imports)) + "\n"
     )
+    if lazy:
+        logger.info("not pinned (imported only inside functions the Space does not call): %s", ", ".join(sorted(lazy)))
     lines = "\n".join(f"- `{name}`: [{src}](https://huggingface.co/{src.split('@', 1)[0]})"
                       + (f" at revision `{src.split('@', 1)[1]}`" if "@" in src else "") for name, src in models.items())
     body = (SPACE_SOURCE / "README.md").read_text().split("---\n", 2)[-1]
