@@ -69,27 +69,34 @@ def _module_file(name: str) -> Path | None:
 
 
 def library_closure(app: Path, include: tuple[str, ...] = ()) -> tuple[list[Path], set[str], set[str]]:
-    """The ``ser_hf`` files the app reaches (every parent package too), the third-party top-level packages it needs
-    (the app's own imports and every staged module's module-level ones) and those only functions import."""
+    """The ``ser_hf`` files the app reaches (every parent package too, imports inside functions followed), the
+    third-party top-level packages it needs (the app's own imports, and the module-level imports of every module it
+    loads whatever it calls: those reached through module-level imports) and the third-party packages that only
+    functions import (directly, or through a module that only a function imports)."""
     files: set[Path] = set()
     app_imports = _imports(app, module_level_only=False)
     needed = {m.split(".")[0] for m in app_imports if not m.startswith("ser_hf")}
     lazy: set[str] = set()
-    todo = [m for m in app_imports if m.startswith("ser_hf")] + list(include)
+    # (module, loaded whenever the app runs?): the app's own imports and --include count as always loaded
+    todo = [(m, True) for m in app_imports if m.startswith("ser_hf")] + [(m, True) for m in include]
+    always: set[Path] = set()
     while todo:
-        name = todo.pop()
+        name, eager = todo.pop()
         parts = name.split(".")
         for i in range(1, len(parts) + 1):
             path = _module_file(".".join(parts[:i]))
-            if path is None or path in files:
+            if path is None or (path in files and (path in always or not eager)):
                 continue
             files.add(path)
+            if eager:
+                always.add(path)
             module_level = _imports(path, module_level_only=True)
             for imported in _imports(path, module_level_only=False):
+                at_load = eager and imported in module_level
                 if imported.startswith("ser_hf"):
-                    todo.append(imported)  # lazy ones too: a missing ser_hf module would fail in the Space
+                    todo.append((imported, at_load))  # lazy ones too: a missing ser_hf module would fail in the Space
                 else:
-                    (needed if imported in module_level else lazy).add(imported.split(".")[0])
+                    (needed if at_load else lazy).add(imported.split(".")[0])
     stdlib = set(sys.stdlib_module_names) | {"__future__"}
     needed -= stdlib
     return sorted(files), needed, lazy - needed - stdlib
