@@ -163,6 +163,24 @@ def mask_padding_in_feature_encoder(model: PreTrainedModel) -> bool:
     return True
 
 
+def feature_encoder_output(model: PreTrainedModel, input_values: torch.Tensor,
+                           attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The CNN feature encoder's output (batch, channels, frames) for a zero-padded batch of clips, each clip's frames
+    as that clip alone gives them: a :class:`PaddingMaskedGroupNorm` is told the batch's frame counts, as the model's
+    own forward hook tells it (that hook runs on the whole model's forward, not on the encoder's)."""
+    prefix = f"{model.base_model_prefix}.feature_extractor.conv_layers.0"
+    encoder = model.get_submodule(f"{model.base_model_prefix}.feature_extractor")
+    norm = getattr(encoder.conv_layers[0], "layer_norm", None)
+    masked = isinstance(norm, PaddingMaskedGroupNorm)
+    if masked:
+        _record_frame_lengths(f"{prefix}.layer_norm", f"{prefix}.conv", model, (), {"attention_mask": attention_mask})
+    try:
+        return encoder(input_values)
+    finally:
+        if masked:
+            norm.frame_lengths = None
+
+
 def freeze_feature_encoder(model: PreTrainedModel) -> bool:
     """Freeze the convolutional feature encoder where the architecture has one."""
     if hasattr(model, "freeze_feature_encoder"):
