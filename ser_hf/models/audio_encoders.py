@@ -133,7 +133,10 @@ class PaddingMaskedGroupNorm(torch.nn.GroupNorm):
         count = mask.sum(-1, keepdim=True).clamp(min=1.0)
         mean = (x * mask).sum(-1, keepdim=True) / count
         var = ((x - mean) * mask).square().sum(-1, keepdim=True) / count
-        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight.float()[:, None] + self.bias.float()[:, None]
+        out = (x - mean) * torch.rsqrt(var + self.eps) * self.weight.float()[:, None] + self.bias.float()[:, None]
+        # Under autocast group_norm gives float32 (the next convolution casts it back); without autocast (a model cast
+        # to bf16 by DeepSpeed, FSDP2's mixed-precision policy) the stock layer keeps the input's dtype, and so must this.
+        return out if torch.is_autocast_enabled(hidden.device.type) else out.to(hidden.dtype)
 
 
 def _record_frame_lengths(norm_path: str, conv_path: str, model, args, kwargs) -> None:

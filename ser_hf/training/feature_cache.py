@@ -278,6 +278,11 @@ def cached_training_part(recipe, args, model: torch.nn.Module, train_view, uncro
     part's model view); ``uncropped`` is the uncached path's training collator with no crop (an ``AudioCollator``),
     which feeds the CNN once per clip. The world's main process builds the cache (or finds it from an earlier launch
     of the same run) while the others wait, then every process maps it."""
+    from transformers.integrations import is_deepspeed_zero3_enabled
+
+    if is_deepspeed_zero3_enabled():
+        raise RecipeError("cache_frozen_features: under DeepSpeed ZeRO-3 the CNN's weights are partitioned when the "
+                          "cache is built; use ZeRO-2 or FSDP, or cache_frozen_features: false")
     accept_cached_features(model)
     folder = Path(args.output_dir) / CACHE_FOLDER
     key = cache_key(model, uncropped.feature_extractor, train_view, args.bf16)
