@@ -405,6 +405,8 @@ def measure_setting(name: str, recipe_overrides: list[str], argument_overrides: 
                                   load_best_model_at_end=False, logging_steps=10**9, logging_first_step=False,
                                   disable_tqdm=True, **argument_overrides)
         torch.backends.cudnn.benchmark = cudnn_benchmark
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
         try:
             started = time.perf_counter()
             trainer = build_trainer(recipe, args, model, extractor, data)
@@ -422,7 +424,6 @@ def measure_setting(name: str, recipe_overrides: list[str], argument_overrides: 
             torch.backends.cudnn.benchmark = False
             if cuda:
                 torch.cuda.empty_cache()
-                torch.cuda.reset_peak_memory_stats()
     seconds = timer.end - timer.start
     real, total, examples = (float(b - a) for a, b in zip(timer.at_start, timer.at_end))
     audio_per_s = real * math.prod(stride for _, stride in conv_geometry(pristine.config)) / SR / seconds
