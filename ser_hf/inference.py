@@ -40,6 +40,21 @@ def clip_inputs(extractor, wave: np.ndarray) -> dict[str, torch.Tensor]:
     return dict(extractor(wave, sampling_rate=SAMPLING_RATE, return_tensors="pt"))
 
 
+def pad_waveform_inputs(inputs: list[dict[str, torch.Tensor]], multiple: int = 1) -> dict[str, torch.Tensor]:
+    """Per-clip ``input_values`` (1, n) (each normalised alone by :func:`clip_inputs`) zero-padded into one
+    (batch, width) tensor, ``width`` the longest clip rounded up to ``multiple`` samples, with an attention mask over
+    each clip's real samples. With :func:`ser_hf.models.audio_encoders.mask_padding_in_feature_encoder` installed,
+    a wav2vec2-family model gives every clip of such a batch its unpadded outputs (to float tolerance)."""
+    lengths = [item["input_values"].shape[-1] for item in inputs]
+    width = -(-max(lengths) // multiple) * multiple
+    values = torch.zeros(len(inputs), width, dtype=inputs[0]["input_values"].dtype)
+    mask = torch.zeros(len(inputs), width, dtype=torch.long)
+    for i, (item, n) in enumerate(zip(inputs, lengths)):
+        values[i, :n] = item["input_values"][0]
+        mask[i, :n] = 1
+    return {"input_values": values, "attention_mask": mask}
+
+
 def _shape_key(inputs: dict[str, torch.Tensor]) -> tuple:
     return tuple((k, tuple(v.shape), v.dtype) for k, v in sorted(inputs.items()))
 

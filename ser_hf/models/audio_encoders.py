@@ -153,13 +153,16 @@ def _record_frame_lengths(norm_path: str, conv_path: str, model, args, kwargs) -
 def mask_padding_in_feature_encoder(model: PreTrainedModel) -> bool:
     """Make a group-norm CNN feature encoder ignore batch padding (:class:`PaddingMaskedGroupNorm`); True if it
     has one. Layer-norm CNNs (wav2vec2-large-lv60, data2vec-audio) normalise each frame alone and need nothing."""
-    base = getattr(model, model.base_model_prefix, None)
+    base_name = model.base_model_prefix if hasattr(model, model.base_model_prefix) else ""  # a bare encoder is its own base
+    base = model.get_submodule(base_name)
     layers = getattr(getattr(base, "feature_extractor", None), "conv_layers", None)
     norm = getattr(layers[0], "layer_norm", None) if layers else None
     if not isinstance(norm, torch.nn.GroupNorm) or norm.num_groups != norm.num_channels:
         return False
+    if isinstance(norm, PaddingMaskedGroupNorm):
+        return True  # installed already
     norm.__class__ = PaddingMaskedGroupNorm  # same parameters, same state dict: save_pretrained is unchanged
-    prefix = f"{model.base_model_prefix}.feature_extractor.conv_layers.0"
+    prefix = ".".join(filter(None, (base_name, "feature_extractor.conv_layers.0")))
     # a partial of paths, not a closure over modules: deep copies of the model keep pointing at their own layers
     model.register_forward_pre_hook(functools.partial(_record_frame_lengths, f"{prefix}.layer_norm", f"{prefix}.conv"),
                                     with_kwargs=True)

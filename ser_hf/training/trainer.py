@@ -44,7 +44,7 @@ from ser_hf.data.audio import decode_wav_bytes
 from ser_hf.data.balance import class_weights
 from ser_hf.evaluation.metrics import make_compute_metrics
 from ser_hf.hardware import cpu_has_bf16
-from ser_hf.inference import clip_inputs, equal_shape_batches, model_logits
+from ser_hf.inference import clip_inputs, equal_shape_batches, model_logits, pad_waveform_inputs
 from ser_hf.recipe import Recipe
 from ser_hf.training.data import SAMPLING_RATE, PreparedData, model_view
 
@@ -70,19 +70,6 @@ def decode_row(row: dict) -> np.ndarray:
     if sr != SAMPLING_RATE:
         raise ValueError(f"{row['audio'].get('path')}: {sr} Hz audio in a 16-kHz dataset")
     return wave
-
-
-def pad_waveform_inputs(inputs: list[dict[str, torch.Tensor]], multiple: int = 1) -> dict[str, torch.Tensor]:
-    """Per-clip ``input_values`` (1, n) zero-padded into one (batch, width) tensor, ``width`` the longest clip
-    rounded up to ``multiple`` samples, with an attention mask over each clip's real samples."""
-    lengths = [item["input_values"].shape[-1] for item in inputs]
-    width = math.ceil(max(lengths) / multiple) * multiple
-    values = torch.zeros(len(inputs), width, dtype=inputs[0]["input_values"].dtype)
-    mask = torch.zeros(len(inputs), width, dtype=torch.long)
-    for i, (item, n) in enumerate(zip(inputs, lengths)):
-        values[i, :n] = item["input_values"][0]
-        mask[i, :n] = 1
-    return {"input_values": values, "attention_mask": mask}
 
 
 @dataclass
