@@ -437,6 +437,7 @@ def measure_setting(name: str, recipe_overrides: list[str], argument_overrides: 
         "padding_fraction_epoch_estimate": padding_estimate, "model_tflops": per_audio_s * audio_per_s / 1e12,
         "mfu": per_audio_s * audio_per_s / (peak * 1e12) if peak else None,
         "host_syncs_per_step": timer.syncs_per_step, "peak_memory_gib": peak_memory, "setup_s": setup_s,
+        "optim": getattr(args.optim, "value", args.optim), "loader_workers": args.dataloader_num_workers, "pin_memory": args.dataloader_pin_memory,
     }
     return row
 
