@@ -221,6 +221,12 @@ def _check_across_sections(r: Recipe) -> None:
     """The rules that join keys of different sections."""
     if r.data.train_shards and r.training.max_steps <= 0:
         raise RecipeError("train_shards: a streamed training part has no length; set max_steps (e.g. max_steps=10000)")
+    if getattr(r.model, "cache_frozen_features", False):
+        why = ("freeze_feature_encoder is false: the CNN trains" if not r.model.freeze_feature_encoder else
+               "augment_online_p > 0: the audio changes every step" if r.data.augment_online_p > 0 else
+               "train_shards streams the training part" if r.data.train_shards else None)
+        if why:
+            raise RecipeError(f"cache_frozen_features: the frozen CNN's output is cached per training clip, but {why}")
     if r.method == "embeddings" and r.data.balance not in ("none", "harmonic"):
         raise RecipeError(f"embeddings: balance must be none or harmonic (frame rows), got {r.data.balance!r}")
     if r.protocol.cross_corpus_groups:  # own sources named only as cross-corpus groups may have licences too

@@ -343,6 +343,15 @@ class FinetuneConfig(Section, EncoderKeys):
     """``method: finetune``: an HF audio encoder with a classification head (seed 003)."""
 
     freeze_feature_encoder: bool = field(True, "Freeze the CNN feature encoder (seed 003).")
+    cache_frozen_features: bool = field(False, "Compute the frozen CNN feature encoder's output once per training clip "
+                                               "before training and train the transformer on it (wav2vec2-family "
+                                               "models with freeze_feature_encoder: true; no on-the-fly augmentation). "
+                                               "Removes the CNN from every step. Clips no longer than "
+                                               "max_train_seconds get the same features; longer ones are cropped in "
+                                               "20-ms frames of their cached output, normalised over the whole clip "
+                                               "instead of the crop, so it is off by default. Evaluation never uses "
+                                               "it. Kept in output_dir/frozen_features/ until training ends (about "
+                                               "51 kB per audio-second in bf16).")
     mask_time_prob: float = field(0.05, "SpecAugment time-mask probability (model config).", probability)
     mask_time_length: int = field(10, "SpecAugment time-mask length in frames.", positive)
     mask_feature_prob: float = field(0.0, "SpecAugment feature-mask probability.", probability)
