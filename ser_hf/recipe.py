@@ -198,6 +198,9 @@ def build_recipe(values: dict[str, Any], given: tuple[str, ...] = ()) -> Recipe:
         if other != method:
             check_keys(method_section(other), values)
     check_keys(TrainingKeys, values)  # ser-hf's training keys, before torch is imported for the rest
+    if method != "finetune" and coerce("cache_frozen_features", values.get("cache_frozen_features", False), bool):
+        raise RecipeError("cache_frozen_features: the frozen CNN's output is cached per training clip, but method is "
+                          "not finetune")
     training_values = dict(values)
     if sections["data"].train_shards and "accelerator_config" not in values:
         # A streamed training part: each process reads its own Parquet files (accelerate shards a datasets
