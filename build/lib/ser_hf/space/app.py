@@ -1,0 +1,345 @@
+"""Gradio Space: speech emotion recognition from a file, the live microphone, or a long clip.
+
+The predict functions (``predict_clip``, ``stream_step``, ``analyse_long_clip``) are plain functions
+the tests call directly; ``build_demo`` wires them into a ``gr.Blocks`` app. Every tab applies seed 003's
+silence gate (no model runs on audio whose RMS stays below ``silence_rms``) and shows each model's
+inference time.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import soxr
+import yaml
+
+HERE = Path(__file__).resolve().parent
+if (HERE / "ser_hf").is_dir():  # a staged Space: the library's modules it needs sit beside app.py
+    sys.path.insert(0, str(HERE))
+elif HERE.parent.name == "ser_hf" and HERE.name == "space":  # the app inside the package (python -m ser_hf.space)
+    sys.path.insert(0, str(HERE.parents[1]))  # harmless when ser_hf is installed; makes a bare clone work too
+
+from ser_hf.data.audio import AudioError, read_audio  # noqa: E402
+from ser_hf.evaluation.long_clip import SILENCE, rms, segment_clip  # noqa: E402
+from ser_hf.inference import EmotionModels, ProbabilitySmoother, to_label_view  # noqa: E402
+
+VIEWS = {"model's classes": "model", "real-time 4 classes (seed 003)": "realtime4"}
+SR = 16000
+REQUIRED_KEYS = ("models", "segment_seconds", "silence_rms", "max_file_seconds", "max_long_clip_seconds", "max_upload_mb")
+# The upload cap must admit the longest clip the long-clip tab accepts, as the largest plain recording people
+# upload: 48-kHz stereo 16-bit WAV (192 kB/s; 600 s = 115.2 MB).
+WAV_BYTES_PER_SECOND = 48000 * 2 * 2
+
+
+def upload_mb_needed(seconds: float) -> int:
+    """MB an upload of ``seconds`` of 48-kHz stereo 16-bit WAV needs (header and rounding included)."""
+    return math.ceil(seconds * WAV_BYTES_PER_SECOND / 1e6) + 1
+
+
+def load_config(path: Path | None = None) -> dict:
+    """``config.yaml`` checked (a missing or inconsistent key is one line naming it), model sources resolved."""
+    path = path or Path(os.environ.get("SER_HF_SPACE_CONFIG") or HERE / "config.yaml")
+    config = yaml.safe_load(path.read_text()) or {}
+    missing = [k for k in REQUIRED_KEYS if k not in config]
+    if missing:
+        raise ValueError(f"{path.name}: missing key(s) {', '.join(missing)}")
+    env = os.environ.get("SER_HF_SPACE_MODELS")
+    if env:
+        config["models"] = dict(item.split("=", 1) for item in env.split(";") if item)
+    if not isinstance(config["models"], dict) or not config["models"]:
+        raise ValueError(f"{path.name}: 'models' must map at least one name to a local folder or Hub id[@revision]")
+    needed = upload_mb_needed(config["max_long_clip_seconds"])
+    if config["max_upload_mb"] < needed:
+        raise ValueError(
+            f"{path.name}: max_upload_mb {config['max_upload_mb']} is below the {needed} MB that "
+            f"max_long_clip_seconds {config['max_long_clip_seconds']} needs (48-kHz stereo 16-bit WAV)"
+        )
+    resolved = {}
+    for name, source in config["models"].items():
+        source = str(source)
+        # A folder relative to the config file, else to the working directory (the shipped config names
+        # ./outputs/quickstart, which train.py --recipe quickstart writes under the folder it runs in); a Hub id
+        # (ORG/NAME or ORG/NAME@REVISION) unless it names a folder or is written as a path.
+        beside, here = (path.parent / source).resolve(), Path(source).resolve()
+        local = beside if beside.exists() else here
+        resolved[str(name)] = str(local) if local.exists() or source.startswith((".", "/")) else source
+    config["models"] = resolved
+    config.setdefault("live_overlap", 0.0)
+    config.setdefault("live_smoothing", "none")
+    config.setdefault("smoothing_alpha", 0.5)
+    config.setdefault("smoothing_window", 3)
+    ProbabilitySmoother(config["live_smoothing"], config["smoothing_alpha"], config["smoothing_window"])  # checks them
+    return config
+
+
+CONFIG = load_config()
+
+
+@lru_cache(maxsize=1)
+def models() -> EmotionModels:
+    """Loaded once per process, on first use."""
+    return EmotionModels.load(CONFIG["models"], fast=bool(CONFIG.get("fast_cpu", False)))
+
+
+def _view(view: str) -> str:
+    return VIEWS.get(view, view or "model")
+
+
+def read_clip(path: str | None, max_seconds: float) -> np.ndarray:
+    """An uploaded file as 16-kHz mono, or a gr.Error naming the file (never the server's path) and the problem."""
+    if not path:
+        raise gr.Error("No audio: upload a file or record a clip first.")
+    name = Path(path).name
+    try:
+        wave, _ = read_audio(path, SR)
+    except AudioError as err:
+        # read_audio's message carries the server path and libsndfile's wording: say it in the user's terms.
+        text = str(err)
+        problem = ("is empty" if "empty file" in text else "holds no audio" if "no audio frames" in text
+                   else "is not readable as audio")
+        raise gr.Error(f"{name} {problem}. Upload a WAV, FLAC, OGG or MP3 file.") from None
+    seconds = len(wave) / SR
+    if seconds < 0.1:
+        raise gr.Error(f"{name}: {seconds:.2f} s of audio is too short (at least 0.1 s).")
+    if seconds > max_seconds:
+        raise gr.Error(f"{name}: {seconds:.0f} s is longer than the {max_seconds:.0f}-s limit of this tab.")
+    return wave
+
+
+def is_silent(wave: np.ndarray) -> bool:
+    """Seed 003's gate over a whole clip: silent when no 2-s stretch of it reaches ``silence_rms``."""
+    return all(s.silent for s in segment_clip(wave, SR, CONFIG["segment_seconds"], silence_rms=CONFIG["silence_rms"]))
+
+
+def predict_clip_timed(path: str | None, view: str = "model") -> tuple[list[dict[str, float]], dict[str, float]]:
+    """Tab 1: one probability dict per configured model (config order) and each model's inference time in ms.
+
+    A silent clip gives ``{"silence": 1.0}`` for every model and runs none (time 0).
+    """
+    wave = read_clip(path, CONFIG["max_file_seconds"])
+    names = models().names
+    if is_silent(wave):
+        return [{SILENCE: 1.0} for _ in names], {n: 0.0 for n in names}
+    results = models().predict(wave)
+    probs = [to_label_view(results[n]["probabilities"], _view(view)) or {"neutral (left out)": 1.0} for n in names]
+    return probs, {n: results[n]["latency_ms"] for n in names}
+
+
+def predict_clip(path: str | None, view: str = "model") -> list[dict[str, float]]:
+    """Tab 1 without the times: one probability dict per configured model, in config order."""
+    return predict_clip_timed(path, view)[0]
+
+
+def _times_text(times: dict[str, float], shared_note: bool = True) -> str:
+    if not any(times.values()):
+        return "Silence (RMS below %.2f): no model ran." % CONFIG["silence_rms"]
+    text = "Inference time: " + ", ".join(f"`{n}` {ms:.0f} ms" for n, ms in times.items())
+    if shared_note and len(models().groups) < len(models().names):
+        text += " (models sharing an encoder are timed together: one encoder pass serves them)"
+    return text
+
+
+def _clip_outputs(path: str | None, view: str):
+    """The File tab's outputs: one gr.Label value per model, then the timing line (a tuple for any model count)."""
+    probs, times = predict_clip_timed(path, view)
+    return (*probs, _times_text(times))
+
+
+def _segment_row(start: float, end: float, wave: np.ndarray, view: str, smoothers: dict | None = None) -> tuple[dict, dict]:
+    """One table row (label and confidence per model) and the probability dicts behind it."""
+    energy = rms(wave)
+    row = {"start": round(start, 2), "end": round(end, 2), "rms": round(energy, 4)}
+    names = models().names
+    if energy < CONFIG["silence_rms"]:  # seed 003: silence is shown, no model runs
+        for smoother in (smoothers or {}).values():
+            smoother.reset()  # the next utterance starts afresh
+        for n in names:
+            row[n], row[f"{n} %"], row[f"{n} ms"] = SILENCE, None, 0.0
+        return row, {n: {SILENCE: 1.0} for n in names}
+    results = models().predict(wave)
+    distributions = {}
+    for name, r in results.items():
+        probs = to_label_view(r["probabilities"], _view(view)) or {"neutral": 1.0}
+        if smoothers is not None:
+            probs = smoothers[name].update(probs)
+        top = max(probs, key=probs.get)
+        row[name], row[f"{name} %"], row[f"{name} ms"] = top, round(100 * probs[top], 1), round(r["latency_ms"], 1)
+        distributions[name] = probs
+    return row, distributions
+
+
+def _table(rows: list[dict]):
+    import pandas as pd
+
+    columns = ["start", "end", "rms"]
+    for n in models().names:
+        columns += [n, f"{n} %", f"{n} ms"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def empty_stream_state() -> dict:
+    return {"buffer": np.zeros(0, dtype=np.float32), "t": 0.0, "rows": [], "smoothers": None, "last": {}}
+
+
+def stream_step(chunk, state: dict | None, view: str = "model", overlap: float | None = None, smoothing: str | None = None):
+    """Tab 2: add a microphone chunk; score every complete segment (windows overlap by ``overlap``; the
+    probabilities are smoothed over time by ``smoothing``: none / ema / majority); return the timeline so far.
+
+    Returns ``(state, current text, timeline table, latency text, *one probability dict per model)``.
+    """
+    state = state or empty_stream_state()
+    overlap = CONFIG["live_overlap"] if overlap is None else overlap
+    smoothing = smoothing or CONFIG["live_smoothing"]
+    names = models().names
+    if state["smoothers"] is None or next(iter(state["smoothers"].values())).method != smoothing:
+        state["smoothers"] = {n: ProbabilitySmoother(smoothing, CONFIG["smoothing_alpha"], CONFIG["smoothing_window"]) for n in names}
+    if chunk is not None:
+        sr, data = chunk
+        data = np.asarray(data)
+        data = data.astype(np.float32) / 32768.0 if data.dtype == np.int16 else data.astype(np.float32)
+        if data.ndim > 1:
+            data = data.mean(axis=1)
+        if sr != SR:
+            data = soxr.resample(data, sr, SR)
+        state["buffer"] = np.concatenate([state["buffer"], data.astype(np.float32)])
+    size = int(CONFIG["segment_seconds"] * SR)
+    hop = max(int(size * (1.0 - min(max(float(overlap), 0.0), 0.9))), 1)
+    while len(state["buffer"]) >= size:
+        segment = state["buffer"][:size]
+        row, state["last"] = _segment_row(state["t"], state["t"] + CONFIG["segment_seconds"], segment, view, state["smoothers"])
+        state["rows"].append(row)
+        state["buffer"] = state["buffer"][hop:]
+        state["t"] += hop / SR
+    rows = state["rows"]
+    last = rows[-1] if rows else None
+    if last is None:
+        current, latency = "listening...", ""
+    else:
+        current = ", ".join(f"{n}: {last[n]}" + (f" ({last[f'{n} %']:.0f} %)" if last[f"{n} %"] is not None else "") for n in names)
+        latency = ("silence: no model ran" if last[names[0]] == SILENCE
+                   else "last segment: " + ", ".join(f"{n} {last[f'{n} ms']:.0f} ms" for n in names))
+    labels = [state["last"].get(n, {}) for n in names]
+    return (state, current, _table(rows), latency, *labels)
+
+
+def timeline_figure(rows: list[dict], names: list[str]):
+    """Emotion and confidence over time, one panel per model; silent segments shaded grey."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = sorted({r[n] for r in rows for n in names} - {SILENCE})
+    colours = {label: plt.get_cmap("tab10")(i % 10) for i, label in enumerate(labels)}
+    fig, axes = plt.subplots(len(names), 1, figsize=(10, 1.8 + 1.4 * len(names)), sharex=True, squeeze=False)
+    for ax, name in zip(axes[:, 0], names):
+        for r in rows:
+            if r[name] == SILENCE:
+                ax.axvspan(r["start"], r["end"], color="0.85", lw=0)
+            else:
+                ax.bar(r["start"], r[f"{name} %"], width=r["end"] - r["start"], align="edge",
+                       color=colours[r[name]], edgecolor="white")
+        ax.set_ylim(0, 100)
+        ax.set_ylabel(f"{name}\nconfidence %")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()] + [plt.Rectangle((0, 0), 1, 1, color="0.85")]
+    height = fig.get_size_inches()[1]
+    fig.legend(handles, [*colours, SILENCE], ncol=min(8, len(handles)), loc="upper center", frameon=False)
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / height))  # room for the legend above the panels
+    plt.close(fig)
+    return fig
+
+
+def analyse_long_clip(path: str | None, view: str = "model"):
+    """Tab 3: the segment table, a timeline figure, per model the distribution of emotions over the voiced
+    segments (silence left out), and a summary line."""
+    wave = read_clip(path, CONFIG["max_long_clip_seconds"])
+    names = models().names
+    rows = [
+        _segment_row(seg.start_s, seg.end_s, seg.samples, view)[0]
+        for seg in segment_clip(wave, SR, CONFIG["segment_seconds"], silence_rms=CONFIG["silence_rms"])
+    ]
+    distributions = {}
+    for n in names:
+        voiced = [r[n] for r in rows if r[n] != SILENCE]
+        distributions[n] = {label: voiced.count(label) / len(voiced) for label in sorted(set(voiced))} if voiced else {SILENCE: 1.0}
+    n_silent = sum(r[names[0]] == SILENCE for r in rows)
+    times = [r[f"{names[0]} ms"] for r in rows if r[names[0]] != SILENCE]
+    summary = (f"{len(rows)} segments of {CONFIG['segment_seconds']:g} s; {n_silent} silent (not sent to a model); "
+               f"distributions over the {len(rows) - n_silent} voiced segments"
+               + (f"; mean inference time {sum(times) / len(times):.0f} ms per segment." if times else "."))
+    return _table(rows), timeline_figure(rows, names), distributions, summary
+
+
+def _long_outputs(path: str | None, view: str):
+    table, figure, distributions, summary = analyse_long_clip(path, view)
+    return (table, figure, *distributions.values(), summary)
+
+
+def limits_text(seconds: float) -> str:
+    return (f"Clips up to {seconds:g} s (uploads up to {CONFIG['max_upload_mb']} MB, which holds that much "
+            "48-kHz stereo WAV). WAV, FLAC, OGG or MP3.")
+
+
+def build_demo() -> gr.Blocks:
+    names = models().names
+    with gr.Blocks(title="Speech emotion recognition") as demo:
+        gr.Markdown(
+            "# Speech emotion recognition\nModels: " + ", ".join(f"`{n}`" for n in names)
+            + f". Audio whose RMS stays below {CONFIG['silence_rms']} is called silence and no model runs."
+            + " Acted-speech models: expect far lower accuracy on natural speech; not for decisions about people."
+        )
+        view = gr.Radio(list(VIEWS), value=list(VIEWS)[0], label="Label set")
+        with gr.Tab("File / recording"):
+            gr.Markdown(limits_text(CONFIG["max_file_seconds"]))
+            clip = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Clip")
+            button = gr.Button("Recognise", variant="primary")
+            with gr.Row():
+                outputs = [gr.Label(num_top_classes=7, label=name) for name in names]
+            times = gr.Markdown(elem_id="clip-times")
+            button.click(_clip_outputs, inputs=[clip, view], outputs=[*outputs, times], api_name="predict_clip")
+        with gr.Tab("Live microphone"):
+            gr.Markdown(f"The stream is cut into {CONFIG['segment_seconds']:g}-s windows; overlapping windows and "
+                        "smoothing over time steady the label.")
+            state = gr.State(empty_stream_state())
+            with gr.Row():
+                overlap = gr.Slider(0.0, 0.75, value=float(CONFIG["live_overlap"]), step=0.25, label="Window overlap")
+                smoothing = gr.Radio(["none", "ema", "majority"], value=CONFIG["live_smoothing"], label="Smoothing over time")
+            mic = gr.Audio(sources=["microphone"], streaming=True, type="numpy", label="Microphone")
+            current = gr.Textbox(label="Current segment", elem_id="live-current")
+            latency = gr.Textbox(label="Inference time", elem_id="live-latency")
+            with gr.Row():
+                live_labels = [gr.Label(num_top_classes=4, label=f"{name} (now)") for name in names]
+            timeline = gr.Dataframe(label="Segments over time")
+            mic.stream(stream_step, inputs=[mic, state, view, overlap, smoothing],
+                       outputs=[state, current, timeline, latency, *live_labels], stream_every=0.5, api_name="stream_step")
+            mic.start_recording(lambda: empty_stream_state(), outputs=[state])
+        with gr.Tab("Long clip"):
+            gr.Markdown(limits_text(CONFIG["max_long_clip_seconds"]))
+            long_clip = gr.Audio(sources=["upload"], type="filepath", label="Long recording")
+            analyse = gr.Button("Analyse", variant="primary")
+            plot = gr.Plot(label="Emotion and confidence over time (grey: silence)", elem_id="long-plot")
+            with gr.Row():
+                distributions = [gr.Label(label=f"{name}: emotions over voiced segments") for name in names]
+            summary = gr.Textbox(label="Summary", elem_id="long-summary")
+            long_table = gr.Dataframe(label=f"{CONFIG['segment_seconds']:g}-s segments")
+            analyse.click(_long_outputs, inputs=[long_clip, view], outputs=[long_table, plot, *distributions, summary],
+                          api_name="analyse_long_clip")
+    return demo
+
+
+def launch(**kwargs) -> gr.Blocks:
+    """Start the app with the upload cap of config.yaml (the tests call this with a host and a port)."""
+    demo = build_demo()
+    demo.queue(default_concurrency_limit=2).launch(max_file_size=f"{CONFIG['max_upload_mb']}mb", **kwargs)
+    return demo
+
+
+if __name__ == "__main__":
+    launch()
