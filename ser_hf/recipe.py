@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import math
 import re
 import types
@@ -24,9 +25,10 @@ from typing import Any
 
 import yaml
 
-from ser_hf.registry import CLASSIFIERS, EXTRACTORS, METHODS
+from ser_hf.registry import CLASSIFIERS, EXTRACTORS, METHODS, PROBE_HEADS
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
+logger = logging.getLogger(__name__)
 
 BALANCE_METHODS = ("none", "harmonic", "undersample", "oversample", "class_weights")
 BEST_METRICS = ("uar", "macro_f1", "accuracy", "weighted_f1")
@@ -130,15 +132,19 @@ class Recipe:
     train_shards: str | None = _f(None, "Train on this sharded prepared training part, streamed (a folder written by ser_hf.data.shards.write_parquet_shards, or a Hub dataset id): each process reads its own Parquet files, length grouping works per buffer of 64 batches; validation and test still come from corpora and split. Needs max_steps.")
     prepare_on: str = _f("shared", "Multi-node runs: shared (one preparation per shared file system: the main process of node 0 prepares, every other process waits, then reads its cache) or node (the main process of each node prepares into its own node-local $SER_HF_CACHE; the others on that node wait).")
     # ---- evaluation protocol
-    cross_validation: str = _f("none", "none (one run on `split`), loso (leave one speaker out), kfold:K (K speaker-group folds, stratified as far as speakers allow) or auto (loso for 4-6 speakers, kfold:5 above; 2-3 speakers: loso with a warning; 1 speaker: speaker-dependent stratified 5-fold with a warning). Folds run in output_dir/fold-NN; a relaunch skips finished folds; cv_results.json holds mean +- std and pooled scores.")
+    cross_validation: str = _f("none", "none (one run on `split`), loso (leave one speaker out), kfold:K (K speaker-group folds, stratified as far as speakers allow), auto (loso for 4-6 speakers, kfold:5 above; 2-3 speakers: loso with a warning; 1 speaker: speaker-dependent stratified 5-fold with a warning) or emobox (EmoBox's published folds and classes for one corpus EmoBox covers, ser_hf.data.emobox; sets label_set=emobox). Folds run in output_dir/fold-NN; a relaunch skips finished folds; cv_results.json holds mean +- std, pooled scores and 95 % intervals.")
     cross_corpus: bool = _f(False, "Train on each group of cross_corpus_groups and test on every other, on the classes all groups share; the diagonal is the in-corpus score under cross_validation (or split). Writes cross_corpus.json / .md / .png.")
     cross_corpus_groups: list[str] = _f([], "Groups of cross_corpus: corpora or consolidated names (all_en, all_bn); [] = each entry of corpora.")
+    bootstrap_samples: int = _f(1000, "Bootstrap resamples behind the 95 % intervals of accuracy, UAR, macro and weighted F1 in results and cards (speakers are resampled where the test part is speaker-independent, files otherwise); 0 = no intervals.")
+    calibrate: bool = _f(True, "Trainer methods: after training, fit a temperature on the validation part (never the test part) and fold it into the saved classifier, so pipeline(), the Space and predictions give calibrated probabilities; results.json reports the expected calibration error before and after.")
     plots: bool = _f(True, "Draw each run's confusion matrix and ROC curves (per row of an embeddings table); cross-validation folds skip them and draw the pooled ones once.")
     keep_classes: list[str] = _f([], "Keep only these classes of the label set (other rows dropped, labels renumbered); [] = all.")
     # ---- probe method (frozen encoder, learned layer weights + head)
     probe_epochs: int = _f(200, "probe: full-batch training epochs of the layer weights and head (early stopping on the training loss plateau).")
     probe_learning_rate: float = _f(1e-3, "probe: Adam learning rate of the layer weights and head.")
     probe_hidden_size: int = _f(0, "probe: hidden units of the head (0 = a linear head on the weighted layer sum, SUPERB's setting).")
+    probe_head: str = _f("weighted_layers", "probe: weighted_layers (learned softmax weights over every layer's time-pooled state + head; probe_epochs, probe_learning_rate, probe_hidden_size) or emobox (EmoBox's head on one layer's frames: Linear 128 -> ReLU -> masked mean over frames -> Linear, Adam 1e-4, batch 32, 100 epochs, best epoch on a random 20 % of the training files; ser_hf.training.emobox_probe).")
+    probe_layer: int = _f(-1, "probe_head=emobox: the encoder layer whose frames the head reads (-1 = the last, EmoBox's choice; 0 = the CNN output).")
     # ---- evaluation extras
     long_clip: str | None = _f(None, "A labelled long recording (WAV with a .csv of start,end,emotion beside it); null = a synthetic one.")
     # ---- publishing
@@ -196,6 +202,7 @@ class Recipe:
         if self.eval_strategy == "steps" and not self.eval_steps:
             raise RecipeError("eval_strategy=steps needs eval_steps")
         parse_cross_validation(self.cross_validation)
+        _check_choice("probe_head", self.probe_head, tuple(PROBE_HEADS))
         if self.method == "probe" and not (self.tiny_model or self.model_name_or_path):
             raise RecipeError("method=probe needs model_name_or_path (an HF audio encoder) or tiny_model")
         if self.push_to_hub and not self.hub_model_id:
@@ -211,6 +218,8 @@ class Recipe:
                 expand_names([group])
         except ValueError as err:
             raise RecipeError(f"corpora: {err}") from None
+        if self.cross_validation == "emobox":
+            self._check_emobox()
         if self.cross_corpus and len(self.cross_corpus_groups or self.corpora) < 2:
             raise RecipeError("cross_corpus needs at least two corpora or cross_corpus_groups to train and test across")
         if self.keep_classes:
@@ -220,6 +229,22 @@ class Recipe:
             unknown = [] if label_set.narrow else [c for c in self.keep_classes if c not in label_set.classes]
             if unknown:
                 raise RecipeError(f"keep_classes: {unknown} not in label_set {self.label_set!r}")
+
+    def _check_emobox(self) -> None:
+        """EmoBox's folds exist per corpus and come with EmoBox's classes (ser_hf.data.emobox)."""
+        from ser_hf.data.corpora import expand_names
+        from ser_hf.data.emobox import EMOBOX_NAMES
+
+        names = expand_names(self.corpora)
+        if len(names) != 1 or names[0] not in EMOBOX_NAMES:
+            raise RecipeError(f"cross_validation=emobox: EmoBox's folds are per corpus: give corpora=[NAME], one of "
+                              f"{', '.join(EMOBOX_NAMES)} (got {', '.join(names)})")
+        if self.cross_corpus:
+            raise RecipeError("cross_validation=emobox: EmoBox's folds are within one corpus, not for cross_corpus")
+        if self.label_set != "emobox":
+            logger.warning("cross_validation=emobox: EmoBox's classes replace label_set=%s (label_set=emobox)",
+                           self.label_set)
+            self.label_set = "emobox"
 
     def corpus_roots(self) -> dict[str, str | None]:
         """Root per corpus: None for the synthetic corpus; relative roots are under data_root."""
@@ -250,6 +275,7 @@ POSITIVE_INTS = (
     "save_total_limit", "image_size", "mlp_trials", "mlp_max_epochs", "mask_time_length", "mask_feature_length",
     "probe_epochs",
 )
+NON_NEGATIVE_INTS = ("bootstrap_samples",)
 POSITIVE_INTS_OR_NULL = ("max_train_samples", "max_eval_samples", "eval_steps", "early_stopping_patience", "num_proc")
 POSITIVE_FLOATS = (
     "num_train_epochs", "learning_rate", "max_train_seconds", "max_eval_seconds", "pad_to_multiple_seconds", "clip_seconds",
@@ -314,6 +340,9 @@ def _check_ranges(r: "Recipe") -> None:
     for name in POSITIVE_INTS:
         if getattr(r, name) <= 0:
             raise RecipeError(f"{name}: must be an integer > 0, got {getattr(r, name)}")
+    for name in NON_NEGATIVE_INTS:
+        if getattr(r, name) < 0:
+            raise RecipeError(f"{name}: must be an integer >= 0, got {getattr(r, name)}")
     for name in POSITIVE_INTS_OR_NULL:
         value = getattr(r, name)
         if value is not None and value <= 0:
@@ -376,13 +405,13 @@ def _check_ranges(r: "Recipe") -> None:
     except ValueError as err:
         raise RecipeError(f"split: {err}") from None
 def parse_cross_validation(value: str) -> tuple[str, int | None]:
-    """``none`` / ``loso`` / ``auto`` -> (scheme, None); ``kfold:K`` -> ("kfold", K); anything else: RecipeError."""
+    """``none`` / ``loso`` / ``auto`` / ``emobox`` -> (scheme, None); ``kfold:K`` -> ("kfold", K); else RecipeError."""
     scheme, _, k = value.partition(":")
-    if scheme in ("none", "loso", "auto") and not k:
+    if scheme in ("none", "loso", "auto", "emobox") and not k:
         return scheme, None
     if scheme == "kfold" and k.isdigit() and int(k) >= 2:
         return scheme, int(k)
-    raise RecipeError(f"cross_validation: {value!r} is not none, loso, auto or kfold:K (K >= 2)")
+    raise RecipeError(f"cross_validation: {value!r} is not none, loso, auto, emobox or kfold:K (K >= 2)")
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

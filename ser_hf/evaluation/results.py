@@ -1,7 +1,8 @@
 """What a training run leaves in its output folder besides the model.
 
-``results.json`` (test metrics, per corpus / language, run facts), ``results.md`` (the same as
-tables), ``confusion_matrix.png``, ``roc_curves.png``, ``leakage.json``, ``long_clip.json``,
+``results.json`` (test metrics, per corpus / language, their 95 % bootstrap intervals, calibration, run facts),
+``results.md`` (the same as tables), ``predictions.npz`` (per-file test probabilities with the files' identities),
+``confusion_matrix.png``, ``roc_curves.png``, ``reliability_diagram.png``, ``leakage.json``, ``long_clip.json``,
 ``data_report.json`` and the resolved ``recipe.yaml``.
 """
 
@@ -15,9 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from ser_hf.data.labels import get_label_set
+from ser_hf.evaluation.calibration import calibration_report
+from ser_hf.evaluation.intervals import DEFAULT_SAMPLES, run_intervals
 from ser_hf.evaluation.long_clip import evaluate_long_clip
 from ser_hf.evaluation.metrics import compute_classification_metrics, format_results_table
-from ser_hf.evaluation.plots import plot_confusion_matrix, plot_roc_curves
+from ser_hf.evaluation.plots import plot_confusion_matrix, plot_reliability_diagram, plot_roc_curves
 from ser_hf.data.splits import format_leakage_report
 
 # One utterance per emotion, twice over: the synthetic stand-in for a labelled long recording.
@@ -78,25 +81,44 @@ def long_clip_results(model_dir: str, label_names: list[str], clip: str | None, 
 
 
 def save_predictions(out: Path, probabilities: dict[str, np.ndarray], test_ds, label_names: list[str]) -> Path:
-    """``predictions.npz``: test probabilities per model (columns in ``label_names`` order), labels, speakers.
+    """``predictions.npz``: test probabilities per model (columns in ``label_names`` order), labels, speakers, and
+    each test file's identity (``paths``: the source file; ``content_hashes``: its prepared audio), which
+    ``ser-hf compare`` checks before it pairs two runs' predictions.
 
     What a cross-validation pools over folds; ``label_names`` must be the run's full label list, so folds whose
     test part lacks a class still line up.
     """
     out.mkdir(parents=True, exist_ok=True)
     arrays = {f"probabilities/{name}": np.asarray(p, dtype=np.float32) for name, p in probabilities.items()}
+    identities = {key: np.asarray(test_ds[column]) for key, column in (("paths", "path"), ("content_hashes", "content_hash"))
+                  if column in test_ds.column_names}
     path = out / "predictions.npz"
     np.savez(path, labels=np.asarray(test_ds["label"], dtype=np.int64), speakers=np.asarray(test_ds["speaker"]),
-             label_names=np.asarray(label_names), models=np.asarray(list(probabilities)), **arrays)
+             label_names=np.asarray(label_names), models=np.asarray(list(probabilities)), **identities, **arrays)
     return path
 
 
 def load_predictions(path: Path) -> dict:
-    """What :func:`save_predictions` wrote: ``labels``, ``speakers``, ``label_names`` and ``probabilities`` per model."""
+    """What :func:`save_predictions` wrote: ``labels``, ``speakers``, ``label_names``, ``probabilities`` per model, and
+    ``paths`` / ``content_hashes`` (empty lists for runs saved before they were recorded)."""
     with np.load(path, allow_pickle=False) as data:
         return {"labels": data["labels"], "speakers": data["speakers"].tolist(),
                 "label_names": data["label_names"].tolist(),
+                "paths": data["paths"].tolist() if "paths" in data else [],
+                "content_hashes": data["content_hashes"].tolist() if "content_hashes" in data else [],
                 "probabilities": {m: data[f"probabilities/{m}"] for m in data["models"].tolist()}}
+
+
+def calibration_line(calibration: dict) -> str:
+    """One sentence: the test ECE, before and after temperature scaling where a temperature was fitted."""
+    if calibration.get("temperature") is not None:
+        return (f"Calibration: expected calibration error on the test part {100 * calibration['ece_before']:.2f} % "
+                f"before temperature scaling, {100 * calibration['ece_after']:.2f} % after (T = "
+                f"{calibration['temperature']:.3f}, fitted on {calibration.get('fitted_on') or 'the validation part'}; "
+                "the saved model returns the scaled probabilities).")
+    why = calibration.get("not_fitted", "")
+    return (f"Calibration: expected calibration error on the test part {100 * calibration['ece']:.2f} % "
+            f"({calibration.get('bins', 15)} bins; no temperature fitted{': ' + why if why else ''}).")
 
 
 def protocol_summary(recipe, data) -> str:
@@ -122,6 +144,12 @@ def write_results(out: Path, recipe, data, metrics: dict, probs: np.ndarray, tes
     out.mkdir(parents=True, exist_ok=True)
     label_names = label_names or data.label_names
     synthetic = all(r.synthetic for r in data.reports)
+    test_labels = np.asarray(test_labels)
+    intervals = run_intervals(test_labels, probs, data.splits["test"]["speaker"], data.leakage["speaker_independent"],
+                              samples=getattr(recipe, "bootstrap_samples", DEFAULT_SAMPLES))
+    fitted = extra.get("calibration") or {}  # the temperature a method fitted on its validation part, if any
+    calibration = {**fitted, **calibration_report(probs, test_labels, fitted.get("temperature"),
+                                                  fitted.get("fitted_on", ""))}
     results = {
         "data": "synthetic espeak-ng corpus (not real emotional speech)" if synthetic else "real corpora",
         "corpora": [r.corpus for r in data.reports],
@@ -133,13 +161,17 @@ def write_results(out: Path, recipe, data, metrics: dict, probs: np.ndarray, tes
         "test_speakers": sorted(set(data.splits["test"]["speaker"])),
         "test": metrics,
         **extra,
+        "intervals": intervals,
+        "calibration": calibration,
     }
     (out / "results.json").write_text(json.dumps(results, indent=1))
-    table = f"Data: {results['data']}\n\n{protocol_summary(recipe, data)}\n\n" + format_results_table(metrics)
+    table = (f"Data: {results['data']}\n\n{protocol_summary(recipe, data)}\n\n" + format_results_table(metrics, intervals)
+             + "\n" + calibration_line(calibration) + "\n")
     (out / "results.md").write_text(table + "\n```\n" + format_leakage_report(data.leakage) + "\n```\n")
     if getattr(recipe, "plots", True):
         plot_confusion_matrix(metrics["confusion_matrix"], label_names, out / "confusion_matrix.png")
         plot_roc_curves(test_labels, probs, label_names, out / "roc_curves.png")
+        plot_reliability_diagram(calibration, out / "reliability_diagram.png")
     (out / "leakage.json").write_text(json.dumps(data.leakage, indent=1))
     (out / "data_report.json").write_text(json.dumps([asdict(r) for r in data.reports], indent=1, ensure_ascii=False))
     (out / "recipe.yaml").write_text(recipe.to_yaml())

@@ -21,6 +21,7 @@ from ser_hf.evaluation.results import long_clip_results, save_predictions, test_
 from ser_hf.models.build import build_recipe_model
 from ser_hf.recipe import Recipe, RecipeError
 from ser_hf.registry import FROZEN_FEATURE_METHODS, METHODS, resolve
+from ser_hf.training.calibrate import calibrate_trainer_model
 from ser_hf.training.data import model_view, prepare_data, preparation_first
 from ser_hf.training.trainer import (
     build_trainer,
@@ -139,6 +140,7 @@ def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model()  # the best model (load_best_model_at_end) and the feature extractor
     trainer.save_state()
+    calibration = calibrate_trainer_model(trainer, data, recipe)  # T fitted on validation, folded in, saved again
 
     # 4. Test: every process predicts its share; the main one writes the one result set.
     started = time.perf_counter()
@@ -169,7 +171,8 @@ def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
         "model": model_description(recipe),
     }
     long_clip_summary = {k: v for k, v in long_clip.items() if k != "segments"}
-    write_results(out, recipe, data, metrics, probs, data.splits["test"]["label"], {"run": run, "long_clip": long_clip_summary})
+    write_results(out, recipe, data, metrics, probs, data.splits["test"]["label"], {"run": run, "long_clip": long_clip_summary,
+                                                                                       "calibration": calibration})
     logger.info(
         "test accuracy %.2f %%, UAR %.2f %%, macro F1 %.2f %% (%d files); results written to %s",
         100 * metrics["accuracy"], 100 * metrics["uar"], 100 * metrics["macro_f1"], len(data.splits["test"]), out,

@@ -149,7 +149,8 @@ def load_corpora(
     mapping = get_label_set(label_set)
     for part, report in zip(parts, reports):
         report.label_set = mapping.name
-        report.dropped_by_label = dict(Counter(e for e in part["emotion"] if mapping.map(e) is None))
+        report.dropped_by_label = dict(Counter(e for e, r in zip(part["emotion"], part["raw_label"])
+                                               if mapping.map_row(e, report.corpus, r) is None))
         _log_report(report)
         if report.dropped_by_label:
             logger.warning("%s", dropped_classes_note(report))
