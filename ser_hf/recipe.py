@@ -79,7 +79,7 @@ class Recipe:
     mask_feature_prob: float = _f(0.0, "SpecAugment feature-mask probability.")
     mask_feature_length: int = _f(10, "SpecAugment feature-mask length in channels.")
     # ---- method: what is trained (train.py's branches)
-    method: str = _f("finetune", "finetune (an HF audio encoder, seed 003), image_cnn (ImageNet CNN on spectrogram images, seeds 002-004), cnn_blstm (seed 004, from scratch), patch_finetune (VGGish/YAMNet + dense head, seeds 000/001), embeddings (frozen embeddings x classifiers table, seeds 000/003) or probe (frozen HF encoder, learned softmax-weighted sum of its layers + small head: the EmoBox / SUPERB protocol).")
+    method: str = _f("finetune", "finetune (an HF audio encoder, seed 003), image_cnn (ImageNet CNN on spectrogram images, seeds 002-004), cnn_blstm (seed 004, from scratch), patch_finetune (VGGish/YAMNet + dense head, seeds 000/001), embeddings (frozen embeddings x classifiers table, seeds 000/003) or probe (frozen HF encoder, learned softmax-weighted sum of its layers + small head: the SUPERB protocol; probe_head=emobox: EmoBox's head).")
     backbone: str | None = _f(None, "image_cnn: vgg16, vgg19 or an HF/timm image model id (microsoft/resnet-50, timm/tf_efficientnetv2_b0.in1k ...); patch_finetune: vggish or yamnet.")
     backbone_weights: str | None = _f(None, "image_cnn with VGG: Hub id / torchvision .pth / Keras .h5 of the ImageNet weights (default timm/vggNN.tv_in1k); patch_finetune: the VGGish .pth / YAMNet .h5 or converted folder (default under $SER_HF_CACHE/weights).")
     freeze: str = _f("all", "image_cnn: none, all (C1), last_blocks:K (VGG, seed 002 C2: 2), last_layers:N (seed 002 EfficientNet C2: 32), first_layers:N (seed 004: 15); patch_finetune: all (frozen backbone) or none.")

@@ -64,8 +64,8 @@ def compare_runs(run_a: str, run_b: str, model_a: str | None = None, model_b: st
                               len(a.label_names), units=units, folds=a.folds if same_folds else None,
                               samples=samples, seed=seed)
     result["resampling"]["note"] = note
-    result["runs"] = {"a": {"path": str(a.path), "model": a.model, "protocol": a.protocol},
-                      "b": {"path": str(b.path), "model": b.model, "protocol": b.protocol}}
+    result["runs"] = {r: {"path": str(x.path), "model": x.model, "label": x.label, "protocol": x.protocol}
+                      for r, x in (("a", a), ("b", b))}
     result["n"] = int(len(a.labels))
     result["matched_by"] = matched_by
     return result
@@ -75,8 +75,8 @@ def format_comparison(result: dict) -> str:
     """The comparison as a short Markdown report."""
     runs, resampling = result["runs"], result["resampling"]
     statistic = "mean over folds" if resampling.get("statistic") else "all test files"
-    lines = [f"A: {runs['a']['path']} ({runs['a']['model'] or 'model'}; {runs['a']['protocol']})",
-             f"B: {runs['b']['path']} ({runs['b']['model'] or 'model'}; {runs['b']['protocol']})",
+    lines = [f"A: {runs['a']['path']} ({runs['a']['label']}; {runs['a']['protocol']})",
+             f"B: {runs['b']['path']} ({runs['b']['label']}; {runs['b']['protocol']})",
              f"{result['n']} test files, paired by {result['matched_by']}; {statistic}.", "",
              "| metric | A (%) | B (%) | B - A (points) | 95 % interval | p |", "|---|---|---|---|---|---|"]
     for m in METRICS:

@@ -26,6 +26,7 @@ class RunOutputs:
     results: dict
     cv: dict | None  # cv_results.json of a cross-validation
     model: str  # the row of predictions.npz / cv_results.json reported
+    label: str  # what the model is (model_label)
     label_names: list[str]
     labels: np.ndarray
     probabilities: np.ndarray
@@ -93,7 +94,8 @@ def load_run(run_dir: str | Path, model: str | None = None) -> RunOutputs:
         raise RunError(f"{run_dir}: its predictions do not name their test files (a run from before ser-hf recorded "
                        "them); run it again to compare it")
     return RunOutputs(
-        path=run_dir, results=results, cv=cv, model=name, label_names=loaded[0]["label_names"], labels=labels,
+        path=run_dir, results=results, cv=cv, model=name, label=model_label(run_dir, results, cv) if model is None
+        else name, label_names=loaded[0]["label_names"], labels=labels,
         probabilities=np.concatenate([p["probabilities"][name] for p in loaded]),
         speakers=[s for p in loaded for s in p["speakers"]], paths=paths,
         content_hashes=[x for p in loaded for x in p["content_hashes"]],

@@ -5,7 +5,8 @@
 
 Each run folder gives one cell: its corpora (the row), its model (the column: the method's description, or the best
 embedding x classifier of an embeddings table) and the metric, as ``mean ± std`` over folds for a cross-validation
-(``--cell ci``: ``mean [95 % interval]``) or ``value [95 % interval]`` for a single split. The caption names every
+(``--cell ci``: ``mean [95 % interval]``; ``--cell both``: ``mean ± std [95 % interval]``) or
+``value [95 % interval]`` for a single split. The caption names every
 protocol the cells were measured under and whether it is speaker-independent; when the runs of the table use
 more than one protocol, each cell carries the number of its protocol. ``--out PREFIX`` writes ``PREFIX.md``,
 ``PREFIX.csv`` (one line per cell with the numbers: value, std, interval, folds, protocol) and ``PREFIX.tex``
@@ -25,7 +26,7 @@ from ser_hf.evaluation.intervals import METRICS
 from ser_hf.evaluation.run_outputs import RunError, model_label
 
 NAMES = {"accuracy": "Accuracy", "uar": "UAR", "macro_f1": "Macro F1", "weighted_f1": "Weighted F1"}
-CELLS = ("auto", "std", "ci")
+CELLS = ("std", "ci", "both")  # how a cross-validation's cell reads: mean ± std, mean [interval], or both
 
 
 @dataclass
@@ -65,11 +66,11 @@ def _text(cell: Cell, mode: str) -> str:
     value = f"{100 * cell.value:.2f}"
     interval = f" [{100 * cell.ci[0]:.2f}, {100 * cell.ci[1]:.2f}]" if cell.ci else ""
     if cell.std is not None and mode != "ci":
-        return f"{value} ± {100 * cell.std:.2f}"
+        return f"{value} ± {100 * cell.std:.2f}" + (interval if mode == "both" else "")
     return value + interval
 
 
-def build_table(run_dirs: list[str], metric: str = "uar", cell: str = "auto") -> dict:
+def build_table(run_dirs: list[str], metric: str = "uar", cell: str = "std") -> dict:
     """The cells of ``run_dirs`` arranged corpora x models, with the protocols of the caption."""
     cells = [read_cell(r, metric) for r in run_dirs]
     seen: dict[tuple[str, str], Path] = {}
@@ -89,8 +90,9 @@ def caption(table: dict) -> str:
     shapes = {("std" if c.std is not None else "ci") for c in table["cells"]}
     how = []
     if "std" in shapes:
-        how.append("cross-validations: mean ± std over folds" if table["cell"] != "ci" else
-                   "cross-validations: mean over folds [95 % bootstrap interval]")
+        how.append({"std": "cross-validations: mean ± std over folds",
+                    "ci": "cross-validations: mean over folds [95 % bootstrap interval]",
+                    "both": "cross-validations: mean ± std over folds [95 % bootstrap interval of the mean]"}[table["cell"]])
     if "ci" in shapes:
         how.append("single splits: value [95 % bootstrap interval]")
     numbered = len(table["protocols"]) > 1
@@ -159,16 +161,16 @@ def write_heatmap(table: dict, path: Path) -> Path:
     values = np.full((len(table["corpora"]), len(table["models"])), np.nan)
     for c in table["cells"]:
         values[table["corpora"].index(c.corpus), table["models"].index(c.model)] = c.value
-    return plot_matrix(values, table["corpora"], table["models"], path, title=caption(table)[:90],
-                       row_label="corpus", column_label="model")
+    return plot_matrix(values, table["corpora"], table["models"], path, title=f"{NAMES[table['metric']]} (%)",
+                       row_label="corpus", column_label="model")  # the protocols are in the tables' caption
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ser-hf table", description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", help="run folders (train.py's output_dir; cross-validations' top folders)")
     parser.add_argument("--metric", default="uar", choices=METRICS, help="the metric in the cells (default uar)")
-    parser.add_argument("--cell", default="auto", choices=CELLS,
-                        help="cross-validations as mean ± std (auto, std) or mean [95 %% interval] (ci)")
+    parser.add_argument("--cell", default="std", choices=CELLS,
+                        help="cross-validations as mean ± std (std, the default), mean [95 %% interval] (ci) or both")
     parser.add_argument("--out", help="write PREFIX.md, PREFIX.csv and PREFIX.tex")
     parser.add_argument("--heatmap", help="also draw the values as a heat map (PNG)")
     args = parser.parse_args(argv)

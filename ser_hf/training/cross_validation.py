@@ -213,6 +213,8 @@ def aggregate_folds(out: Path, recipe: Recipe, plan: FoldPlan) -> dict:
                 "validation": ("10 % of each fold's training files, training speakers only (early stopping and "
                                "best checkpoint)"
                                if recipe.method not in FROZEN_FEATURE_METHODS else
+                               "a random 20 % of each fold's training files (EmoBox's: the best epoch, the temperature)"
+                               if recipe.method == "probe" and recipe.probe_head == "emobox" else
                                "none: the classifiers fit on all training speakers of the fold"),
                 "std": "sample standard deviation over folds (ddof=1)"}
     cv = {"protocol": protocol, "method": recipe.method, "label_names": label_names, "best": best["name"],
