@@ -1,7 +1,7 @@
 """What a training run leaves in its output folder besides the model.
 
 ``results.json`` (test metrics, per corpus / language, their 95 % bootstrap intervals, calibration, run facts),
-``results.md`` (the same as tables), ``predictions.npz`` (per-file test probabilities with the files' identities),
+``results.md`` (the same as tables), ``predictions.npz`` / ``.csv`` (per-file test probabilities, the files named),
 ``confusion_matrix.png``, ``roc_curves.png``, ``reliability_diagram.png``, ``leakage.json``, ``long_clip.json``,
 ``data_report.json`` and the resolved ``recipe.yaml``.
 """
@@ -22,6 +22,10 @@ from ser_hf.evaluation.long_clip import evaluate_long_clip
 from ser_hf.evaluation.metrics import compute_classification_metrics, format_results_table
 from ser_hf.evaluation.plots import plot_confusion_matrix, plot_reliability_diagram, plot_roc_curves
 from ser_hf.data.splits import format_leakage_report
+
+# How every Trainer-method figure is computed (ser_hf.training.trainer.InferenceCollator): stated in results and cards.
+PIPELINE_EVALUATION = ("each file whole through the saved feature extractor, in float32, no padding: the scores "
+                       "pipeline('audio-classification', model=RUN_DIR) gives, file by file")
 
 # One utterance per emotion, twice over: the synthetic stand-in for a labelled long recording.
 DEFAULT_LONG_CLIP = ["angry", "sad", "happy", "neutral", "fear", "surprise", "disgust"] * 2
@@ -81,30 +85,39 @@ def long_clip_results(model_dir: str, label_names: list[str], clip: str | None, 
 
 
 def save_predictions(out: Path, probabilities: dict[str, np.ndarray], test_ds, label_names: list[str]) -> Path:
-    """``predictions.npz``: test probabilities per model (columns in ``label_names`` order), labels, speakers, and
-    each test file's identity (``paths``: the source file; ``content_hashes``: its prepared audio), which
-    ``ser-hf compare`` checks before it pairs two runs' predictions.
+    """``predictions.npz``: test probabilities per model (columns in ``label_names`` order), labels, speakers and
+    the files' paths, row by row, and their prepared audio's hashes (``content_hashes``: ``ser-hf compare`` pairs two
+    runs' files by path, or by audio for two copies of a corpus); ``predictions.csv``: the same per file (path,
+    corpus, speaker, label, each model's predicted label), for reading and for checking a saved model file by file.
 
     What a cross-validation pools over folds; ``label_names`` must be the run's full label list, so folds whose
     test part lacks a class still line up.
     """
     out.mkdir(parents=True, exist_ok=True)
     arrays = {f"probabilities/{name}": np.asarray(p, dtype=np.float32) for name, p in probabilities.items()}
-    identities = {key: np.asarray(test_ds[column]) for key, column in (("paths", "path"), ("content_hashes", "content_hash"))
-                  if column in test_ds.column_names}
+    paths = list(test_ds["path"]) if "path" in test_ds.column_names else [""] * len(test_ds)
+    labels = np.asarray(test_ds["label"], dtype=np.int64)
+    hashes = {"content_hashes": np.asarray(test_ds["content_hash"])} if "content_hash" in test_ds.column_names else {}
     path = out / "predictions.npz"
-    np.savez(path, labels=np.asarray(test_ds["label"], dtype=np.int64), speakers=np.asarray(test_ds["speaker"]),
-             label_names=np.asarray(label_names), models=np.asarray(list(probabilities)), **identities, **arrays)
+    np.savez(path, labels=labels, speakers=np.asarray(test_ds["speaker"]), paths=np.asarray(paths, dtype=str),
+             label_names=np.asarray(label_names), models=np.asarray(list(probabilities)), **hashes, **arrays)
+    corpora = test_ds["corpus"] if "corpus" in test_ds.column_names else [""] * len(test_ds)
+    with open(out / "predictions.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "corpus", "speaker", "label", *(f"prediction:{m}" for m in probabilities)])
+        predicted = {m: np.asarray(p).argmax(axis=1) for m, p in probabilities.items()}
+        for i, (file, corpus, speaker) in enumerate(zip(paths, corpora, test_ds["speaker"])):
+            writer.writerow([file, corpus, speaker, label_names[labels[i]], *(label_names[predicted[m][i]] for m in probabilities)])
     return path
 
 
 def load_predictions(path: Path) -> dict:
-    """What :func:`save_predictions` wrote: ``labels``, ``speakers``, ``label_names``, ``probabilities`` per model, and
-    ``paths`` / ``content_hashes`` (empty lists for runs saved before they were recorded)."""
+    """What :func:`save_predictions` wrote: ``labels``, ``speakers``, ``paths``, ``label_names``, ``probabilities``
+    per model, and ``content_hashes`` (an empty list for runs saved before they were recorded)."""
     with np.load(path, allow_pickle=False) as data:
         return {"labels": data["labels"], "speakers": data["speakers"].tolist(),
+                "paths": data["paths"].tolist() if "paths" in data else [""] * len(data["labels"]),
                 "label_names": data["label_names"].tolist(),
-                "paths": data["paths"].tolist() if "paths" in data else [],
                 "content_hashes": data["content_hashes"].tolist() if "content_hashes" in data else [],
                 "probabilities": {m: data[f"probabilities/{m}"] for m in data["models"].tolist()}}
 
@@ -165,8 +178,10 @@ def write_results(out: Path, recipe, data, metrics: dict, probs: np.ndarray, tes
         "calibration": calibration,
     }
     (out / "results.json").write_text(json.dumps(results, indent=1))
-    table = (f"Data: {results['data']}\n\n{protocol_summary(recipe, data)}\n\n" + format_results_table(metrics, intervals)
-             + "\n" + calibration_line(calibration) + "\n")
+    evaluation = (extra.get("run") or {}).get("evaluation")
+    table = f"Data: {results['data']}\n\n{protocol_summary(recipe, data)}\n\n"
+    table += f"Evaluation: {evaluation}.\n\n" if evaluation else ""
+    table += format_results_table(metrics, intervals) + "\n" + calibration_line(calibration) + "\n"
     (out / "results.md").write_text(table + "\n```\n" + format_leakage_report(data.leakage) + "\n```\n")
     if getattr(recipe, "plots", True):
         plot_confusion_matrix(metrics["confusion_matrix"], label_names, out / "confusion_matrix.png")

@@ -90,7 +90,8 @@ def load_run(run_dir: str | Path, model: str | None = None) -> RunOutputs:
         raise RunError(f"{run_dir}: no model {name!r} in its predictions; it has {', '.join(loaded[0]['probabilities'])}")
     labels = np.concatenate([p["labels"] for p in loaded])
     paths = [x for p in loaded for x in p["paths"]]
-    if len(paths) != len(labels):
+    hashes = [x for p in loaded for x in p["content_hashes"]]
+    if not (len(paths) == len(labels) and all(paths)) and len(hashes) != len(labels):
         raise RunError(f"{run_dir}: its predictions do not name their test files (a run from before ser-hf recorded "
                        "them); run it again to compare it")
     return RunOutputs(
@@ -98,6 +99,6 @@ def load_run(run_dir: str | Path, model: str | None = None) -> RunOutputs:
         else name, label_names=loaded[0]["label_names"], labels=labels,
         probabilities=np.concatenate([p["probabilities"][name] for p in loaded]),
         speakers=[s for p in loaded for s in p["speakers"]], paths=paths,
-        content_hashes=[x for p in loaded for x in p["content_hashes"]],
+        content_hashes=hashes,
         folds=np.concatenate([np.full(len(p["labels"]), i) for i, p in enumerate(loaded)]) if cv is not None else None,
         speaker_independent=independent, protocol=protocol)
