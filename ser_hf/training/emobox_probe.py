@@ -151,12 +151,10 @@ def run_emobox_probe(recipe: Recipe) -> dict | None:
     extractor = build_encoder_extractor(recipe, layer=recipe.probe_layer)  # a bad model id stops before any audio
     with preparation_first(recipe):
         data = prepare_data(dataclasses.replace(recipe, balance="none"))
-    # EmoBox extracts one file at a time: no padding, so group-norm encoders (HuBERT / wav2vec2 base) see each
-    # file as it is; with an attention mask, padding changes nothing and batches are faster.
-    batch_size = recipe.per_device_eval_batch_size if extractor.feature_extractor.return_attention_mask else 1
-
     def frames(part: str) -> list[np.ndarray]:
-        emb = extract(data.splits[part], extractor, batch_size=batch_size, pooling="frames", progress=False)
+        # EmoBox extracts one file at a time; HFEncoderExtractor gives each file the frames it has alone, in any batch
+        emb = extract(data.splits[part], extractor, batch_size=recipe.per_device_eval_batch_size, pooling="frames",
+                      progress=False)
         rows = np.split(emb.features, np.flatnonzero(np.diff(emb.file_index)) + 1) if len(emb.features) else []
         if len(rows) != len(data.splits[part]):
             raise ValueError(f"{len(data.splits[part]) - len(rows)} {part} file(s) gave no frame (shorter than one "
