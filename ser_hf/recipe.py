@@ -53,13 +53,16 @@ def _f(default: Any, help: str) -> Any:
 @dataclass
 class Recipe:
     # ---- data
-    corpora: list[str] = _f(["all"], "Corpora or consolidated sets (all_en, all_bn, all) to train on.")
+    corpora: list[str] = _f(["all"], "Corpora or consolidated sets (all_en, all_bn, all) to train on, and own data: audiofolder:ROOT, csv:|tsv:|jsonl:|parquet:|manifest:FILE, disk:PATH, hub:ORG/NAME[@REVISION] ([NAME=]KIND:... names it; README 'Your own data').")
     synthetic: bool = _f(False, "Use the project's synthetic espeak-ng corpus instead of real downloads.")
     synthetic_size: str = _f("small", "Size of the synthetic corpus: tiny, small or full.")
     data_root: str = _f("data", "Folder that relative corpus roots are resolved against.")
     roots: dict[str, str] = _f({}, "Corpus -> download folder (relative paths are under data_root); override one with roots.NAME=PATH.")
+    label_map: dict[str, str] = _f({}, "Own data: a source label -> the class it means (label_map.joy=happy); case and common synonyms (joy, happiness -> happy; anger -> angry; sadness -> sad ...) need none. Unmapped labels are left out and listed first in the summary.")
+    columns: dict[str, str] = _f({}, "Own data: the source's column for path, label, speaker, gender, language, sentence, intensity or audio (columns.label=mood, columns.speaker=actor); default: the first of their usual names found.")
+    licences: dict[str, str] = _f({}, "Own data: a source's licence, shown on the model card (licences.NAME=CC-BY-4.0); unstated ones are shown as 'not stated'.")
     languages: list[str] = _f([], "Keep only rows of these languages (e.g. [en]: ESD's English speakers, seed 004); [] = all.")
-    label_set: str = _f("seven", "Classes: seven, realtime4, iemocap4 or all (ser_hf/labels.py).")
+    label_set: str = _f("seven", "Classes: seven, realtime4, iemocap4, all, all_but_neutral or source (own data's labels as they are) (ser_hf/data/labels.py).")
     split: str = _f("seed003", "Split protocol: seed003 (70/10/20), seed000, seed001, seed002, ratio:.., speaker:.., kfold:K:T[:V], loso:T[:V].")
     split_seed: int = _f(42, "Seed of the split.")
     trim_db: float | None = _f(25.0, "Trim leading/trailing silence quieter than this (dB below peak); null = no trim.")
@@ -217,6 +220,7 @@ class Recipe:
                 expand_names([group])
         except ValueError as err:
             raise RecipeError(f"corpora: {err}") from None
+        _check_own_data(self)
         if self.cross_validation == "emobox":
             self._check_emobox()
         if self.cross_corpus and len(self.cross_corpus_groups or self.corpora) < 2:
@@ -246,10 +250,11 @@ class Recipe:
             self.label_set = "emobox"
 
     def corpus_roots(self) -> dict[str, str | None]:
-        """Root per corpus: None for the synthetic corpus; relative roots are under data_root."""
+        """Root per built-in corpus: None for the synthetic corpus; relative roots are under data_root."""
         from ser_hf.data.corpora import expand_names
+        from ser_hf.data.sources import is_source
 
-        names = expand_names(self.corpora)
+        names = [n for n in expand_names(self.corpora) if not is_source(n)]
         if self.synthetic:
             return {n: None for n in names}
         missing = [n for n in names if not self.roots.get(n)]
@@ -413,6 +418,25 @@ def _check_ranges(r: "Recipe") -> None:
         parse_split_protocol(r.split)
     except ValueError as err:
         raise RecipeError(f"split: {err}") from None
+def _check_own_data(r: "Recipe") -> None:
+    """The own-data keys: known column names, label_map targets the label set has, licences of sources in the run."""
+    from ser_hf.data.labels import label_map_problem
+    from ser_hf.data.sources import SOURCE_COLUMNS, is_source, source_name
+
+    for key in r.columns:
+        if key not in SOURCE_COLUMNS:
+            raise RecipeError(f"columns.{key}: not a column of the schema; one of {', '.join(SOURCE_COLUMNS)}")
+    problem = label_map_problem(r.label_map, r.label_set)
+    if problem:
+        raise RecipeError(f"label_map.{problem}")
+    sources = {source_name(n) for n in [*r.corpora, *r.cross_corpus_groups] if is_source(n)}
+    for key in r.licences:
+        if key not in sources:
+            raise RecipeError(f"licences.{key}: no own source named {key!r} in corpora "
+                              f"({', '.join(sorted(sources)) or 'none'}; a source is named after its folder or file, "
+                              "or NAME=KIND:...)")
+
+
 def parse_cross_validation(value: str) -> tuple[str, int | None]:
     """``none`` / ``loso`` / ``auto`` / ``emobox`` -> (scheme, None); ``kfold:K`` -> ("kfold", K); else RecipeError."""
     scheme, _, k = value.partition(":")

@@ -17,7 +17,8 @@ from ser_hf.data.audio import PreprocessConfig
 from ser_hf.data.balance import balance
 from ser_hf.data.corpora import CorpusRootError, load_corpora
 from ser_hf.data.corpora.base import overlapping_root
-from ser_hf.data.splits import leakage_report, make_splits
+from ser_hf.data.sources import is_source, parse_source
+from ser_hf.data.splits import MissingSpeakersError, leakage_report, make_splits
 from ser_hf.recipe import Recipe, RecipeError
 from ser_hf.registry import FROZEN_FEATURE_METHODS
 
@@ -42,12 +43,17 @@ def check_roots(recipe: Recipe) -> dict[str, str | None]:
     An output_dir that is, holds or lies inside a corpus root is refused: nothing is written under a corpus.
     """
     roots = recipe.corpus_roots()
-    name = overlapping_root(recipe.output_dir, roots)
+    # own data's folders are never written to either (a Hub dataset has none)
+    sources = {n: parse_source(n).folder for n in recipe.corpora if is_source(n)}
+    name = overlapping_root(recipe.output_dir, {**roots, **sources})
     if name:
         raise RecipeError(
-            f"output_dir: {recipe.output_dir} overlaps the {name} root {roots[name]}; corpus folders are never "
-            "written to: choose an output_dir outside it"
+            f"output_dir: {recipe.output_dir} overlaps the {name} root {({**roots, **sources})[name]}; corpus folders "
+            "are never written to: choose an output_dir outside it"
         )
+    gone = [n for n, folder in sources.items() if folder is not None and not folder.is_dir()]
+    if gone:
+        raise CorpusRootError("own data not found: " + "; ".join(f"{n} ({sources[n]} is not a folder)" for n in gone))
     missing = {name: root for name, root in roots.items() if root is not None and not Path(root).is_dir()}
     if missing:
         lines = "\n".join(f"  {name}: {root}  (set roots.{name}=/path/to/{name})" for name, root in missing.items())
@@ -81,6 +87,9 @@ def load_recipe_dataset(recipe: Recipe) -> tuple[datasets.Dataset, list]:
         num_proc=recipe.num_proc,
         use_cache=recipe.cache,
         return_report=True,
+        label_map=recipe.label_map,
+        columns=recipe.columns,
+        licences=recipe.licences,
     )
     if recipe.languages:
         before = len(ds)
@@ -96,7 +105,10 @@ def load_recipe_dataset(recipe: Recipe) -> tuple[datasets.Dataset, list]:
 def prepare_data(recipe: Recipe) -> PreparedData:
     """Corpora -> label set -> split -> (debug subset) -> balance and augment the training part only."""
     ds, reports = load_recipe_dataset(recipe)
-    splits = make_splits(ds, recipe.split, recipe.split_seed)
+    try:
+        splits = make_splits(ds, recipe.split, recipe.split_seed)
+    except MissingSpeakersError as err:  # own data without speakers: the recipe's protocol cannot hold
+        raise RecipeError(str(err)) from None
     note = ""
     if "validation" not in splits and recipe.method not in FROZEN_FEATURE_METHODS:
         # 80/20-style protocols: a Trainer's early stopping needs a held-out part of train. The classifiers of
