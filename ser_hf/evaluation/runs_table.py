@@ -156,13 +156,14 @@ def write_csv(table: dict, path: Path) -> None:
 def write_heatmap(table: dict, path: Path) -> Path:
     import numpy as np
 
-    from ser_hf.evaluation.plots import plot_matrix
+    from ser_hf.evaluation.plots import plot_matrices
 
     values = np.full((len(table["corpora"]), len(table["models"])), np.nan)
     for c in table["cells"]:
         values[table["corpora"].index(c.corpus), table["models"].index(c.model)] = c.value
-    return plot_matrix(values, table["corpora"], table["models"], path, title=f"{NAMES[table['metric']]} (%)",
-                       row_label="corpus", column_label="model")  # the protocols are in the tables' caption
+    # one panel; the protocols are in the tables' caption
+    return plot_matrices([(f"{NAMES[table['metric']]} (%)", values)], table["corpora"], table["models"], path,
+                         row_label="corpus", column_label="model")
 
 
 def main(argv: list[str] | None = None) -> int:
