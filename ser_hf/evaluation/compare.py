@@ -79,10 +79,12 @@ def format_comparison(result: dict) -> str:
              f"B: {runs['b']['path']} ({runs['b']['label']}; {runs['b']['protocol']})",
              f"{result['n']} test files, paired by {result['matched_by']}; {statistic}.", "",
              "| metric | A (%) | B (%) | B - A (points) | 95 % interval | p |", "|---|---|---|---|---|---|"]
+    floor = 1 / (resampling["samples"] + 1)  # no resample as extreme as the observation: p is below this bound
     for m in METRICS:
         r = result[m]
+        p = f"≤ {floor:.4f}" if r["p_value"] <= floor + 1e-12 else f"{r['p_value']:.4f}"
         lines.append(f"| {NAMES[m]} | {100 * r['a']:.2f} | {100 * r['b']:.2f} | {100 * r['difference']:+.2f} | "
-                     f"[{100 * r['ci'][0]:+.2f}, {100 * r['ci'][1]:+.2f}] | {r['p_value']:.4f} |")
+                     f"[{100 * r['ci'][0]:+.2f}, {100 * r['ci'][1]:+.2f}] | {p} |")
     mc = result["mcnemar"]
     lines += ["", f"Paired bootstrap: {resampling['samples']} resamples of "
                   f"{'speakers' if resampling['unit'] == 'speaker' else 'files'}"

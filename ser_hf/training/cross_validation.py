@@ -158,12 +158,12 @@ def run_cross_validation(recipe: Recipe) -> dict | None:
 
 
 def pooled_calibration(probabilities: np.ndarray, labels: np.ndarray, fold_of: np.ndarray,
-                       temperatures: list[float | None] | None) -> dict:
+                       temperatures: list[float | None] | None, not_fitted: str = "") -> dict:
     """ECE of all folds' test predictions together; where every fold fitted a temperature on its validation part,
-    also the ECE before scaling (each fold's probabilities unscaled by its own temperature)."""
+    also the ECE before scaling (each fold's probabilities unscaled by its own temperature); else why not."""
     after = calibration_report(probabilities, labels)
     if not temperatures or any(t is None for t in temperatures):
-        return after
+        return {**after, **({"not_fitted": not_fitted} if not_fitted else {})}
     before = calibration_report(softmax(log_probabilities(probabilities) * np.asarray(temperatures)[fold_of][:, None]),
                                 labels)
     return {**after, "ece_before": before["ece"], "ece_after": after["ece"], "reliability_before": before["reliability"],
@@ -184,8 +184,9 @@ def aggregate_folds(out: Path, recipe: Recipe, plan: FoldPlan) -> dict:
     fold_of = np.concatenate([np.full(len(fold["labels"]), i) for i, fold in enumerate(folds)])
     units, units_note = resampling_units(speakers, plan.speaker_independent)  # speakers where no fold shares them
     samples = getattr(recipe, "bootstrap_samples", DEFAULT_SAMPLES)
-    temperatures = [json.loads((fold_dir(out, i) / "results.json").read_text()).get("calibration", {}).get("temperature")
-                    for i in range(plan.folds)]
+    fold_calibration = [json.loads((fold_dir(out, i) / "results.json").read_text()).get("calibration") or {}
+                        for i in range(plan.folds)]
+    temperatures = [c.get("temperature") for c in fold_calibration]
     rows, pooled_full, calibration = [], {}, {}
     for name in folds[0]["probabilities"]:
         per_fold, probs, labels = [], [], []
@@ -208,7 +209,8 @@ def aggregate_folds(out: Path, recipe: Recipe, plan: FoldPlan) -> dict:
             row.update(ci=mean_ci["ci"], pooled_ci=pooled_ci["ci"],
                        bootstrap={**{k: v for k, v in pooled_ci.items() if k != "ci"},
                                   **({"note": units_note} if units_note else {})})
-        calibration[name] = pooled_calibration(p, y, fold_of, temperatures if len(folds[0]["probabilities"]) == 1 else None)
+        calibration[name] = pooled_calibration(p, y, fold_of, temperatures if len(folds[0]["probabilities"]) == 1 else None,
+                                               fold_calibration[0].get("not_fitted", ""))
         row["ece"] = calibration[name]["ece"]
         rows.append(row)
     key = recipe.metric_for_best_model
