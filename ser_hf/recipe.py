@@ -76,6 +76,7 @@ class Recipe:
     model_name_or_path: str = _f("facebook/hubert-base-ls960", "Hub id or local folder of the audio encoder.")
     tiny_model: str | None = _f(None, "Build a tiny randomly initialised model of this type (hubert, wav2vec2, wavlm, data2vec-audio, whisper, audio-spectrogram-transformer) instead of loading one.")
     freeze_feature_encoder: bool = _f(True, "Freeze the CNN feature encoder (seed 003).")
+    cache_frozen_features: bool = _f(False, "Compute the frozen CNN feature encoder's output once per training clip before training and train the transformer on it (wav2vec2-family models with freeze_feature_encoder: true; no on-the-fly augmentation). Removes the CNN from every step. Clips no longer than max_train_seconds get the same features; longer ones are cropped in 20-ms frames of their cached output, normalised over the whole clip instead of the crop, so it is off by default. Evaluation never uses it. Kept in output_dir/frozen_features/ until training ends (about 51 kB per audio-second in bf16).")
     mask_time_prob: float = _f(0.05, "SpecAugment time-mask probability (model config).")
     mask_time_length: int = _f(10, "SpecAugment time-mask length in frames.")
     mask_feature_prob: float = _f(0.0, "SpecAugment feature-mask probability.")
@@ -172,6 +173,13 @@ class Recipe:
             raise RecipeError(f"train_shards: balance={self.balance} and augment_offline_factor={self.augment_offline_factor} "
                               "need the whole training part in memory; balance or augment it before writing the shards "
                               "(balance=none augment_offline_factor=1 here)")
+        if self.cache_frozen_features:
+            why = ("method is not finetune" if self.method != "finetune" else
+                   "freeze_feature_encoder is false: the CNN trains" if not self.freeze_feature_encoder else
+                   "augment_online_p > 0: the audio changes every step" if self.augment_online_p > 0 else
+                   "train_shards streams the training part" if self.train_shards else None)
+            if why:
+                raise RecipeError(f"cache_frozen_features: the frozen CNN's output is cached per training clip, but {why}")
         if self.method in ("image_cnn", "patch_finetune") and not self.backbone:
             raise RecipeError(f"method={self.method} needs backbone=" + ("vgg19 (or another)" if self.method == "image_cnn" else "vggish or yamnet"))
         if self.method == "patch_finetune" and self.backbone not in ("vggish", "yamnet"):
