@@ -135,7 +135,7 @@ def warm_every_shape(trainer, recipe) -> None:
     shape, so otherwise whichever setting runs first pays for them inside its timing."""
     model = trainer.model.to(trainer.args.device).train()
     batch = trainer.args.per_device_train_batch_size
-    multiple = int(recipe.pad_to_multiple_seconds * SAMPLING_RATE)
+    multiple = int((recipe.pad_to_multiple_seconds or 0.5) * SAMPLING_RATE)  # unrounded widths: the usual ones
     for width in range(multiple, int(recipe.max_train_seconds * SAMPLING_RATE) + multiple, multiple):
         inputs = {"input_values": torch.randn(batch, width, device=trainer.args.device),
                   "labels": torch.zeros(batch, dtype=torch.long, device=trainer.args.device)}

@@ -66,8 +66,7 @@ class Recipe:
     max_train_samples: int | None = _f(None, "Keep this many training rows (random, before balancing/augmentation): debug runs.")
     max_eval_samples: int | None = _f(None, "Keep this many validation and test rows each: debug runs.")
     max_train_seconds: float = _f(6.0, "Random crop of training clips (bounds padded shapes and memory).")
-    max_eval_seconds: float = _f(12.0, "Centre crop of evaluation clips.")
-    pad_to_multiple_seconds: float = _f(0.5, "Pad batches to a multiple of this many seconds (a small, fixed set of shapes).")
+    pad_to_multiple_seconds: float | None = _f(None, "Pad training batches to a multiple of this many seconds (fewer distinct shapes, e.g. for cuDNN autotuning); null = to the longest clip. Padding never changes what a clip learns: each clip is normalised alone and the padding is masked. Evaluation never pads (it runs what pipeline() runs).")
     # ---- model
     model_name_or_path: str = _f("facebook/hubert-base-ls960", "Hub id or local folder of the audio encoder.")
     tiny_model: str | None = _f(None, "Build a tiny randomly initialised model of this type (hubert, wav2vec2, wavlm, data2vec-audio, whisper, audio-spectrogram-transformer) instead of loading one.")
@@ -254,10 +253,16 @@ POSITIVE_INTS = (
 )
 POSITIVE_INTS_OR_NULL = ("max_train_samples", "max_eval_samples", "eval_steps", "early_stopping_patience", "num_proc")
 POSITIVE_FLOATS = (
-    "num_train_epochs", "learning_rate", "max_train_seconds", "max_eval_seconds", "pad_to_multiple_seconds", "clip_seconds",
+    "num_train_epochs", "learning_rate", "max_train_seconds", "clip_seconds",
     "probe_learning_rate",
 )
 NON_NEGATIVE_FLOATS = ("weight_decay", "l2")
+POSITIVE_FLOATS_OR_NULL = ("pad_to_multiple_seconds",)
+# Keys of earlier releases: a recipe that still sets one is told why it went, not "unknown key".
+REMOVED_KEYS = {
+    "max_eval_seconds": "evaluation now runs every clip whole, as pipeline('audio-classification') does, so the "
+                        "reported figures are what the saved model gives; delete the line",
+}
 PROBABILITIES = ("mask_time_prob", "mask_feature_prob", "augment_online_p")
 
 
@@ -324,6 +329,10 @@ def _check_ranges(r: "Recipe") -> None:
         value = getattr(r, name)
         if not (finite(value) and value > 0):
             raise RecipeError(f"{name}: must be a finite number > 0, got {value}")
+    for name in POSITIVE_FLOATS_OR_NULL:
+        value = getattr(r, name)
+        if value is not None and not (finite(value) and value > 0):
+            raise RecipeError(f"{name}: must be a finite number > 0 or null, got {value}")
     for name in NON_NEGATIVE_FLOATS:
         value = getattr(r, name)
         if not (finite(value) and value >= 0):
@@ -445,6 +454,8 @@ def _coerce_scalar(value: Any, base: type) -> Any:
 
 
 def _unknown(key: str) -> RecipeError:
+    if key in REMOVED_KEYS:
+        return RecipeError(f"recipe key {key!r} was removed: {REMOVED_KEYS[key]}")
     close = difflib.get_close_matches(key, FIELDS, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(FIELDS)}"
     return RecipeError(f"unknown recipe key {key!r}{hint}")

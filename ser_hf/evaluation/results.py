@@ -20,6 +20,10 @@ from ser_hf.evaluation.metrics import compute_classification_metrics, format_res
 from ser_hf.evaluation.plots import plot_confusion_matrix, plot_roc_curves
 from ser_hf.data.splits import format_leakage_report
 
+# How every Trainer-method figure is computed (ser_hf.training.trainer.InferenceCollator): stated in results and cards.
+PIPELINE_EVALUATION = ("each file whole through the saved feature extractor, in float32, no padding: the scores "
+                       "pipeline('audio-classification', model=RUN_DIR) gives, file by file")
+
 # One utterance per emotion, twice over: the synthetic stand-in for a labelled long recording.
 DEFAULT_LONG_CLIP = ["angry", "sad", "happy", "neutral", "fear", "surprise", "disgust"] * 2
 
@@ -78,23 +82,36 @@ def long_clip_results(model_dir: str, label_names: list[str], clip: str | None, 
 
 
 def save_predictions(out: Path, probabilities: dict[str, np.ndarray], test_ds, label_names: list[str]) -> Path:
-    """``predictions.npz``: test probabilities per model (columns in ``label_names`` order), labels, speakers.
+    """``predictions.npz``: test probabilities per model (columns in ``label_names`` order), labels, speakers and
+    the files' paths, row by row; ``predictions.csv``: the same per file (path, corpus, speaker, label, each
+    model's predicted label), for reading and for checking a saved model file by file.
 
     What a cross-validation pools over folds; ``label_names`` must be the run's full label list, so folds whose
     test part lacks a class still line up.
     """
     out.mkdir(parents=True, exist_ok=True)
     arrays = {f"probabilities/{name}": np.asarray(p, dtype=np.float32) for name, p in probabilities.items()}
+    paths = list(test_ds["path"]) if "path" in test_ds.column_names else [""] * len(test_ds)
+    labels = np.asarray(test_ds["label"], dtype=np.int64)
     path = out / "predictions.npz"
-    np.savez(path, labels=np.asarray(test_ds["label"], dtype=np.int64), speakers=np.asarray(test_ds["speaker"]),
+    np.savez(path, labels=labels, speakers=np.asarray(test_ds["speaker"]), paths=np.asarray(paths, dtype=str),
              label_names=np.asarray(label_names), models=np.asarray(list(probabilities)), **arrays)
+    corpora = test_ds["corpus"] if "corpus" in test_ds.column_names else [""] * len(test_ds)
+    with open(out / "predictions.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "corpus", "speaker", "label", *(f"prediction:{m}" for m in probabilities)])
+        predicted = {m: np.asarray(p).argmax(axis=1) for m, p in probabilities.items()}
+        for i, (file, corpus, speaker) in enumerate(zip(paths, corpora, test_ds["speaker"])):
+            writer.writerow([file, corpus, speaker, label_names[labels[i]], *(label_names[predicted[m][i]] for m in probabilities)])
     return path
 
 
 def load_predictions(path: Path) -> dict:
-    """What :func:`save_predictions` wrote: ``labels``, ``speakers``, ``label_names`` and ``probabilities`` per model."""
+    """What :func:`save_predictions` wrote: ``labels``, ``speakers``, ``paths``, ``label_names`` and
+    ``probabilities`` per model."""
     with np.load(path, allow_pickle=False) as data:
         return {"labels": data["labels"], "speakers": data["speakers"].tolist(),
+                "paths": data["paths"].tolist() if "paths" in data else [""] * len(data["labels"]),
                 "label_names": data["label_names"].tolist(),
                 "probabilities": {m: data[f"probabilities/{m}"] for m in data["models"].tolist()}}
 
@@ -135,7 +152,10 @@ def write_results(out: Path, recipe, data, metrics: dict, probs: np.ndarray, tes
         **extra,
     }
     (out / "results.json").write_text(json.dumps(results, indent=1))
-    table = f"Data: {results['data']}\n\n{protocol_summary(recipe, data)}\n\n" + format_results_table(metrics)
+    evaluation = (extra.get("run") or {}).get("evaluation")
+    table = f"Data: {results['data']}\n\n{protocol_summary(recipe, data)}\n\n"
+    table += f"Evaluation: {evaluation}.\n\n" if evaluation else ""
+    table += format_results_table(metrics)
     (out / "results.md").write_text(table + "\n```\n" + format_leakage_report(data.leakage) + "\n```\n")
     if getattr(recipe, "plots", True):
         plot_confusion_matrix(metrics["confusion_matrix"], label_names, out / "confusion_matrix.png")

@@ -3,7 +3,9 @@
 ``render_card(run_dir, repo_id)`` reads what a run left (``config.json``, ``results.json``,
 ``recipe.yaml``, ``leakage.json``, ``data_report.json``) and returns a ``ModelCard`` whose
 ``model-index`` has one result per corpus and split (accuracy, weighted F1, macro F1, UAR), so the
-Hub and ``huggingface_hub.metadata_load`` read the scores back.
+Hub and ``huggingface_hub.metadata_load`` read the scores back. A cell of a cross-corpus run
+(``OUTPUT_DIR/train-A__test-B``) also shows its model's cross-corpus matrices from ``../cross_corpus.json``,
+the diagonal's statistic named.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def _split_description(split: str) -> str:
         "speaker": f"speaker-independent split {rest} (speakers dealt per corpus and gender)",
         "kfold": f"speaker-independent k-fold, fold spec {rest}",
         "loso": f"leave-one-speaker-out, fold spec {rest}",
+        "corpus": f"cross-corpus: every file of {rest} is the test part, the other corpora train",
     }.get(kind, split)
 
 
@@ -122,6 +125,35 @@ def _training_summary(recipe: dict, results: dict) -> str:
         f"augmentation {recipe.get('augment_preset') or 'none'} (×{recipe.get('augment_offline_factor', 1)} offline), "
         f"balancing {recipe.get('balance', 'none')}, best checkpoint by {recipe.get('metric_for_best_model', 'uar')}."
     )
+
+
+def _cross_corpus(run_dir: Path, results: dict) -> dict | None:
+    """This model's matrices when ``run_dir`` is a cell of a cross-corpus run (``../cross_corpus.json`` names it)."""
+    xc = _read_json(run_dir.parent / "cross_corpus.json", {})
+    where = [(i, j) for i, row in enumerate(xc.get("cells", [])) for j, name in enumerate(row) if name == run_dir.name]
+    if not where or not xc.get("models"):
+        return None
+    best = results.get("best", {})
+    if best.get("embedding"):  # the card's model is the cell's best row
+        row = (best["embedding"], best.get("classifier"))
+        mine = [m for m in xc["models"] if (m.get("extractor"), m.get("classifier")) == row]
+    else:
+        mine = xc["models"] if len(xc["models"]) == 1 else []
+    if not mine:
+        return None
+    model, (i, j), groups = mine[0], where[0], xc["test"]
+    tables = []
+    for key, name in (("uar", "UAR"), ("accuracy", "accuracy")):
+        rows = []
+        for r, train in enumerate(xc["train"]):
+            cells = [f"{100 * v:.2f}" for v in model["metrics"][key][r]]
+            if "diagonal" in model:
+                cells[r] += f" ± {100 * model['diagonal']['std'][key][r]:.2f}"
+            rows.append({"train": train, "cells": cells})
+        tables.append({"metric": name, "rows": rows})
+    return {"train": xc["train"][i], "test": groups[j], "groups": groups, "model": model["model"],
+            "protocol": xc["protocol"], "classes": xc["label_names"], "tables": tables,
+            "others": len(xc["models"]) - 1}
 
 
 def card_data(run_dir: Path, repo_id: str) -> tuple[ModelCardData, dict]:
@@ -275,6 +307,7 @@ def render_card(run_dir: str | Path, repo_id: str = "ser-hf/model", template: st
         training_summary=training_summary,
         recipe_yaml=yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True).strip(),
         cross_validation=results.get("cross_validation"),
+        cross_corpus=_cross_corpus(run_dir, results),
         citations=SEED_CITATIONS,
         corpus_citations=[c for c in citations if c],
     )

@@ -21,6 +21,7 @@ _EXPORTS = {
     "model_view": "data",
     "prepare_data": "data",
     "AudioCollator": "trainer",
+    "InferenceCollator": "trainer",
     "SERTrainer": "trainer",
     "bf16_enabled": "trainer",
     "build_trainer": "trainer",

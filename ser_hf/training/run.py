@@ -18,7 +18,13 @@ import yaml
 from transformers import set_seed
 
 from ser_hf import guards
-from ser_hf.evaluation.results import long_clip_results, save_predictions, test_metrics, write_results
+from ser_hf.evaluation.results import (
+    PIPELINE_EVALUATION,
+    long_clip_results,
+    save_predictions,
+    test_metrics,
+    write_results,
+)
 from ser_hf.models.build import build_recipe_model
 from ser_hf.recipe import Recipe, RecipeError
 from ser_hf.registry import FROZEN_FEATURE_METHODS, METHODS, resolve
@@ -167,6 +173,7 @@ def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
         "precision": precision,
         "train_shards": recipe.train_shards,
         "test_runtime_s": test_seconds,
+        "evaluation": PIPELINE_EVALUATION,
         "method": recipe.method,
         "model": model_description(recipe),
     }
