@@ -581,7 +581,7 @@ def last_complete_checkpoint(output_dir: str | Path, is_main_process: bool = Tru
 
     ``Trainer`` writes ``trainer_state.json`` last, so a checkpoint without it was cut off (a
     SIGKILL while saving). The main process removes such a folder and takes the one before; call
-    this under ``args.main_process_first()`` so the other processes see the cleaned folder.
+    this under ``ser_hf.guards.main_first()`` so the other processes see the cleaned folder.
     """
     output_dir = Path(output_dir)
     if not output_dir.is_dir():
