@@ -127,6 +127,7 @@ def test_a_node_that_fails_stops_the_other_naming_it(tmp_path, phase, fault):
     finally:
         kill(nodes)
     text = logs[1 - failing].read_text()
+    print(f"{phase}, {fault} on node {failing}: node {1 - failing} exited with status {status} {elapsed:.1f} s later")
     assert status != 0, text[-3000:]
     assert elapsed <= BOUND + SLACK, f"{elapsed:.0f} s"
     named = f"rank {failing} (node {failing}, host node{failing}, pid "
