@@ -189,6 +189,7 @@ def test_a_second_job_on_the_same_output_dir_refuses_and_a_dead_holder_is_taken_
         third.wait()
 
 
+@pytest.mark.slow
 def test_a_full_disk_during_a_checkpoint_keeps_the_last_one_and_a_relaunch_resumes(small_disk, monkeypatch):
     """The run folder on a small file system that fills up after checkpoint-2: saving checkpoint-4 stops with one
     line naming it and the checkpoint that is intact; the cut-off folder is gone; freed, a relaunch resumes."""

@@ -182,6 +182,8 @@ class FakeHub:
         stage = target.with_name(f".{revision}.staging")
         shutil.rmtree(stage, ignore_errors=True)
         shutil.copytree(target, stage)
+        if any(getattr(op, "_is_committed", False) for op in operations):  # as HfApi.create_commit
+            raise ValueError("a CommitOperationAdd has already been committed and cannot be reused")
         for number, op in enumerate(operations, 1):
             if number == self.fail_on_file and self.fail_ref in (None, revision):
                 self.fail_on_file = None
@@ -194,6 +196,9 @@ class FakeHub:
                 (stage / op.path_in_repo).unlink()
         shutil.rmtree(target)
         stage.rename(target)
+        for op in operations:
+            if hasattr(op, "path_or_fileobj"):
+                op._is_committed = True
         commit_id = self._commit(repo_id, revision, repo_type, commit_message)
         return SimpleNamespace(commit_url=f"https://huggingface.co/{repo_id}/commit/{commit_id}")
 

@@ -9,11 +9,10 @@ that exists already is never overwritten without ``--force``. The first push to 
 ``main`` (so ``pipeline("audio-classification", model="ORG/NAME")`` gets that model); later runs stay on
 their branch until ``--promote`` copies them to ``main``. Each step is one atomic commit, the branch first and
 ``main`` only then, so a push that fails half-way leaves ``main`` as it was and the same command completes it.
-What is uploaded is staged in a folder first
-(model weights, config, feature extractor, model card, results, plots, recipe, long-clip results; never
-checkpoints, optimiser states or pickles); a temporary staging folder is removed afterwards. The token
-comes only from ``HF_TOKEN`` or ``hf auth login``, is checked before anything is staged, and is never
-printed or written.
+What is uploaded is staged in a folder first (model weights, config, feature extractor, model card, results,
+plots, recipe, long-clip results; never checkpoints, optimiser states or pickles); a temporary staging folder is
+removed afterwards. The token comes only from ``HF_TOKEN`` or ``hf auth login``, is checked before anything is
+staged, and is never printed or written.
 """
 
 from __future__ import annotations
@@ -178,7 +177,10 @@ def upload(plan: UploadPlan, force: bool = False, api=None, promote: bool = Fals
     api = api or _api()
     digest = staged_digest(plan.folder, plan.files)
     message = f"ser-hf: {plan.revision} [{digest}]"
-    adds = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(plan.folder / name)) for name in plan.files]
+
+    def adds() -> list:  # fresh operations per commit: huggingface_hub refuses to commit one twice
+        return [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(plan.folder / name)) for name in plan.files]
+
     url = f"{plan.repo_id}@{plan.revision}"
     try:
         refs = _refs(api, plan.repo_id, plan.repo_type)
@@ -195,7 +197,7 @@ def upload(plan: UploadPlan, force: bool = False, api=None, promote: bool = Fals
         if plan.revision != "main" and plan.revision not in refs:
             api.create_branch(plan.repo_id, branch=plan.revision, repo_type=plan.repo_type, exist_ok=True)
         if not uploaded:
-            commit = api.create_commit(plan.repo_id, operations=adds, commit_message=message,
+            commit = api.create_commit(plan.repo_id, operations=adds(), commit_message=message,
                                        revision=plan.revision, repo_type=plan.repo_type)
             url = str(getattr(commit, "commit_url", commit))
         if promote and plan.revision != "main":
@@ -203,9 +205,11 @@ def upload(plan: UploadPlan, force: bool = False, api=None, promote: bool = Fals
             # (.gitattributes stays); it is based on the main seen now, so a concurrent change is not overwritten.
             main_head = _refs(api, plan.repo_id, plan.repo_type).get("main")
             present = api.list_repo_files(plan.repo_id, revision="main", repo_type=plan.repo_type)
-            stale = [CommitOperationDelete(path_in_repo=p) for p in present if p not in plan.files and p != ".gitattributes"]
-            api.create_commit(plan.repo_id, operations=adds + stale, commit_message=f"ser-hf: promote {plan.revision} [{digest}] to main",
-                              revision="main", repo_type=plan.repo_type, parent_commit=main_head)
+            stale = [CommitOperationDelete(path_in_repo=p) for p in present
+                     if p not in plan.files and p != ".gitattributes"]
+            api.create_commit(plan.repo_id, operations=adds() + stale, revision="main", repo_type=plan.repo_type,
+                              commit_message=f"ser-hf: promote {plan.revision} [{digest}] to main",
+                              parent_commit=main_head)
     except PublishError:
         raise
     except Exception as err:  # network, auth, permissions: say which repo, never echo the token
