@@ -75,14 +75,19 @@ def equal_shape_batches(inputs: list[dict[str, torch.Tensor]], batch_size: int) 
 
 
 def model_logits(model: torch.nn.Module, batch: dict[str, torch.Tensor], device=None) -> torch.Tensor:
-    """One forward pass in float32 (the pipeline's precision), autocast off whatever the caller set.
+    """One forward pass in float32 (the pipeline's precision), autocast off whatever the caller set; a model whose
+    weights were cast to bf16 (DeepSpeed's bf16 mode) gets its inputs in bf16, the only way it runs.
 
     A model that accelerate prepared for mixed precision has its ``forward`` replaced by one that enters autocast
     itself (``Accelerator.prepare_model`` keeps the original as ``_original_forward``): that one runs here, through
     ``__call__`` so the model's hooks still run.
     """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    batch = {k: v.to(device) for k, v in batch.items()}
+    parameter = next(model.parameters())
+    device = torch.device(device) if device is not None else parameter.device
+    # A model whose weights are bf16 (DeepSpeed's bf16 mode casts the module itself) takes inputs of that dtype.
+    dtype = parameter.dtype if parameter.dtype in (torch.bfloat16, torch.float16) else None
+    batch = {k: v.to(device, dtype=dtype if dtype is not None and v.is_floating_point() else None)
+             for k, v in batch.items()}
     original = model.__dict__.get("_original_forward")
     wrapped = model.__dict__.get("forward")
     if original is not None:

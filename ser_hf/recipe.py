@@ -51,13 +51,16 @@ def _f(default: Any, help: str) -> Any:
 @dataclass
 class Recipe:
     # ---- data
-    corpora: list[str] = _f(["all"], "Corpora or consolidated sets (all_en, all_bn, all) to train on.")
+    corpora: list[str] = _f(["all"], "Corpora or consolidated sets (all_en, all_bn, all) to train on, and own data: audiofolder:ROOT, csv:|tsv:|jsonl:|parquet:|manifest:FILE, disk:PATH, hub:ORG/NAME[@REVISION] ([NAME=]KIND:... names it; README 'Your own data').")
     synthetic: bool = _f(False, "Use the project's synthetic espeak-ng corpus instead of real downloads.")
     synthetic_size: str = _f("small", "Size of the synthetic corpus: tiny, small or full.")
     data_root: str = _f("data", "Folder that relative corpus roots are resolved against.")
     roots: dict[str, str] = _f({}, "Corpus -> download folder (relative paths are under data_root); override one with roots.NAME=PATH.")
+    label_map: dict[str, str] = _f({}, "Own data: a source label -> the class it means (label_map.joy=happy); case and common synonyms (joy, happiness -> happy; anger -> angry; sadness -> sad ...) need none. Unmapped labels are left out and listed first in the summary.")
+    columns: dict[str, str] = _f({}, "Own data: the source's column for path, label, speaker, gender, language, sentence, intensity or audio (columns.label=mood, columns.speaker=actor); default: the first of their usual names found.")
+    licences: dict[str, str] = _f({}, "Own data: a source's licence, shown on the model card (licences.NAME=CC-BY-4.0); unstated ones are shown as 'not stated'.")
     languages: list[str] = _f([], "Keep only rows of these languages (e.g. [en]: ESD's English speakers, seed 004); [] = all.")
-    label_set: str = _f("seven", "Classes: seven, realtime4, iemocap4 or all (ser_hf/labels.py).")
+    label_set: str = _f("seven", "Classes: seven, realtime4, iemocap4, all, all_but_neutral or source (own data's labels as they are) (ser_hf/data/labels.py).")
     split: str = _f("seed003", "Split protocol: seed003 (70/10/20), seed000, seed001, seed002, ratio:.., speaker:.., kfold:K:T[:V], loso:T[:V].")
     split_seed: int = _f(42, "Seed of the split.")
     trim_db: float | None = _f(25.0, "Trim leading/trailing silence quieter than this (dB below peak); null = no trim.")
@@ -71,6 +74,7 @@ class Recipe:
     model_name_or_path: str = _f("facebook/hubert-base-ls960", "Hub id or local folder of the audio encoder.")
     tiny_model: str | None = _f(None, "Build a tiny randomly initialised model of this type (hubert, wav2vec2, wavlm, data2vec-audio, whisper, audio-spectrogram-transformer) instead of loading one.")
     freeze_feature_encoder: bool = _f(True, "Freeze the CNN feature encoder (seed 003).")
+    cache_frozen_features: bool = _f(False, "Compute the frozen CNN feature encoder's output once per training clip before training and train the transformer on it (wav2vec2-family models with freeze_feature_encoder: true; no on-the-fly augmentation). Removes the CNN from every step. Clips no longer than max_train_seconds get the same features; longer ones are cropped in 20-ms frames of their cached output, normalised over the whole clip instead of the crop, so it is off by default. Evaluation never uses it. Kept in output_dir/frozen_features/ until training ends (about 51 kB per audio-second in bf16).")
     mask_time_prob: float = _f(0.05, "SpecAugment time-mask probability (model config).")
     mask_time_length: int = _f(10, "SpecAugment time-mask length in frames.")
     mask_feature_prob: float = _f(0.0, "SpecAugment feature-mask probability.")
@@ -165,6 +169,13 @@ class Recipe:
             raise RecipeError(f"train_shards: balance={self.balance} and augment_offline_factor={self.augment_offline_factor} "
                               "need the whole training part in memory; balance or augment it before writing the shards "
                               "(balance=none augment_offline_factor=1 here)")
+        if self.cache_frozen_features:
+            why = ("method is not finetune" if self.method != "finetune" else
+                   "freeze_feature_encoder is false: the CNN trains" if not self.freeze_feature_encoder else
+                   "augment_online_p > 0: the audio changes every step" if self.augment_online_p > 0 else
+                   "train_shards streams the training part" if self.train_shards else None)
+            if why:
+                raise RecipeError(f"cache_frozen_features: the frozen CNN's output is cached per training clip, but {why}")
         if self.method in ("image_cnn", "patch_finetune") and not self.backbone:
             raise RecipeError(f"method={self.method} needs backbone=" + ("vgg19 (or another)" if self.method == "image_cnn" else "vggish or yamnet"))
         if self.method == "patch_finetune" and self.backbone not in ("vggish", "yamnet"):
@@ -212,6 +223,7 @@ class Recipe:
                 expand_names([group])
         except ValueError as err:
             raise RecipeError(f"corpora: {err}") from None
+        _check_own_data(self)
         if self.cross_corpus and len(self.cross_corpus_groups or self.corpora) < 2:
             raise RecipeError("cross_corpus needs at least two corpora or cross_corpus_groups to train and test across")
         if self.keep_classes:
@@ -223,10 +235,11 @@ class Recipe:
                 raise RecipeError(f"keep_classes: {unknown} not in label_set {self.label_set!r}")
 
     def corpus_roots(self) -> dict[str, str | None]:
-        """Root per corpus: None for the synthetic corpus; relative roots are under data_root."""
+        """Root per built-in corpus: None for the synthetic corpus; relative roots are under data_root."""
         from ser_hf.data.corpora import expand_names
+        from ser_hf.data.sources import is_source
 
-        names = expand_names(self.corpora)
+        names = [n for n in expand_names(self.corpora) if not is_source(n)]
         if self.synthetic:
             return {n: None for n in names}
         missing = [n for n in names if not self.roots.get(n)]
@@ -388,6 +401,25 @@ def _check_ranges(r: "Recipe") -> None:
         parse_split_protocol(r.split)
     except ValueError as err:
         raise RecipeError(f"split: {err}") from None
+def _check_own_data(r: "Recipe") -> None:
+    """The own-data keys: known column names, label_map targets the label set has, licences of sources in the run."""
+    from ser_hf.data.labels import label_map_problem
+    from ser_hf.data.sources import SOURCE_COLUMNS, is_source, source_name
+
+    for key in r.columns:
+        if key not in SOURCE_COLUMNS:
+            raise RecipeError(f"columns.{key}: not a column of the schema; one of {', '.join(SOURCE_COLUMNS)}")
+    problem = label_map_problem(r.label_map, r.label_set)
+    if problem:
+        raise RecipeError(f"label_map.{problem}")
+    sources = {source_name(n) for n in [*r.corpora, *r.cross_corpus_groups] if is_source(n)}
+    for key in r.licences:
+        if key not in sources:
+            raise RecipeError(f"licences.{key}: no own source named {key!r} in corpora "
+                              f"({', '.join(sorted(sources)) or 'none'}; a source is named after its folder or file, "
+                              "or NAME=KIND:...)")
+
+
 def parse_cross_validation(value: str) -> tuple[str, int | None]:
     """``none`` / ``loso`` / ``auto`` -> (scheme, None); ``kfold:K`` -> ("kfold", K); anything else: RecipeError."""
     scheme, _, k = value.partition(":")

@@ -49,12 +49,13 @@ class LabelSet:
     mapping: dict[str, str] = field(default_factory=dict)
     description: str = ""
     narrow: bool = False  # classes narrowed to the emotions present in the data
+    keep_all: bool = False  # every name is its own class, canonical or not (label_set: source)
 
     def map(self, emotion: str) -> str | None:
-        return self.mapping.get(emotion)
+        return emotion if self.keep_all else self.mapping.get(emotion)
 
     def dropped(self) -> tuple[str, ...]:
-        return tuple(e for e in CANONICAL if e not in self.mapping)
+        return () if self.keep_all else tuple(e for e in CANONICAL if e not in self.mapping)
 
 
 SEVEN = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
@@ -98,7 +99,57 @@ LABEL_SETS: dict[str, LabelSet] = {
         "Every emotion as its own class except neutral, which is dropped (seed 000's RAVDESS, seed 002 without neutral).",
         narrow=True,
     ),
+    # Own data (ser_hf.data.corpora.own): a source's labels are kept as they are, for tasks that are not the
+    # emotions of the schema (positive/negative/neutral, stress/no stress, ...); built-in corpora keep their
+    # canonical emotions.
+    "source": LabelSet(
+        "source",
+        (),
+        {},
+        "Every source's own classes as they are (own data: positive/negative, stress/no stress, ...); built-in "
+        "corpora keep their canonical emotions.",
+        narrow=True,
+        keep_all=True,
+    ),
 }
+
+# Names a label of one's own data may carry for a canonical emotion (compared in lower case, with "_" and "-" as
+# spaces): the corpora's own words and the common three-letter codes (IEMOCAP, CREMA-D, MSP-Podcast).
+SYNONYMS: dict[str, str] = {
+    **{word: "angry" for word in ("anger", "ang", "mad")},
+    **{word: "disgust" for word in ("disgusted", "dis", "disgusting")},
+    **{word: "fear" for word in ("fearful", "fea", "afraid", "scared")},
+    **{word: "happy" for word in ("happiness", "joy", "joyful", "hap")},
+    **{word: "neutral" for word in ("neu", "neutrality", "no emotion")},
+    **{word: "sad" for word in ("sadness", "sorrow")},
+    **{word: "surprise" for word in ("surprised", "sur", "pleasant surprise", "ps")},
+    **{word: "calm" for word in ("calmness",)},
+    **{word: "boredom" for word in ("bored", "bor")},
+    **{word: "contempt" for word in ("contemptuous", "con")},
+    **{word: "excited" for word in ("excitement", "exc")},
+    **{word: "guilt" for word in ("guilty",)},
+    **{word: "other" for word in ("oth",)},
+}
+
+
+def canonical_emotion(name: str) -> str | None:
+    """The canonical emotion a label names (``"Joy"`` -> ``happy``, ``"ANG"`` -> ``angry``), or None."""
+    key = " ".join(str(name).strip().lower().replace("_", " ").replace("-", " ").split())
+    if key in CANONICAL:
+        return key
+    return SYNONYMS.get(key)
+
+
+def label_map_problem(label_map: dict[str, str], label_set: str) -> str | None:
+    """Why ``label_map`` (own data: source label -> class) cannot be used under ``label_set``, or None: under a set
+    of the schema every target must name a canonical emotion (under ``source`` any name is a class)."""
+    if get_label_set(label_set).keep_all:
+        return None
+    for label, target in label_map.items():
+        if canonical_emotion(target) is None:
+            return (f"{label}={target}: {target!r} is no emotion of the schema ({', '.join(CANONICAL)}, or a synonym "
+                    "such as joy); with label_set source any name is a class")
+    return None
 
 
 def get_label_set(name: str) -> LabelSet:
@@ -126,6 +177,8 @@ def apply_label_set(
     classes = ls.classes
     if ls.narrow:
         classes = tuple(e for e in CANONICAL if e in counts)
+        if ls.keep_all:  # a source's own classes after the canonical ones, in a fixed (sorted) order
+            classes += tuple(sorted(e for e in counts if e not in CANONICAL))
     index = {c: i for i, c in enumerate(classes)}
     # Label every row (-1 = dropped) before selecting: add_column on an index-mapped dataset
     # would copy all the audio, select after it only records indices.

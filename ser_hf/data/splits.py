@@ -8,6 +8,10 @@
   (scikit-learn's ``StratifiedGroupKFold``); ``fold_split`` turns a fold into train/validation/test.
 * ``leakage_report``: speakers, identical audio (content hash) and sentences shared across parts.
 
+Rows of own data without a speaker column carry the speaker ``NAME:`` (an empty id): the speaker-independent
+protocols (``speaker:``, ``kfold:``, ``loso:``) refuse them (:class:`MissingSpeakersError`), and a ratio split
+of them is reported as speaker-dependent.
+
 Every assignment is a function of the rows' order (itself sorted by path at preparation) and
 the seed, never of the file system's walk order.
 """
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import datasets
 import numpy as np
@@ -32,6 +36,22 @@ PROTOCOLS = {
     "seed001": ("ratio", (0.7, 0.15, 0.15)),
     "seed002": ("ratio", (0.7, 0.3)),
 }
+
+
+class MissingSpeakersError(ValueError):
+    """A speaker-independent protocol asked of rows whose speakers are unknown (own data without a speaker column)."""
+
+
+def speakerless_sources(speakers: Iterable[str]) -> list[str]:
+    """The sources whose rows have no speaker: own data without a speaker column (speaker ``NAME:``)."""
+    return sorted({s[:-1] for s in set(speakers) if s.endswith(":")})
+
+
+def missing_speakers_message(protocol: str, sources: list[str]) -> str:
+    """One line: why ``protocol`` cannot run on these sources, and what can."""
+    return (f"{protocol} is speaker-independent, but {', '.join(sources)} has no speaker column (or rows without a "
+            "speaker): name it with columns.speaker=COLUMN (ser-hf prepare: --column speaker=COLUMN), or use a "
+            "speaker-dependent protocol (split=seed003, cross_validation=auto)")
 
 
 def _part_names(ratios: Sequence[float]) -> tuple[str, ...]:
@@ -247,6 +267,10 @@ def make_splits(ds: datasets.Dataset, protocol: str = "seed003", seed: int = 42)
     (``TEST``/``VAL`` are fold numbers; for loso the index of the speaker in sorted order).
     """
     kind, args = parse_split_protocol(protocol)
+    if kind in ("speaker", "kfold", "loso"):
+        missing = speakerless_sources(ds["speaker"])
+        if missing:
+            raise MissingSpeakersError(missing_speakers_message(f"split={protocol}", missing))
     if kind == "ratio":
         return ratio_split(ds, args, seed)
     if kind == "speaker":

@@ -18,7 +18,7 @@ from ser_hf.data.labels import get_label_set
 from ser_hf.evaluation.long_clip import evaluate_long_clip
 from ser_hf.evaluation.metrics import compute_classification_metrics, format_results_table
 from ser_hf.evaluation.plots import plot_confusion_matrix, plot_roc_curves
-from ser_hf.data.splits import format_leakage_report
+from ser_hf.data.splits import format_leakage_report, speakerless_sources
 
 # How every Trainer-method figure is computed (ser_hf.training.trainer.InferenceCollator): stated in results and cards.
 PIPELINE_EVALUATION = ("each file whole through the saved feature extractor, in float32, no padding: the scores "
@@ -124,9 +124,25 @@ def protocol_summary(recipe, data) -> str:
     shown = ", ".join(test_speakers[:12]) + (f" ... ({len(test_speakers)} in all)" if len(test_speakers) > 12 else "")
     sizes = ", ".join(f"{k} {len(v)}" for k, v in data.splits.items())
     line = f"Protocol: split `{recipe.split}` (seed {recipe.split_seed}), {kind}; sizes: {sizes}; test speakers: {shown}"
+    unknown = speakers_unknown(data)
+    if unknown:
+        line += f"\n\n{speakers_unknown_note(unknown)}"
     if getattr(data, "validation_note", ""):
         line += f"\n\n{data.validation_note}"
     return line
+
+
+def speakers_unknown(data) -> list[str]:
+    """The sources without speakers (own data without a speaker column) in both the test part and another part:
+    their test speakers may have trained the model."""
+    test = speakerless_sources(data.splits["test"]["speaker"])
+    rest = speakerless_sources(s for name, part in data.splits.items() if name != "test" for s in part["speaker"])
+    return sorted(set(test) & set(rest))
+
+
+def speakers_unknown_note(sources: list[str]) -> str:
+    return (f"Speakers unknown: {', '.join(sources)} has no speaker column, so its speakers may be in training and "
+            "test alike: these figures are speaker-dependent.")
 
 
 def write_results(out: Path, recipe, data, metrics: dict, probs: np.ndarray, test_labels, extra: dict,
@@ -147,6 +163,7 @@ def write_results(out: Path, recipe, data, metrics: dict, probs: np.ndarray, tes
         "split": recipe.split,
         "split_sizes": {k: len(v) for k, v in data.splits.items()},
         "speaker_independent": data.leakage["speaker_independent"],
+        "speakers_unknown": speakers_unknown(data),
         "test_speakers": sorted(set(data.splits["test"]["speaker"])),
         "test": metrics,
         **extra,

@@ -133,7 +133,10 @@ class PaddingMaskedGroupNorm(torch.nn.GroupNorm):
         count = mask.sum(-1, keepdim=True).clamp(min=1.0)
         mean = (x * mask).sum(-1, keepdim=True) / count
         var = ((x - mean) * mask).square().sum(-1, keepdim=True) / count
-        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight.float()[:, None] + self.bias.float()[:, None]
+        out = (x - mean) * torch.rsqrt(var + self.eps) * self.weight.float()[:, None] + self.bias.float()[:, None]
+        # Under autocast group_norm gives float32 (the next convolution casts it back); without autocast (a model cast
+        # to bf16 by DeepSpeed, FSDP2's mixed-precision policy) the stock layer keeps the input's dtype, and so must this.
+        return out if torch.is_autocast_enabled(hidden.device.type) else out.to(hidden.dtype)
 
 
 def _record_frame_lengths(norm_path: str, conv_path: str, model, args, kwargs) -> None:
@@ -164,6 +167,24 @@ def mask_padding_in_feature_encoder(model: PreTrainedModel) -> bool:
     model.register_forward_pre_hook(functools.partial(_record_frame_lengths, f"{prefix}.layer_norm", f"{prefix}.conv"),
                                     with_kwargs=True)
     return True
+
+
+def feature_encoder_output(model: PreTrainedModel, input_values: torch.Tensor,
+                           attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The CNN feature encoder's output (batch, channels, frames) for a zero-padded batch of clips, each clip's frames
+    as that clip alone gives them: a :class:`PaddingMaskedGroupNorm` is told the batch's frame counts, as the model's
+    own forward hook tells it (that hook runs on the whole model's forward, not on the encoder's)."""
+    prefix = f"{model.base_model_prefix}.feature_extractor.conv_layers.0"
+    encoder = model.get_submodule(f"{model.base_model_prefix}.feature_extractor")
+    norm = getattr(encoder.conv_layers[0], "layer_norm", None)
+    masked = isinstance(norm, PaddingMaskedGroupNorm)
+    if masked:
+        _record_frame_lengths(f"{prefix}.layer_norm", f"{prefix}.conv", model, (), {"attention_mask": attention_mask})
+    try:
+        return encoder(input_values)
+    finally:
+        if masked:
+            norm.frame_lengths = None
 
 
 def freeze_feature_encoder(model: PreTrainedModel) -> bool:

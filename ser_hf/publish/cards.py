@@ -65,7 +65,7 @@ def _label_rows(label_set: str, corpora: list[str]) -> tuple[list[dict], str]:
     classes = ls.classes
     for cls in classes:
         codes = []
-        for name in corpora:
+        for name in (c for c in corpora if c in CORPORA):  # own data has no code table: see own_source_rows
             module = __import__(f"ser_hf.data.corpora.{name}", fromlist=["EMOTIONS"])
             table = getattr(module, "EMOTIONS", {})
             mine = [code for code, emotion in table.items() if ls.map(emotion) == cls]
@@ -75,6 +75,22 @@ def _label_rows(label_set: str, corpora: list[str]) -> tuple[list[dict], str]:
             rows.append({"cls": cls, "codes": "; ".join(codes)})
     dropped = ", ".join(e for e in CANONICAL if ls.map(e) is None)
     return rows, dropped
+
+
+def own_source_rows(reports: dict[str, dict], recipe: dict) -> list[dict]:
+    """One row per own source of a run (``data_report.json``): its name, spelling, size, classes, speakers, licence."""
+    rows = []
+    for name, r in reports.items():
+        if not r.get("source"):
+            continue
+        licence = r.get("licence") or recipe.get("licences", {}).get(name) or ""
+        rows.append({
+            "name": name, "source": r["source"], "files": r.get("kept", "?"),
+            "classes": ", ".join(f"{c} {n}" for c, n in r.get("classes", {}).items()) or "see results.json",
+            "speakers": r.get("speakers") or "unknown (no speaker column)",
+            "licence": licence or "not stated", "licence_stated": bool(licence),
+        })
+    return rows
 
 
 def _base_model(recipe: dict) -> str | None:
@@ -238,8 +254,9 @@ def render_card(run_dir: str | Path, repo_id: str = "ser-hf/model", template: st
     label_set = recipe.get("label_set", results.get("label_set", "seven"))
     label_rows, dropped = _label_rows(label_set, ctx["corpora"])
     split_sizes = results.get("split_sizes", {})
+    own_sources = own_source_rows(reports, recipe)
     corpora_rows = []
-    for name in ctx["corpora"]:
+    for name in (c for c in ctx["corpora"] if c not in {o["name"] for o in own_sources}):
         info = CORPORA.get(name)
         kept = reports.get(name, {}).get("kept")
         corpora_rows.append({
@@ -276,6 +293,7 @@ def render_card(run_dir: str | Path, repo_id: str = "ser-hf/model", template: st
         run_revision=run_revision if run_revision != revision else None,
         base_model_text=_model_text(recipe),
         method=recipe.get("method", "finetune"),
+        results=results,  # the template reads results.run (main's 177ddaf left it unpassed)
         baselines=results.get("baselines", []),
         best_embedding=best.get("embedding"),
         best_classifier_file=Path(best.get("classifier_path") or "classifier.skops").name,
@@ -310,4 +328,7 @@ def render_card(run_dir: str | Path, repo_id: str = "ser-hf/model", template: st
         cross_corpus=_cross_corpus(run_dir, results),
         citations=SEED_CITATIONS,
         corpus_citations=[c for c in citations if c],
+        own_sources=own_sources,
+        own_unstated=[o["name"] for o in own_sources if not o["licence_stated"]],
+        speakers_unknown=results.get("speakers_unknown", []),
     )

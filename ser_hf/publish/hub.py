@@ -304,10 +304,19 @@ def push_space(repo_id: str, models: list[str], private: bool = False, dry_run: 
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def push_dataset(prepared_dir: str | Path, repo_id: str, private: bool = True, accept_licence: bool = False, dry_run: bool = False):
+def push_dataset(prepared_dir: str | Path, repo_id: str, private: bool = True, accept_licence: bool = False,
+                 dry_run: bool = False, api=None):
     """Push a ``python -m ser_hf.data prepare`` output. Corpora whose terms forbid redistribution need
-    ``accept_licence`` (you confirm you hold the right to share them), and the repo is private by default."""
+    ``accept_licence`` (you confirm you hold the right to share them), and the repo is private by default.
+
+    Uploaded: every split as Parquet shards in the Hub's layout (``data/<split>-00000-of-0000N.parquet``), with the
+    preparation's ``report.json`` and ``preparation.json``, so ``hub:ORG/NAME`` reads it back (as own data) with its
+    audio as prepared. ``api``: an ``HfApi``-like object (tests inject one).
+    """
     import datasets
+
+    from ser_hf.data.corpora.own import PREPARATION_FILE
+    from ser_hf.data.shards import push_parquet_shards, write_parquet_shards
 
     prepared_dir = Path(prepared_dir)
     if not (prepared_dir / "report.json").is_file():
@@ -317,22 +326,32 @@ def push_dataset(prepared_dir: str | Path, repo_id: str, private: bool = True, a
     reports = json.loads((prepared_dir / "report.json").read_text())
     corpora = {r["corpus"] for r in reports if not r.get("synthetic")}
     restricted = {c: why for c, why in NO_REDISTRIBUTION.items() if c in corpora}
+    unstated = sorted(r["corpus"] for r in reports if r.get("source") and not r.get("licence"))
     warning = (
         "Corpus licences: " + "; ".join(f"{c}: {why}" for c, why in sorted(restricted.items()))
         + ". Redistributing this audio may break those terms."
     ) if restricted else "Check every corpus licence before sharing its audio (several are non-commercial)."
+    if unstated:
+        warning += f" The licence of {', '.join(unstated)} (own data) is not stated."
     logger.warning(warning)
     if restricted and not accept_licence:
         raise PublishError(warning + " Pass --accept-licence only if you hold the right to share it.")
-    if not dry_run:
+    if not dry_run and api is None:
         require_token()
     dd = datasets.load_from_disk(str(prepared_dir / "data"))
     if dry_run:
         return {"repo_id": repo_id, "splits": {k: len(v) for k, v in dd.items()}, "private": private, "warning": warning}
+    staging = Path(tempfile.mkdtemp(prefix="ser_hf_dataset_"))
     try:
-        dd.push_to_hub(repo_id, private=private)
+        write_parquet_shards(dd, staging)
+        for name in ("report.json", PREPARATION_FILE):
+            if (prepared_dir / name).is_file():
+                shutil.copy2(prepared_dir / name, staging / name)
+        push_parquet_shards(staging, repo_id, private=private, api=api or _api())
     except Exception as err:
         raise PublishError(f"dataset upload to {repo_id} failed: {type(err).__name__}: {_redact(str(err))}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return repo_id
 
 

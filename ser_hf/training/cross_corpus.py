@@ -37,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_hf.data.corpora import expand_names
+from ser_hf.data.corpora import corpus_names
+from ser_hf.data.sources import source_name
 from ser_hf.evaluation.metrics import compute_classification_metrics
 from ser_hf.evaluation.plots import plot_matrices
 from ser_hf.evaluation.results import load_predictions
@@ -78,7 +79,7 @@ def shared_classes(recipe: Recipe, groups: list[str]) -> list[str]:
 
 
 def cell_dir(out: Path, train: str, test: str) -> Path:
-    return out / f"train-{train}__test-{test}"
+    return out / f"train-{source_name(train)}__test-{source_name(test)}"  # an own source by its name, not its path
 
 
 def cell_models(path: Path, cross_validated: bool) -> dict[str, dict] | None:
@@ -164,7 +165,7 @@ def run_cross_corpus(recipe: Recipe) -> dict | None:
                 cell = dataclasses.replace(recipe, corpora=[train], **common)
                 run_cross_validation(cell) if diagonal_cv else run_recipe(cell)
             else:
-                held_out = "+".join(expand_names([test]))
+                held_out = "+".join(corpus_names([test]))
                 run_recipe(dataclasses.replace(recipe, corpora=[train, test], split=f"corpus:{held_out}",
                                                cross_validation="none", **common))
     if args.process_index != 0:
@@ -173,7 +174,7 @@ def run_cross_corpus(recipe: Recipe) -> dict | None:
     (out / "cross_corpus.json").write_text(json.dumps(result, indent=1))
     protocol = result["protocol"]
     for k, shown in PLOTTED.items():
-        plot_matrices([(m["model"], np.asarray(m["metrics"][k])) for m in result["models"]], groups, groups,
+        plot_matrices([(m["model"], np.asarray(m["metrics"][k])) for m in result["models"]], result["train"], result["test"],
                       out / f"cross_corpus_{k}.png",
                       title=f"{shown} (%) on {len(classes)} shared classes; rows: training corpus, columns: test "
                             f"corpus; diagonal: {protocol['diagonal']}, {protocol['diagonal_statistic']}")
@@ -220,8 +221,9 @@ def collect_matrices(out: Path, recipe: Recipe, groups: list[str], classes: list
                 "diagonal_statistic": MEAN_OVER_FOLDS if diagonal_cv else SINGLE_SPLIT,
                 "label_set": recipe.label_set}
     if diagonal_cv:
-        protocol["diagonal_folds"] = {g: next(iter(cells[g, g].values()))["protocol"] for g in groups}
-    return {"train": groups, "test": groups, "label_names": classes, "method": recipe.method, "protocol": protocol,
+        protocol["diagonal_folds"] = {source_name(g): next(iter(cells[g, g].values()))["protocol"] for g in groups}
+    names = [source_name(g) for g in groups]  # an own source by its name, not its path
+    return {"train": names, "test": names, "label_names": classes, "method": recipe.method, "protocol": protocol,
             "cells": [[cell_dir(out, a, b).name for b in groups] for a in groups], "models": models,
             "best_per_cell": {"chosen_on": "each cell's own test data: an upper bound, not a model selection",
                               **best}}

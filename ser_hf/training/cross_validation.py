@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ser_hf.data.splits import missing_speakers_message, speakerless_sources
 from ser_hf.evaluation.metrics import compute_classification_metrics
 from ser_hf.evaluation.plots import plot_confusion_matrix, plot_fold_scores
 from ser_hf.evaluation.results import load_predictions
@@ -66,6 +67,9 @@ def plan_folds(cross_validation: str, speakers: list[str], seed: int) -> FoldPla
     n = len(set(speakers))
     if scheme == "none":
         raise RecipeError("cross_validation=none: nothing to cross-validate")
+    speakerless = speakerless_sources(speakers)  # own data without a speaker column
+    if speakerless and scheme != "auto":
+        raise RecipeError(missing_speakers_message(f"cross_validation={cross_validation}", speakerless))
     if scheme == "loso":
         if n < 2:
             raise RecipeError(f"cross_validation=loso: the data has {n} speaker(s); leaving one out needs at least 2")
@@ -77,19 +81,20 @@ def plan_folds(cross_validation: str, speakers: list[str], seed: int) -> FoldPla
                               f"cross_validation=kfold:{k}: the data has {n} speaker(s); speaker folds need at least 2")
         return FoldPlan("kfold", k, True, f"speaker-group {k}-fold, stratified by label (seed {seed})", seed)
     # auto
+    if speakerless or n < 2:  # no speaker-independent protocol exists
+        why = f"no speaker column in {', '.join(speakerless)}" if speakerless else "one speaker"
+        logger.warning("cross_validation=auto: %s, so no speaker-independent protocol exists: falling back to "
+                       "speaker-DEPENDENT stratified %d-fold over files", why, AUTO_KFOLD)
+        return FoldPlan("filekfold", AUTO_KFOLD, False,
+                        f"speaker-dependent stratified {AUTO_KFOLD}-fold over files (auto: {why}; seed {seed})", seed)
     if 4 <= n <= 6:
         return FoldPlan("loso", n, True, f"leave-one-speaker-out ({n} folds; auto: 4-6 speakers)", seed)
     if n > 6:
         return FoldPlan("kfold", AUTO_KFOLD, True,
                         f"speaker-group {AUTO_KFOLD}-fold, stratified by label (seed {seed}; auto: {n} speakers)", seed)
-    if n >= 2:
-        logger.warning("cross_validation=auto: only %d speakers: leave-one-speaker-out with %d folds; a std over so "
-                       "few folds says little", n, n)
-        return FoldPlan("loso", n, True, f"leave-one-speaker-out ({n} folds; auto: only {n} speakers)", seed)
-    logger.warning("cross_validation=auto: the data has one speaker, so no speaker-independent protocol exists: "
-                   "falling back to speaker-DEPENDENT stratified %d-fold over files", AUTO_KFOLD)
-    return FoldPlan("filekfold", AUTO_KFOLD, False,
-                    f"speaker-dependent stratified {AUTO_KFOLD}-fold over files (auto: one speaker; seed {seed})", seed)
+    logger.warning("cross_validation=auto: only %d speakers: leave-one-speaker-out with %d folds; a std over so "
+                   "few folds says little", n, n)
+    return FoldPlan("loso", n, True, f"leave-one-speaker-out ({n} folds; auto: only {n} speakers)", seed)
 
 
 def fold_dir(output_dir: str | Path, fold: int) -> Path:
@@ -171,7 +176,7 @@ def aggregate_folds(out: Path, recipe: Recipe, plan: FoldPlan) -> dict:
     plot_confusion_matrix(best_pooled["confusion_matrix"], label_names, out / "confusion_matrix.png",
                           title=f"{best['name']}: pooled over {plan.folds} folds")
     first = json.loads((fold_dir(out, 0) / "results.json").read_text())
-    results = {k: first[k] for k in ("data", "corpora", "label_set") if k in first}
+    results = {k: first[k] for k in ("data", "corpora", "label_set", "speakers_unknown") if k in first}
     results.update(labels=label_names, split=f"cross_validation={recipe.cross_validation}: {plan.description}",
                    speaker_independent=plan.speaker_independent, method=recipe.method, test=best_pooled,
                    cross_validation={"protocol": protocol, "best": best["name"], "mean": best["mean"],

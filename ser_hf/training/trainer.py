@@ -461,10 +461,17 @@ def build_trainer(recipe: Recipe, args: TrainingArguments, model, extractor, dat
     callbacks = [EarlyStoppingCallback(recipe.early_stopping_patience)] if recipe.early_stopping_patience else []
     if args.world_size > 1:
         callbacks.append(ParameterShareLog())
+    train_view = model_view(data.splits["train"] if train_dataset is None else train_dataset)
+    if recipe.cache_frozen_features:  # the frozen CNN runs once per clip, not every step (training/feature_cache.py)
+        from ser_hf.training.feature_cache import cached_training_part
+
+        uncropped = AudioCollator(extractor, max_seconds=1e9)  # no crop: every clip whole
+        train_view, train_collator, remove_cache = cached_training_part(recipe, args, model, train_view, uncropped)
+        callbacks.append(remove_cache)
     return SERTrainer(
         model=model,
         args=args,
-        train_dataset=model_view(data.splits["train"] if train_dataset is None else train_dataset),
+        train_dataset=train_view,
         eval_dataset=model_view(data.splits["validation"]),
         data_collator=train_collator,
         eval_collator=eval_collator,
