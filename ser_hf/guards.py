@@ -14,7 +14,8 @@ every file; the other processes read rank 0's. A background thread in each proce
 
 rank 0 relays what it sees to the others (``stopping`` with the cause). The thread logs the cause, interrupts the
 main thread, and ends the process with exit status 1 (``os._exit``) if the main thread is stuck in a collective.
-The bound: ``peer_timeout`` + two polls (a few seconds) after the last sign of life.
+The bound: every process exits within ``peer_timeout`` + 15 s of the last sign of life of the one that failed
+(detection within a poll of ``peer_timeout``, at most 2 s; then at most two polls + 2 s for a stuck main thread).
 
 Long waits that are legitimate never wait on a collective: one process writes while the others wait on a file
 (:func:`main_first`: node 0 preparing a corpus, the checkpoint lookup; :func:`barrier`: the embeddings extracted,

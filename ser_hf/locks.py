@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 LEASE_REFRESH = 30.0  # seconds between touches of a lease while its owner works
 LEASE_EXPIRY = 600.0  # a lease untouched this long is dead, whatever the clocks of the machines say (10 min of slack)
+LOCK_RENEWAL = 10.0  # seconds between renewals of a run folder's lock
+LOCK_GONE_AFTER = 60.0  # another machine's lock holder that renews nothing for this long, watched from here, is gone
 OWNED = re.compile(r"\.(?P<kind>partial|old)-(?:(?P<host>[A-Za-z0-9._-]+)-)?(?P<pid>\d+)$")  # host absent: before 0.2
 
 
@@ -173,8 +175,9 @@ class OutputDirLock:
     holder (host, process id, launch). Taken by the world's main process only, so the processes of one job share it.
 
     :meth:`acquire` refuses with :class:`OutputDirInUse` when a live holder has it; a holder that is gone (its
-    process no longer runs on this host, or its lease expired) is taken over with a warning. The file is never
-    deleted, only emptied at :meth:`release`, so a flock always concerns the one file everyone opens.
+    process no longer runs on this host, its lease expired, or, on another machine, it renews nothing while this
+    process watches for ``LOCK_GONE_AFTER`` s: a job requeued onto another node) is taken over with a warning. The
+    file is never deleted, only emptied at :meth:`release`, so a flock always concerns the one file everyone opens.
     """
 
     def __init__(self, output_dir: str | Path, launch: str):
@@ -199,16 +202,28 @@ class OutputDirLock:
         try:
             locked = _flock(self._fd)
             holder, mtime = self._holder()
+            for _ in range(20):  # a holder that has just taken the flock writes its name a moment later
+                if locked is not False or holder is not None:
+                    break
+                time.sleep(0.1)
+                os.lseek(self._fd, 0, os.SEEK_SET)
+                holder, mtime = self._holder()
             if holder is not None and holder.launch == self.launch:
                 holder = None  # this very job (a second acquire in the same launch)
-            if locked is False or (holder is not None and holder.alive(mtime)):
-                who = holder.describe() if holder else "a process on another machine (its flock is held)"
+            gone = None
+            if holder is not None and not holder.alive(mtime):
+                gone = "its process is gone" if holder.host == host_name() and time.time() - mtime <= LEASE_EXPIRY \
+                    else f"its lease is older than {LEASE_EXPIRY:.0f} s"
+            elif holder is not None and locked is not False and holder.host != host_name():
+                # Another machine's holder, and no flock says it lives (a file system without coherent locks):
+                # it lives if it renews its lease (every LOCK_RENEWAL s) while this process watches.
+                holder, gone = self._watch_renewal(holder, mtime)
+            if locked is False or (holder is not None and gone is None):
+                who = holder.describe() if holder else "a process that holds its flock and has not written its name"
                 raise OutputDirInUse(
                     f"output_dir {self.path.parent.parent} is in use by another job: {who}; wait for it to end, stop it, "
                     "or choose another output_dir")
             if holder is not None:
-                gone = "its process is gone" if holder.host == host_name() else \
-                    f"its lease is older than {LEASE_EXPIRY:.0f} s"
                 logger.warning("taking over the lock of %s on %s: %s", holder.describe(), self.path.parent.parent, gone)
             me = Holder(host_name(), os.getpid(), process_start(os.getpid()), self.launch,
                         time.strftime("%Y-%m-%d %H:%M:%S"), command[:300])
@@ -219,8 +234,30 @@ class OutputDirLock:
             os.close(self._fd)
             self._fd = None
             raise
-        self._lease = Lease(self.path).__enter__()
+        self._lease = Lease(self.path, LOCK_RENEWAL).__enter__()
         return self
+
+    def _watch_renewal(self, holder: Holder, mtime: float) -> tuple[Holder | None, str | None]:
+        """Watch the lock file for up to ``LOCK_GONE_AFTER`` s: (its holder now, None) as soon as it changes (a
+        renewal, or a release: holder None), else (holder, why it is taken to be gone). The file is opened afresh each
+        time: NFS checks a file's attributes with the server on open (close-to-open), not on a plain stat."""
+        logger.warning("output_dir %s is held by %s on another machine: watching up to %.0f s for its lease to be "
+                       "renewed", self.path.parent.parent, holder.describe(), LOCK_GONE_AFTER)
+        deadline = time.monotonic() + LOCK_GONE_AFTER
+        while time.monotonic() < deadline:
+            time.sleep(min(1.0, LOCK_RENEWAL / 5))
+            with contextlib.suppress(OSError):
+                fd = os.open(self.path, os.O_RDONLY)
+                try:
+                    if os.fstat(fd).st_mtime != mtime:
+                        text = os.read(fd, 1 << 16).decode(errors="replace")
+                        try:
+                            return Holder(**json.loads(text)), None
+                        except (ValueError, TypeError):
+                            return None, None
+                finally:
+                    os.close(fd)
+        return holder, f"it did not renew its lease for {LOCK_GONE_AFTER:.0f} s"
 
     def release(self) -> None:
         """Empty the lock file (if it still names this process) and let go of the flock; safe to call twice."""

@@ -26,7 +26,7 @@ time.sleep(120)
 """
 
 
-def test_the_run_folder_lock_refuses_a_live_holder_and_takes_over_a_gone_one(tmp_path, caplog):
+def test_the_run_folder_lock_refuses_a_live_holder_and_takes_over_a_gone_one(tmp_path, caplog, monkeypatch):
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out)], env=env, stdout=subprocess.PIPE, text=True)
@@ -48,17 +48,40 @@ def test_the_run_folder_lock_refuses_a_live_holder_and_takes_over_a_gone_one(tmp
     lock.release()
     assert lock.path.read_text() == ""  # released: emptied, never deleted (a flock always concerns one file)
 
-    # Another machine's holder: its process id means nothing here, its lease (the file's mtime) decides.
+    # Another machine's holder: its process id means nothing here; it lives while it renews its lease (the file's
+    # mtime, every LOCK_RENEWAL s): a job requeued onto another node takes over once the old one renews nothing.
+    import threading
+
+    import ser_hf.locks as locks
+
+    monkeypatch.setattr(locks, "LOCK_RENEWAL", 0.5)
+    monkeypatch.setattr(locks, "LOCK_GONE_AFTER", 3.0)
     other = {"host": "node-9.cluster", "pid": 1, "start": None, "launch": "launch-x", "started": "", "command": ""}
     lock.path.write_text(json.dumps(other))
-    with pytest.raises(OutputDirInUse, match="pid 1 on host node-9.cluster"):
-        OutputDirLock(out, "launch-d").acquire()
-    expired = time.time() - LEASE_EXPIRY - 60
-    os.utime(lock.path, (expired, expired))
-    caplog.clear()
-    with caplog.at_level("WARNING", logger="ser_hf.locks"):
-        OutputDirLock(out, "launch-e").acquire().release()
-    assert f"its lease is older than {LEASE_EXPIRY:.0f} s" in caplog.text
+    stop = threading.Event()
+
+    def renew():  # what the holder's lease thread does on node-9
+        while not stop.wait(0.3):
+            os.utime(lock.path)
+
+    renewer = threading.Thread(target=renew)
+    renewer.start()
+    try:
+        with pytest.raises(OutputDirInUse, match="pid 1 on host node-9.cluster"):
+            OutputDirLock(out, "launch-d").acquire()
+    finally:
+        stop.set()
+        renewer.join()
+    for label, age, why in (("gone", 0, "it did not renew its lease for 3 s"),
+                            ("expired", LEASE_EXPIRY + 60, f"its lease is older than {LEASE_EXPIRY:.0f} s")):
+        lock.path.write_text(json.dumps(other))
+        os.utime(lock.path, (time.time() - age, time.time() - age))
+        caplog.clear()
+        started = time.monotonic()
+        with caplog.at_level("WARNING", logger="ser_hf.locks"):
+            OutputDirLock(out, f"launch-{label}").acquire().release()
+        assert f"taking over the lock of pid 1 on host node-9.cluster" in caplog.text and why in caplog.text, label
+        assert time.monotonic() - started < (5 if label == "gone" else 1)
 
 
 PREPARE_SLOWLY = """
