@@ -278,22 +278,15 @@ class Job:
         """Wait, on files, until every process has reached this point (called by all, in the same order)."""
         seq = self._next()
         self._write(arrived=[seq, name])
-        if self.rank == 0:
-            def released() -> bool:
-                return self.status["released"] >= seq
 
-            def waiting_for():
-                return "rank(s) " + ", ".join(map(str, self.status["waiting_for"])) if self.status["waiting_for"] else ""
-        else:
-            leader = self._watches[0]
+        def leader() -> dict:  # rank 0 releases the sync point and lists whom it still waits for
+            return self.status if self.rank == 0 else (self._watches[0].status or {})
 
-            def released() -> bool:
-                return (leader.status or {}).get("released", 0) >= seq
+        def waiting_for() -> str:
+            ranks = leader().get("waiting_for") or []
+            return "rank(s) " + ", ".join(map(str, ranks)) if ranks else ""
 
-            def waiting_for():
-                ranks = (leader.status or {}).get("waiting_for") or []
-                return "rank(s) " + ", ".join(map(str, ranks)) if ranks else ""
-        self._wait(released, f"reach {name!r}", waiting_for)
+        self._wait(lambda: leader().get("released", 0) >= seq, f"reach {name!r}", waiting_for)
 
     @contextlib.contextmanager
     def main_first(self, name: str, local: bool = False) -> Iterator[None]:
