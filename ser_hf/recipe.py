@@ -134,6 +134,8 @@ class Recipe:
     cache: bool = _f(True, "Use a cached preparation of the same files and settings; false decodes every file again.")
     train_shards: str | None = _f(None, "Train on this sharded prepared training part, streamed (a folder written by ser_hf.data.shards.write_parquet_shards, or a Hub dataset id): each process reads its own Parquet files, length grouping works per buffer of 64 batches; validation and test still come from corpora and split. Needs max_steps.")
     prepare_on: str = _f("shared", "Multi-node runs: shared (one preparation per shared file system: the main process of node 0 prepares, every other process waits, then reads its cache) or node (the main process of each node prepares into its own node-local $SER_HF_CACHE; the others on that node wait).")
+    ddp_timeout: int = _f(600, "Multi-process runs: seconds a collective (the gradient all-reduce, an evaluation gather) may wait for the other processes before it fails (TrainingArguments.ddp_timeout, applied on CPU too; torch's default is 30 min). Long waits (node 0 preparing a corpus, a checkpoint being written) wait on files, not in collectives, and peer_timeout bounds them.")
+    peer_timeout: int = _f(120, "Multi-process runs: seconds without a sign of life from another process (its status file under output_dir/.ser_hf stops changing: killed, frozen, its machine cut off) before every process stops with exit status 1, naming it; a process that raises, or dies on the same machine, stops the job within seconds. At least 5.")
     # ---- evaluation protocol
     cross_validation: str = _f("none", "none (one run on `split`), loso (leave one speaker out), kfold:K (K speaker-group folds, stratified as far as speakers allow), auto (loso for 4-6 speakers, kfold:5 above; 2-3 speakers: loso with a warning; 1 speaker: speaker-dependent stratified 5-fold with a warning) or emobox (EmoBox's published folds and classes for one corpus EmoBox covers, ser_hf.data.emobox; sets label_set=emobox). Folds run in output_dir/fold-NN; a relaunch skips finished folds; cv_results.json holds mean +- std, pooled scores and 95 % intervals.")
     cross_corpus: bool = _f(False, "Train on each group of cross_corpus_groups and test on every other, on the classes all groups share; the diagonal is the in-corpus score under cross_validation (or split). Writes cross_corpus.json / .md / .png.")
@@ -285,7 +287,7 @@ _HINTS = typing.get_type_hints(Recipe)
 POSITIVE_INTS = (
     "per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps", "logging_steps",
     "save_total_limit", "image_size", "mlp_trials", "mlp_max_epochs", "mask_time_length", "mask_feature_length",
-    "probe_epochs",
+    "probe_epochs", "ddp_timeout",
 )
 NON_NEGATIVE_INTS = ("bootstrap_samples",)
 POSITIVE_INTS_OR_NULL = ("max_train_samples", "max_eval_samples", "eval_steps", "early_stopping_patience", "num_proc")
@@ -392,6 +394,8 @@ def _check_ranges(r: "Recipe") -> None:
     for name in ("seed", "split_seed"):
         if not 0 <= getattr(r, name) < 2**32:  # numpy's seed range
             raise RecipeError(f"{name}: must be an integer in [0, 2**32), got {getattr(r, name)}")
+    if r.peer_timeout < 5:
+        raise RecipeError(f"peer_timeout: must be an integer >= 5 (seconds; heartbeats come every peer_timeout / 6 s), got {r.peer_timeout}")
     if r.probe_hidden_size < 0:
         raise RecipeError(f"probe_hidden_size: must be an integer >= 0 (0 = linear head), got {r.probe_hidden_size}")
     if r.dataloader_num_workers < 0:

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 from transformers import set_seed
 
+from ser_hf import guards
 from ser_hf.evaluation.results import (
     PIPELINE_EVALUATION,
     long_clip_results,
@@ -130,8 +131,9 @@ def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
     if train_stream is None:  # a stream has no length list to compute it from
         padding = epoch_padding_fraction(trainer, recipe)
         logger.info("padding fraction of a training epoch (%s): %.1f %%", "grouped by length" if recipe.group_by_length else "random order", 100 * padding)
-    # output_dir is shared by every node (checkpoints are written by the world's main process only).
-    with args.main_process_first(local=False, desc="checkpoint lookup"):
+    # output_dir is shared by every node (checkpoints are written by the world's main process only); the others
+    # wait on a file while it looks (and removes a checkpoint cut off by a kill), not in a collective.
+    with guards.main_first("checkpoint lookup"):
         checkpoint = last_complete_checkpoint(out, trainer.is_world_process_zero()) if recipe.resume else None
     start_step = 0
     if checkpoint:
