@@ -4,7 +4,9 @@ The library in layers (:data:`LAYERS`, which ``tests/test_layout.py`` enforces):
 layer or lower ones, lazy imports inside functions included, and nothing imports in a circle.
 
 0. :mod:`ser_hf.registry` (every name a user types -> its component), :mod:`ser_hf.hardware`,
-   :mod:`ser_hf.recipe_fields` (the typed recipe key): the standard library only;
+   :mod:`ser_hf.recipe_fields` (the typed recipe key), :mod:`ser_hf.locks` (host-and-pid names, leases, the run
+   folder's lock, full-disk errors, checksums), :mod:`ser_hf.guards` (the processes of a job watching each other,
+   sync points on files): the standard library only;
 1. :mod:`ser_hf.data`: corpora, audio, labels, splits, augmentation, balancing, the synthetic corpus;
 2. :mod:`ser_hf.models` (every trainable architecture and its builder, weight converters),
    :mod:`ser_hf.features` (frozen extractors and the embedding cache), :mod:`ser_hf.inference` (a trained model's
@@ -26,7 +28,8 @@ __version__ = "0.2.0"
 
 # The layer of each part (a module belongs to the longest entry that names it or a package above it).
 LAYERS: dict[str, int] = {
-    "ser_hf": 0, "ser_hf.registry": 0, "ser_hf.hardware": 0, "ser_hf.recipe_fields": 0,
+    "ser_hf": 0, "ser_hf.registry": 0, "ser_hf.hardware": 0, "ser_hf.recipe_fields": 0, "ser_hf.locks": 0,
+    "ser_hf.guards": 0,
     "ser_hf.data": 1,
     "ser_hf.models": 2, "ser_hf.features": 2, "ser_hf.inference": 2, "ser_hf.recipe_sections": 2,
     "ser_hf.classifiers": 3, "ser_hf.evaluation": 3,

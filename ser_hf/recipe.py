@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import sys
 import typing
 from dataclasses import dataclass
@@ -147,14 +148,17 @@ class Recipe:
     def to_yaml(self) -> str:
         return yaml.safe_dump(_plain(self.flat()), sort_keys=False, allow_unicode=True)
 
-    def run_yaml(self, fold) -> str:
+    def run_yaml(self, fold, cross_validated: bool = False) -> str:
         """The settings of one run (a :class:`~ser_hf.training.data.Fold`) as a recipe file, ``recipe.yaml`` in its
         folder: this recipe, with a fold's or a cross-corpus cell's split, folder, corpora and classes, so that such
-        a folder reads, is pushed and is relaunched as the single run it is."""
+        a folder reads, is pushed and is relaunched as the single run it is (``cross_validated``: a cell whose folds
+        are its own, which keeps the recipe's cross-validation)."""
         if fold.part_of is None:
             return self.to_yaml()
-        changes = {"split": fold.protocol, "output_dir": fold.output_dir, "cross_validation": "none",
-                   "cross_corpus": False, "cross_corpus_groups": [], "push_to_hub": False, "plots": False}
+        changes = {"split": fold.protocol, "output_dir": fold.output_dir, "cross_corpus": False,
+                   "cross_corpus_groups": [], "push_to_hub": False, "plots": False}
+        if not cross_validated:
+            changes["cross_validation"] = "none"
         if fold.corpora is not None:
             changes["corpora"] = list(fold.corpora)
         if fold.keep_classes is not None:
@@ -232,10 +236,29 @@ def _check_across_sections(r: Recipe) -> None:
             raise RecipeError(f"cache_frozen_features: the frozen CNN's output is cached per training clip, but {why}")
     if r.method == "embeddings" and r.data.balance not in ("none", "harmonic"):
         raise RecipeError(f"embeddings: balance must be none or harmonic (frame rows), got {r.data.balance!r}")
+    if r.protocol.cross_validation == "emobox":
+        _check_emobox(r)
     if r.protocol.cross_corpus_groups:  # own sources named only as cross-corpus groups may have licences too
         r.data.check_own_data(r.protocol.cross_corpus_groups)
     if r.protocol.cross_corpus and len(r.protocol.cross_corpus_groups or r.data.corpora) < 2:
         raise RecipeError("cross_corpus needs at least two corpora or cross_corpus_groups to train and test across")
+
+
+def _check_emobox(r: Recipe) -> None:
+    """EmoBox's folds exist per corpus and come with EmoBox's classes (ser_hf.data.emobox)."""
+    from ser_hf.data.corpora import expand_names
+    from ser_hf.data.emobox import EMOBOX_NAMES
+
+    names = expand_names(r.data.corpora)
+    if len(names) != 1 or names[0] not in EMOBOX_NAMES:
+        raise RecipeError(f"cross_validation=emobox: EmoBox's folds are per corpus: give corpora=[NAME], one of "
+                          f"{', '.join(EMOBOX_NAMES)} (got {', '.join(names)})")
+    if r.protocol.cross_corpus:
+        raise RecipeError("cross_validation=emobox: EmoBox's folds are within one corpus, not for cross_corpus")
+    if r.data.label_set != "emobox":
+        logging.getLogger(__name__).warning("cross_validation=emobox: EmoBox's classes replace label_set=%s "
+                                            "(label_set=emobox)", r.data.label_set)
+        r.data.label_set = "emobox"
 
 
 # ---------------------------------------------------------------- reading files and command lines

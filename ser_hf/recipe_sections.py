@@ -30,6 +30,7 @@ from ser_hf.recipe_fields import (
 )
 from ser_hf.registry import (
     METRICS,
+    PROBE_HEADS,
     AUGMENT_PRESETS,
     BALANCE_METHODS,
     CLASSIFIERS,
@@ -222,13 +223,13 @@ def _split_protocol(key: str, value: str) -> None:
 
 
 def parse_cross_validation(value: str) -> tuple[str, int | None]:
-    """``none`` / ``loso`` / ``auto`` -> (scheme, None); ``kfold:K`` -> ("kfold", K); anything else: RecipeError."""
+    """``none`` / ``loso`` / ``auto`` / ``emobox`` -> (scheme, None); ``kfold:K`` -> ("kfold", K); else RecipeError."""
     scheme, _, k = value.partition(":")
-    if scheme in ("none", "loso", "auto") and not k:
+    if scheme in ("none", "loso", "auto", "emobox") and not k:
         return scheme, None
     if scheme == "kfold" and k.isdigit() and int(k) >= 2:
         return scheme, int(k)
-    raise RecipeError(f"cross_validation: {value!r} is not none, loso, auto or kfold:K (K >= 2)")
+    raise RecipeError(f"cross_validation: {value!r} is not none, loso, auto, emobox or kfold:K (K >= 2)")
 
 
 @dataclass
@@ -239,11 +240,13 @@ class ProtocolConfig(Section):
                                   "speaker:.., kfold:K:T[:V], loso:T[:V].", _split_protocol)
     split_seed: int = field(42, "Seed of the split.", lambda k, v: _seed(k, v))
     cross_validation: str = field("none", "none (one run on `split`), loso (leave one speaker out), kfold:K (K "
-                                          "speaker-group folds, stratified as far as speakers allow) or auto (loso for "
+                                          "speaker-group folds, stratified as far as speakers allow), auto (loso for "
                                           "4-6 speakers, kfold:5 above; 2-3 speakers: loso with a warning; 1 speaker: "
-                                          "speaker-dependent stratified 5-fold with a warning). Folds run in "
+                                          "speaker-dependent stratified 5-fold with a warning) or emobox (EmoBox's "
+                                          "published folds and classes for one corpus EmoBox covers, "
+                                          "ser_hf.data.emobox; sets label_set=emobox). Folds run in "
                                           "output_dir/fold-NN; a relaunch skips finished folds; cv_results.json holds "
-                                          "mean +- std and pooled scores.",
+                                          "mean +- std, pooled scores and 95 % intervals.",
                                   lambda k, v: parse_cross_validation(v) and None)
     cross_corpus: bool = field(False, "Train on each group of cross_corpus_groups and test on every other, on the "
                                       "classes all groups share; the diagonal is the in-corpus score under "
@@ -254,6 +257,14 @@ class ProtocolConfig(Section):
                               "cross-validation folds skip them and draw the pooled ones once.")
     long_clip: str | None = field(None, "A labelled long recording (WAV with a .csv of start,end,emotion beside it); "
                                         "null = a synthetic one.")
+    bootstrap_samples: int = field(1000, "Bootstrap resamples behind the 95 % intervals of accuracy, UAR, macro and "
+                                         "weighted F1 in results and cards (speakers are resampled where the test part "
+                                         "is speaker-independent, files otherwise); 0 = no intervals.",
+                                   lambda k, v: v >= 0 or _raise(f"{k}: must be an integer >= 0, got {v}"))
+    calibrate: bool = field(True, "Trainer methods: after training, fit a temperature on the validation part (never "
+                                  "the test part) and fold it into the saved classifier, so pipeline(), the Space and "
+                                  "predictions give calibrated probabilities; results.json reports the expected "
+                                  "calibration error before and after.")
 
     def check(self) -> None:
         from ser_hf.data.corpora import expand_names
@@ -419,7 +430,16 @@ class EmbeddingsConfig(Section, RandomWeightsKeys):
 
 @dataclass
 class ProbeConfig(Section, EncoderKeys):
-    """``method: probe``: a frozen encoder's layers, weighted by learned softmax weights, into a small head."""
+    """``method: probe``: a frozen encoder, and a small head on its layers (``probe_head``)."""
+
+    probe_head: str = field("weighted_layers", "weighted_layers (learned softmax weights over every layer's "
+                                               "time-pooled state + head; probe_epochs, probe_learning_rate, "
+                                               "probe_hidden_size) or emobox (EmoBox's head on one layer's frames: "
+                                               "Linear 128 -> ReLU -> masked mean over frames -> Linear, Adam 1e-4, "
+                                               "batch 32, 100 epochs, best epoch on a random 20 % of the training "
+                                               "files; ser_hf.training.emobox_probe).", choice(PROBE_HEADS))
+    probe_layer: int = field(-1, "probe_head=emobox: the encoder layer whose frames the head reads (-1 = the last, "
+                                 "EmoBox's choice; 0 = the CNN output).")
 
     probe_epochs: int = field(200, "Full-batch training epochs of the layer weights and head (early stopping on the "
                                    "training loss plateau).", positive)
@@ -507,4 +527,14 @@ class TrainingKeys:
     early_stopping_patience: int | None = field(3, "Evaluations without improvement before stopping; null = never.",
                                                 positive)
     resume: bool = field(True, "Resume from the last complete checkpoint in output_dir when there is one.")
+    ddp_timeout: int = field(600, "Multi-process runs: seconds a collective (the gradient all-reduce, an evaluation "
+                                  "gather) may wait for the other processes before it fails (applied on CPU too; "
+                                  "torch's default is 30 min). Long waits (node 0 preparing a corpus, a checkpoint being "
+                                  "written) wait on files, not in collectives, and peer_timeout bounds them.", positive)
+    peer_timeout: int = field(120, "Multi-process runs: seconds without a sign of life from another process (its "
+                                   "status file under output_dir/.ser_hf stops changing: killed, frozen, its machine cut "
+                                   "off) before every process stops with exit status 1, naming it; a process that "
+                                   "raises, or dies on the same machine, stops the job within seconds. At least 5.",
+                              lambda k, v: v >= 5 or _raise(f"{k}: must be an integer >= 5 (seconds; heartbeats come "
+                                                            f"every peer_timeout / 6 s), got {v}"))
 

@@ -10,6 +10,7 @@ registry               what a name gives
 :data:`METHODS`        a recipe's ``method``: its kind, its recipe section, its builder (or runner)
 :data:`EXTRACTORS`     an embedding extractor (``build_extractor(name)``); ``hf:<id>`` is a prefix entry
 :data:`CLASSIFIERS`    a classifier factory (``make_classifier(name)``), its file format and trusted types
+:data:`PROBE_HEADS`    the head ``method: probe`` trains on a frozen encoder (a recipe's ``probe_head``)
 :data:`METRICS`        a headline metric: the shipped ``evaluate`` module and arguments that compute it
 :data:`MODEL_TYPES`    ser-hf's own ``transformers`` model types: their config and feature-extractor classes
 choice lists           :data:`BALANCE_METHODS`, :data:`AUGMENT_PRESETS`, :data:`SPECTROGRAM_KINDS`, :data:`POOLINGS`,
@@ -60,6 +61,12 @@ METHODS: dict[str, Method] = {
 }
 
 FROZEN_FEATURE_METHODS = tuple(name for name, m in METHODS.items() if m.kind == "frozen")
+
+# method: probe, the head on the frozen encoder (a recipe's probe_head)
+PROBE_HEADS: dict[str, str] = {
+    "weighted_layers": "ser_hf.training.probe:run_weighted_layer_probe",  # softmax-weighted layers + linear head
+    "emobox": "ser_hf.training.emobox_probe:run_emobox_probe",  # EmoBox's head on one layer's frames
+}
 
 EXTRACTORS: dict[str, str] = {
     "vggish": "ser_hf.features.networks:VGGishExtractor",

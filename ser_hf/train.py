@@ -30,6 +30,15 @@ from ser_hf.recipe import RecipeError, parse_args
 def main(argv: list[str] | None = None) -> dict | None:
     """Run the recipe the command line names; the result of the run (None on ranks > 0)."""
     recipe = parse_args(sys.argv[1:] if argv is None else argv)  # --help and a bad recipe stop here
+    from ser_hf.training.job import guarded_job
+
+    # One job per output_dir (a lock); launched as several processes, they watch each other (ser_hf.guards).
+    with guarded_job(recipe):
+        return run(recipe)
+
+
+def run(recipe) -> dict | None:
+    """What the recipe asks for: a cross-corpus matrix, a cross-validation or one run on its split."""
     # datasets and the models load only now, once the recipe is known to be valid.
     if recipe.protocol.cross_corpus:  # train on each corpus (group), test on every other
         from ser_hf.training.cross_corpus import run_cross_corpus
@@ -51,10 +60,16 @@ def cli_main(argv: list[str] | None = None, prog: str = "train.py") -> int:
         main(argv)
     except Exception as err:
         from ser_hf.data.corpora.base import CorpusRootError
+        from ser_hf.guards import PeerFailure
+        from ser_hf.locks import OutputDirInUse, StorageFullError, is_storage_full
         from ser_hf.models.weights import MissingWeightsError
 
-        if isinstance(err, (RecipeError, CorpusRootError, MissingWeightsError)):  # the message says what to do
+        one_line = (RecipeError, CorpusRootError, MissingWeightsError, OutputDirInUse, PeerFailure, StorageFullError)
+        if isinstance(err, one_line):  # the message says what to do
             print(f"{prog}: {err}", file=sys.stderr)
+            return 1
+        if is_storage_full(err):
+            print(f"{prog}: out of space: {str(err).splitlines()[0]}", file=sys.stderr)
             return 1
         raise
     return 0

@@ -121,6 +121,22 @@ def test_trainer_method_kfold_validates_on_training_speakers_only(tmp_path):
         assert (out / f"fold-{i:02d}" / "model.safetensors").is_file()
     tested = [s for f in saved["rows"][0]["folds"] for s in f["test_speakers"]]
     assert len(tested) == len(set(tested)) == 4
+    # what a fold reports is what its saved model gives through pipeline(), file by file
+    from transformers import pipeline
+
+    from ser_hf.data.audio import decode_wav_bytes
+    from ser_hf.training import model_view, prepare_data
+
+    fold = load_recipe("quickstart", ["corpora=[emodb]", *FAST, "split=kfold:2:0", f"output_dir={out / 'fold-00'}"])
+    test = model_view(prepare_data(fold).splits["test"])
+    saved_fold = np.load(out / "fold-00" / "predictions.npz")
+    classify = pipeline("audio-classification", model=str(out / "fold-00"), device=-1)
+    names = saved_fold["label_names"].tolist()
+    assert len(test) == len(saved_fold["labels"])
+    for i, row in enumerate(test):
+        scores = {s["label"]: s["score"] for s in classify({"raw": decode_wav_bytes(row["audio"]["bytes"])[0],
+                                                            "sampling_rate": 16000}, top_k=None)}
+        assert [scores[n] for n in names] == pytest.approx(saved_fold["probabilities/model"][i].tolist(), abs=1e-5), i
 
 
 def test_probe_learns_layer_weights_per_fold_from_one_extraction(tmp_path, monkeypatch):

@@ -26,6 +26,7 @@ from ser_hf.data.labels import LABEL_SETS, label_map_problem
 from ser_hf.data.sources import SOURCE_COLUMNS, SOURCE_KINDS, is_source, parse_source
 from ser_hf.data.splits import format_leakage_report, leakage_report, make_splits
 from ser_hf.data.summary import summarize
+from ser_hf.locks import StorageFullError
 
 
 def _parse_roots(values: list[str], corpora: list[str]) -> dict[str, str]:
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return prepare_command(args)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, StorageFullError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

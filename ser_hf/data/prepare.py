@@ -7,7 +7,10 @@ Files that cannot be decoded are reported with the reason and left out; files th
 problem (truncated) are kept and reported as warned. Results are cached on disk, keyed by what the
 result depends on: every file's name, size, mtime and readability (mode, owner), the files skipped
 at the scan and why, and the preprocessing settings. A cache entry appears in one rename, complete or
-not at all; the half-written folders of killed runs are removed by the next run.
+not at all, with the length and checksum of each of its files, checked before it is used (a corrupt one is
+decoded again, with a warning); the half-written folders of killed runs are removed by the next run, never
+another machine's live one (:mod:`ser_hf.locks`); a write that runs out of space stops with one line naming
+the path, its partial folder removed.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import json
 import logging
 import multiprocessing
 import os
-import re
 import shutil
 import signal
 import statistics
@@ -36,14 +38,16 @@ from ser_hf.data.audio import (
     AudioError, PreprocessConfig, content_hash, encode_wav, preprocess, read_audio, read_pcm16_wav, to_pcm16,
 )
 from ser_hf.hardware import available_cpus
+from ser_hf.locks import Lease, file_digest, owned_name, stale_owned, storage_guard
 
 if TYPE_CHECKING:  # corpora imports this module: import it lazily, so either can be imported first
     from ser_hf.data.corpora.base import CorpusInfo, ScanResult
 
 logger = logging.getLogger(__name__)
 
-# Bump when the stored columns or the preprocessing code change, so caches are rebuilt.
-CACHE_VERSION = 2
+# Bump when the stored columns or the preprocessing code change, so caches are rebuilt. 3: checksums.json.
+CACHE_VERSION = 3
+CHECKSUMS = "checksums.json"  # name -> [bytes, xxh3-64] of every file of an entry, checked before it is used
 
 FEATURES = datasets.Features(
     {
@@ -125,31 +129,50 @@ def fingerprint(info: "CorpusInfo", scanned: "ScanResult", cfg: PreprocessConfig
     return h.hexdigest()[:16]
 
 
-_PARTIAL = re.compile(r"\.(?:partial|old)-(\d+)$")  # in-progress and moved-aside folders
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
 def remove_stale_partials(prepared_dir: Path) -> list[Path]:
-    """Delete ``*.partial-<pid>`` folders whose process is gone (a killed preparation); return them."""
+    """Delete the ``*.partial-<host>-<pid>`` / ``*.old-<host>-<pid>`` folders of preparations that are gone: a
+    process of this host that no longer runs, or a lease (the folder's mtime, touched every 30 s while it is written)
+    older than 10 minutes, whatever the host (:func:`ser_hf.locks.is_stale`). Another machine's live preparation on a
+    shared cache is never touched. Returns the folders removed."""
     removed = []
-    if not prepared_dir.is_dir():
-        return removed
-    for path in prepared_dir.iterdir():
-        m = _PARTIAL.search(path.name)
-        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
-            logger.info("removing %s, left by a preparation that did not finish", path)
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
+    for path in stale_owned(prepared_dir):
+        logger.info("removing %s, left by a preparation that did not finish", path)
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
     return removed
+
+
+class CorruptEntry(ValueError):
+    """A cache entry whose files do not match the checksums written with it."""
+
+
+def check_entry(entry: Path) -> None:
+    """Raise :class:`CorruptEntry` unless every file of a prepared entry has the length and xxh3 checksum recorded in
+    its ``checksums.json`` (a truncated or bit-flipped Arrow file is never used). Costs one read of the entry."""
+    try:
+        recorded = json.loads((entry / CHECKSUMS).read_text())
+    except (OSError, ValueError) as err:
+        raise CorruptEntry(f"{CHECKSUMS} unreadable ({err})") from None
+    for name, (size, digest) in recorded.items():
+        path = entry / name
+        try:
+            actual = path.stat().st_size
+        except OSError:
+            raise CorruptEntry(f"{name} is missing") from None
+        if actual != size:
+            raise CorruptEntry(f"{name} has {actual} bytes, {size} were written")
+        if file_digest(path) != digest:
+            raise CorruptEntry(f"{name} does not match its checksum")
+
+
+def discard_entry(entry: Path) -> None:
+    """Remove a cache entry: renamed aside first (readers that hold it open keep their files), then deleted."""
+    aside = entry.with_name(owned_name(entry.name, "old"))
+    try:
+        entry.rename(aside)
+    except FileNotFoundError:  # another process discarded it first
+        return
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def publish_atomically(partial: Path, target: Path, replace: bool = False) -> Path:
@@ -165,7 +188,7 @@ def publish_atomically(partial: Path, target: Path, replace: bool = False) -> Pa
                 shutil.rmtree(partial, ignore_errors=True)
                 return target
             # An incomplete entry (older versions wrote in place) or one to be replaced: move it aside.
-            aside = target.with_name(f"{target.name}.old-{os.getpid()}")
+            aside = target.with_name(owned_name(target.name, "old"))
             shutil.rmtree(aside, ignore_errors=True)  # what an earlier attempt of this process left
             try:
                 target.rename(aside)
@@ -405,8 +428,15 @@ def prepare_scanned(
     remove_stale_partials(cache_root / "prepared")
     target = cache_root / "prepared" / f"{info.name}-{key}"
     if use_cache and (target / "report.json").is_file():
-        logger.info("%s: using cached preparation %s", info.name, target)
-        return _load_prepared(target)
+        try:
+            check_entry(target)
+        except CorruptEntry as err:
+            logger.warning("%s: the cached preparation %s is corrupt (%s): decoding the corpus again", info.name,
+                           target, err)
+            discard_entry(target)
+        else:
+            logger.info("%s: using cached preparation %s", info.name, target)
+            return _load_prepared(target)
     scanned = scanned() if callable(scanned) else scanned
     report = PrepareReport(
         corpus=info.name,
@@ -419,13 +449,16 @@ def prepare_scanned(
 
     # Decode straight into the cache folder: the Arrow files written there are the stored result,
     # so nothing is copied a second time (save_to_disk would re-embed every audio blob).
-    partial = target.with_name(target.name + f".partial-{os.getpid()}")
+    partial = target.with_name(owned_name(target.name))
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
+    kept = "the partial entry was removed, earlier cache entries are intact"
     try:
-        _decode_into(partial, info, scanned, cfg, num_proc, report, writer, reader)
-        if order is not None:
-            _reorder(partial, order)
+        with Lease(partial), storage_guard(partial, f"preparing {info.name}", kept):
+            _decode_into(partial, info, scanned, cfg, num_proc, report, writer, reader)
+            if order is not None:
+                _reorder(partial, order)
+            _write_checksums(partial)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)  # Ctrl-C / SIGTERM / errors; SIGKILL: the next run
         raise
@@ -486,6 +519,13 @@ def _decode_into(
         )
     (partial / "shards.json").write_text(json.dumps([name for name, rows in shards if rows]))
     (partial / "report.json").write_text(report.to_json())
+
+
+def _write_checksums(partial: Path) -> None:
+    """The length and xxh3 checksum of every file of a complete entry, which :func:`check_entry` verifies."""
+    files = json.loads((partial / "shards.json").read_text()) + ["shards.json", "report.json"]
+    (partial / CHECKSUMS).write_text(json.dumps({name: [(partial / name).stat().st_size, file_digest(partial / name)]
+                                                 for name in files}))
 
 
 def _shard_names(workers: int | None) -> list[str]:

@@ -218,14 +218,14 @@ def heldout_corpus_split(ds: datasets.Dataset, test_corpora: Sequence[str]) -> d
 
 
 SPLIT_SYNTAX = ("seed003/seed000/seed001/seed002, ratio:A,B[,C], speaker:A,B[,C], kfold:K:TEST[:VAL], loso:TEST[:VAL], "
-                "filekfold:K:TEST[:VAL] or corpus:NAME[+NAME...]")
+                "filekfold:K:TEST[:VAL], emobox:TEST or corpus:NAME[+NAME...]")
 
 
 def parse_split_protocol(protocol: str) -> tuple[str, tuple]:
     """``(kind, arguments)`` of a protocol string, or a ValueError naming what is wrong: checked before any data.
 
     ``("ratio", ratios)``, ``("speaker", ratios)``, ``("kfold", (k, test, val))``, ``("filekfold", (k, test, val))``,
-    ``("loso", (test, val))``, ``("corpus", names)``.
+    ``("loso", (test, val))``, ``("emobox", (test,))``, ``("corpus", names)``.
     """
     kind, _, rest = str(protocol).partition(":")
     try:
@@ -245,6 +245,11 @@ def parse_split_protocol(protocol: str) -> tuple[str, tuple]:
             if k < 2 or not 0 <= test < k or len(val) > 1 or (val and not 0 <= val[0] < k) or (val and val[0] == test):
                 raise ValueError("needs K >= 2 and different fold numbers TEST, VAL in 0..K-1")
             return kind, (k, test, val[0] if val else None)
+        if kind == "emobox":  # EmoBox's fold TEST (0-based) of the data's one corpus; checked against it in make_splits
+            test = int(rest)
+            if test < 0:
+                raise ValueError("needs an EmoBox fold number TEST >= 0 (0 is EmoBox's fold_1)")
+            return kind, (test,)
         if kind == "loso":
             test, *val = (int(x) for x in rest.split(":")) if rest else (0,)
             if test < 0 or len(val) > 1 or (val and (val[0] < 0 or val[0] == test)):
@@ -263,6 +268,7 @@ def make_splits(ds: datasets.Dataset, protocol: str = "seed003", seed: int = 42)
     ``seed003`` | ``seed000`` | ``seed001`` | ``seed002`` (named ratio splits),
     ``ratio:0.7,0.1,0.2``, ``speaker:0.7,0.1,0.2``, ``kfold:K:TEST[:VAL]``, ``loso:TEST[:VAL]``,
     ``filekfold:K:TEST[:VAL]`` (speaker-dependent stratified folds over files, for one-speaker data),
+    ``emobox:TEST`` (EmoBox's published fold TEST of the data's one corpus, :mod:`ser_hf.data.emobox`),
     ``corpus:NAME[+NAME...]`` (cross-corpus: those corpora are the test part)
     (``TEST``/``VAL`` are fold numbers; for loso the index of the speaker in sorted order).
     """
@@ -289,6 +295,14 @@ def split_dataset(ds: datasets.Dataset, kind: str, args: tuple, seed: int = 42, 
         return fold_split(stratified_file_kfold(ds, k, seed), test, val)
     if kind == "corpus":  # cross-corpus: the named corpora are the test part, every other row trains
         return heldout_corpus_split(ds, args)
+    if kind == "emobox":  # EmoBox's published folds (ser_hf.data.emobox); EmoBox has no validation fold
+        from ser_hf.data.emobox import FOLD_COLUMN, assign_emobox_folds, emobox_folds_of
+
+        (test,) = args
+        folds = emobox_folds_of(ds).folds
+        if test >= folds:
+            raise ValueError(f"split emobox:{test}: EmoBox has {folds} fold(s) of this corpus (0..{folds - 1})")
+        return fold_split(assign_emobox_folds(ds), test, fold_column=FOLD_COLUMN)
     test, val = args
     return fold_split(leave_one_speaker_out(ds), test, val)
 

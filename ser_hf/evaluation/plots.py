@@ -1,5 +1,5 @@
 """Evaluation figures as PNG files: the confusion matrix (seeds 000-004) and one-vs-rest ROC curves (seed 000),
-cross-validation fold scores, the cross-corpus heat maps and the probe's layer weights.
+cross-validation fold scores, the cross-corpus heat maps, the probe's layer weights and reliability diagrams.
 
 Figures are drawn on matplotlib's Agg canvas through ``matplotlib.figure.Figure`` rather than
 ``pyplot``: no display is needed, no global figure state is left behind, and nothing leaks
@@ -231,4 +231,34 @@ def plot_layer_weights(weights: Sequence[float], path: str | Path, title: str = 
     ax.set_ylabel("weight")
     ax.legend(fontsize=8)
     ax.set_title(title or "learned layer weights", fontsize=9)
+    return _save(figure, path)
+
+
+def plot_reliability_diagram(calibration: dict, path: str | Path, title: str = "") -> Path:
+    """Accuracy against confidence per bin (``ser_hf.evaluation.calibration.calibration_report``): bars on the
+    diagonal are calibrated, below it over-confident. With a fitted temperature, the bins before scaling are drawn too;
+    the lower panel counts the files per bin."""
+    after = calibration["reliability"]
+    before = calibration.get("reliability_before")
+    edges = np.asarray(after["edges"])
+    width, centres = np.diff(edges), (edges[:-1] + edges[1:]) / 2
+    figure = _new_figure((4.8, 5.2))
+    top, bottom = figure.subplots(2, 1, height_ratios=[3, 1], sharex=True)
+    top.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
+    scaled = ("temperature scaling (per fold)" if calibration.get("temperature_per_fold")
+              else f"T = {calibration.get('temperature') or 1:.2f}")
+    panels = ([(before, "tab:red", f"before (ECE {100 * calibration['ece_before']:.1f} %)")] if before else []) + \
+        [(after, "tab:blue", (f"after {scaled} (ECE {100 * calibration['ece_after']:.1f} %)"
+                              if before else f"ECE {100 * calibration['ece']:.1f} %"))]
+    for bins, colour, label in panels:
+        accuracy = np.nan_to_num(np.asarray(bins["accuracy"], dtype=float))
+        top.bar(centres, accuracy, width=width, alpha=0.45 if before else 0.7, color=colour, edgecolor=colour, label=label)
+        bottom.bar(centres, bins["count"], width=width, alpha=0.45 if before else 0.7, color=colour)
+    top.set_xlim(0, 1)
+    top.set_ylim(0, 1)
+    top.set_ylabel("accuracy")
+    top.legend(fontsize=8, loc="upper left")
+    top.set_title(title or "reliability diagram (test part)", fontsize=9)
+    bottom.set_xlabel("confidence (top-class probability)")
+    bottom.set_ylabel("files")
     return _save(figure, path)

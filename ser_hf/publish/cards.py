@@ -57,25 +57,35 @@ def _split_description(split: str) -> str:
         "speaker": f"speaker-independent split {rest} (speakers dealt per corpus and gender)",
         "kfold": f"speaker-independent k-fold, fold spec {rest}",
         "loso": f"leave-one-speaker-out, fold spec {rest}",
+        "emobox": f"EmoBox's published fold_{int(rest) + 1 if rest.isdigit() else rest} (emo-box/EmoBox)",
         "corpus": f"cross-corpus: every file of {rest} is the test part, the other corpora train",
     }.get(kind, split)
 
 
+def _interval_cell(intervals: dict | None, key: str) -> str:
+    """``[low, high] %`` of one metric, or ``n/a`` (a run written before intervals were reported)."""
+    if not intervals or key not in intervals:
+        return "n/a"
+    low, high = intervals[key]
+    return f"[{100 * low:.2f}, {100 * high:.2f}] %"
+
+
 def _label_rows(label_set: str, corpora: list[str]) -> tuple[list[dict], str]:
     ls = get_label_set(label_set)
+    tables = {name: getattr(__import__(f"ser_hf.data.corpora.{name}", fromlist=["EMOTIONS"]), "EMOTIONS", {})
+              for name in corpora if name in CORPORA}  # each corpus's code -> canonical (own data: own_source_rows)
     rows = []
-    classes = ls.classes
-    for cls in classes:
+    for cls in ls.classes:
         codes = []
-        for name in (c for c in corpora if c in CORPORA):  # own data has no code table: see own_source_rows
-            module = __import__(f"ser_hf.data.corpora.{name}", fromlist=["EMOTIONS"])
-            table = getattr(module, "EMOTIONS", {})
-            mine = [code for code, emotion in table.items() if ls.map(emotion) == cls]
+        for name, table in tables.items():
+            mine = [code for code, emotion in table.items() if ls.map_row(emotion, name, code) == cls]
             if mine:
                 codes.append(f"{name}: {', '.join(mine)}")
         if codes:
             rows.append({"cls": cls, "codes": "; ".join(codes)})
-    dropped = ", ".join(e for e in CANONICAL if ls.map(e) is None)
+    kept = {emotion for name, table in tables.items() for code, emotion in table.items()
+            if ls.map_row(emotion, name, code) is not None}  # JL's secondary emotions: "other" kept by code
+    dropped = ", ".join(e for e in CANONICAL if ls.map(e) is None and e not in kept)
     return rows, dropped
 
 
@@ -205,9 +215,11 @@ def card_data(run_dir: Path, repo_id: str) -> tuple[ModelCardData, dict]:
                 metric_name=f"{name} (mean over {cv['folds']} folds)", metric_value=round(float(cv["mean"][key]), 4),
                 metric_config=metric.arguments.get("average"),
                 metric_args={"std": round(float(cv["std"][key]), 4), "folds": cv["folds"],
-                             "protocol": cv["protocol"]["description"]}))
+                             "protocol": cv["protocol"]["description"],
+                             **({"ci_95": [round(float(v), 4) for v in cv["ci"][key]]} if cv.get("ci") else {})}))
     per_corpus = metrics.get("per_group", {}).get("corpus", {})
     overall = "+".join(corpora) or "test"
+    test_ci = (results.get("intervals") or {}).get("ci", {})
     # The whole test split first (the card's headline numbers), then each corpus on its own.
     groups = {overall: metrics, **{c: v for c, v in per_corpus.items() if c != overall}}
     for corpus, scores in groups.items():
@@ -227,6 +239,9 @@ def card_data(run_dir: Path, repo_id: str) -> tuple[ModelCardData, dict]:
                     metric_name=_title(metric.display),
                     metric_value=round(float(scores[key]), 4),
                     metric_config=metric.arguments.get("average"),
+                    metric_args=({"ci_95": [round(float(v), 4) for v in test_ci[key]],
+                                  "ci_resampled": results["intervals"]["unit"] + "s"}
+                                 if corpus == overall and key in test_ci else None),
                 )
             )
     languages = sorted({CORPORA[c].language.split("+")[0] for c in corpora if c in CORPORA} | ({"zh"} if "esd" in corpora else set()))
@@ -333,6 +348,9 @@ def render_card(run_dir: str | Path, repo_id: str = "ser-hf/model", template: st
         training_summary=training_summary,
         recipe_yaml=yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True).strip(),
         cross_validation=results.get("cross_validation"),
+        intervals=results.get("intervals") or {},
+        calibration=results.get("calibration"),
+        interval=_interval_cell,
         cross_corpus=_cross_corpus(run_dir, results),
         citations=SEED_CITATIONS,
         corpus_citations=[c for c in citations if c],

@@ -16,6 +16,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
+from ser_hf import guards
 from ser_hf.data.audio import PreprocessConfig
 from ser_hf.data.balance import balance
 from ser_hf.data.corpora import CorpusRootError, load_corpora
@@ -76,16 +77,9 @@ def check_roots(recipe: Recipe, fold: Fold | None = None) -> dict[str, str | Non
     An output_dir that is, holds or lies inside a corpus root is refused: nothing is written under a corpus.
     """
     fold = fold or single_run(recipe)
-    corpora = fold_corpora(recipe, fold)
-    roots = recipe.data.corpus_roots(corpora)
-    # own data's folders are never written to either (a Hub dataset has none)
-    sources = {n: parse_source(n).folder for n in corpora if is_source(n)}
-    name = overlapping_root(fold.output_dir, {**roots, **sources})
-    if name:
-        raise RecipeError(
-            f"output_dir: {fold.output_dir} overlaps the {name} root {({**roots, **sources})[name]}; corpus folders "
-            "are never written to: choose an output_dir outside it"
-        )
+    roots = recipe.data.corpus_roots(fold_corpora(recipe, fold))
+    check_output_dir(recipe, roots, fold)
+    sources = own_folders(recipe, fold)
     gone = [n for n, folder in sources.items() if folder is not None and not folder.is_dir()]
     if gone:
         raise CorpusRootError("own data not found: " + "; ".join(f"{n} ({sources[n]} is not a folder)" for n in gone))
@@ -99,15 +93,37 @@ def check_roots(recipe: Recipe, fold: Fold | None = None) -> dict[str, str | Non
     return roots
 
 
+def check_output_dir(recipe: Recipe, roots: dict[str, str | None] | None = None, fold: Fold | None = None) -> None:
+    """An output_dir that is, holds or lies inside a corpus root is refused: nothing is written under a corpus."""
+    fold = fold or single_run(recipe)
+    if roots is None:
+        try:
+            roots = recipe.data.corpus_roots(fold_corpora(recipe, fold))
+        except RecipeError:  # no root given: the run stops on that, with its own message, before it reads anything
+            roots = {}
+    folders = {**roots, **own_folders(recipe, fold)}  # own data's folders are never written to either
+    name = overlapping_root(fold.output_dir, folders)
+    if name:
+        raise RecipeError(
+            f"output_dir: {fold.output_dir} overlaps the {name} root {folders[name]}; corpus folders are never "
+            "written to: choose an output_dir outside it"
+        )
+
+
+def own_folders(recipe: Recipe, fold: Fold | None = None) -> dict:
+    """The folder of each own-data source of the run's corpora (None for a Hub dataset, which has none)."""
+    corpora = fold_corpora(recipe, fold or single_run(recipe))
+    return {n: parse_source(n).folder for n in corpora if is_source(n)}
+
+
 def preparation_first(recipe: Recipe):
-    """The barrier around corpus preparation, for every method. ``prepare_on: shared`` lets the world's main
+    """The sync point around corpus preparation, for every method. ``prepare_on: shared`` lets the world's main
     process (node 0) prepare while all others wait, so nodes on one shared file system never write the same cache
     at once; ``node`` lets each node's main process prepare into its node-local cache ($SER_HF_CACHE on a local
-    disk) while the other processes of that node wait. One process alone: no barrier."""
-    from accelerate import PartialState  # the state TrainingArguments formed (gloo on CPU, NCCL on GPUs)
-
-    state = PartialState()
-    return state.local_main_process_first() if recipe.data.prepare_on == "node" else state.main_process_first()
+    disk) while the other processes of that node wait. Under train.py the others wait on the preparing process's
+    status file, for as long as it takes while it lives (:func:`ser_hf.guards.main_first`), not in a collective.
+    One process alone: no wait."""
+    return guards.main_first("corpus preparation", local=recipe.data.prepare_on == "node")
 
 
 def load_recipe_dataset(recipe: Recipe, fold: Fold | None = None) -> tuple[datasets.Dataset, list]:

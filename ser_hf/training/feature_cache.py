@@ -43,6 +43,8 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
+from ser_hf import guards
+from ser_hf.locks import owned_name
 from ser_hf.models.audio_encoders import feature_encoder_output
 from ser_hf.recipe import RecipeError
 from ser_hf.training.data import SAMPLING_RATE
@@ -167,7 +169,7 @@ def load_cache(folder: Path, key: str) -> FrozenFeatureCache | None:
 def build_cache(model: torch.nn.Module, collate: Callable[[list[dict]], dict], dataset, folder: Path, key: str,
                 device: torch.device, bf16: bool, batch_size: int = 16) -> FrozenFeatureCache:
     """Run the frozen CNN once over every row of ``dataset`` (a training view with ``audio`` bytes and ``duration``)
-    and write its output to ``folder``, complete or not at all (a ``.partial-<pid>`` folder renamed at the end).
+    and write its output to ``folder``, complete or not at all (a ``.partial-<host>-<pid>`` folder renamed at the end).
 
     ``collate`` is the uncached path's training collator without a crop: each clip through the feature extractor
     alone, zero-padded, with an attention mask; the padding-masked CNN then runs under the autocast the training steps
@@ -184,7 +186,7 @@ def build_cache(model: torch.nn.Module, collate: Callable[[list[dict]], dict], d
     order = np.argsort(-np.asarray(dataset["duration"], dtype=np.float64), kind="stable")
     n = len(dataset)
     offsets, frames, samples = (np.zeros(n, dtype=np.int64) for _ in range(3))
-    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
+    partial = folder.with_name(owned_name(folder.name))
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     position, channels = 0, None
@@ -286,7 +288,7 @@ def cached_training_part(recipe, args, model: torch.nn.Module, train_view, uncro
     accept_cached_features(model)
     folder = Path(args.output_dir) / CACHE_FOLDER
     key = cache_key(model, uncropped.feature_extractor, train_view, args.bf16)
-    with args.main_process_first(local=False, desc="frozen CNN feature cache"):
+    with guards.main_first("frozen CNN feature cache"):  # the others wait on a file, however long the build takes
         cache = load_cache(folder, key)
         if cache is None:
             cache = build_cache(model, uncropped, train_view, folder, key, args.device, args.bf16,

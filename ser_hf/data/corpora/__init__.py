@@ -192,9 +192,9 @@ def load_corpora(
     mapping = get_label_set(label_set)
     for part, report in zip(parts, reports):
         report.label_set = mapping.name
-        emotions = part["emotion"]
-        report.dropped_by_label = dict(Counter(e for e in emotions if mapping.map(e) is None))
-        report.classes = dict(sorted(Counter(mapping.map(e) for e in emotions if mapping.map(e) is not None).items()))
+        mapped = [mapping.map_row(e, report.corpus, r) for e, r in zip(part["emotion"], part["raw_label"])]
+        report.dropped_by_label = dict(Counter(e for e, m in zip(part["emotion"], mapped) if m is None))
+        report.classes = dict(sorted(Counter(m for m in mapped if m is not None).items()))
         report.speakers = len({s for s in part["speaker"] if not s.endswith(":")})  # NAME: = no speaker
         _log_report(report)
         if report.dropped_by_label:
