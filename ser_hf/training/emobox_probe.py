@@ -26,7 +26,6 @@ folded into its last layer) and scores the test files. The run folder gets ``emo
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import time
@@ -41,7 +40,7 @@ from ser_hf.evaluation.metrics import compute_classification_metrics
 from ser_hf.evaluation.results import save_predictions, write_results
 from ser_hf.features.extract import extract
 from ser_hf.recipe import Recipe
-from ser_hf.training.data import preparation_first, prepare_data
+from ser_hf.training.data import Fold, preparation_first, prepare_data
 from ser_hf.training.probe import build_encoder_extractor, extracted_parts
 
 logger = logging.getLogger(__name__)
@@ -144,13 +143,13 @@ def _train(train, y_train, validation, y_validation, num_labels, seed, settings)
                          "validation_accuracy": history}
 
 
-def run_emobox_probe(recipe: Recipe) -> dict | None:
+def run_emobox_probe(recipe: Recipe, fold: Fold) -> dict | None:
     """Extract frames (cached) -> EmoBox's head on 80 % of the training files, best epoch on 20 % -> temperature on
     those 20 % -> test metrics, run folder. None on processes other than the main one."""
-    out = Path(recipe.training.output_dir)
+    out = Path(fold.output_dir)
     extractor = build_encoder_extractor(recipe, layer=recipe.model.probe_layer)  # a bad model id stops before any audio
     with preparation_first(recipe):
-        data = prepare_data(dataclasses.replace(recipe, balance="none"))
+        data = prepare_data(recipe, fold, balanced=False)
     def frames(part: str) -> list[np.ndarray]:
         # EmoBox extracts one file at a time; HFEncoderExtractor gives each file the frames it has alone, in any batch
         emb = extract(data.splits[part], extractor, batch_size=recipe.training.per_device_eval_batch_size, pooling="frames",
@@ -184,7 +183,7 @@ def run_emobox_probe(recipe: Recipe) -> dict | None:
     run = {"method": "probe", "probe_head": "emobox", "encoder": encoder, "layer": recipe.model.probe_layer,
            "extract_seconds": extract_seconds, "fit_seconds": fit_seconds, "train_files": int(len(fit)),
            "validation_files": int(len(held)), "model": f"EmoBox head, {encoder} layer {recipe.model.probe_layer}"}
-    write_results(out, recipe, data, metrics, probs, y_test,
+    write_results(out, recipe, fold, data, metrics, probs, y_test,
                   {"method": "probe", "probe_head": "emobox", "emobox_training": {**EMOBOX_SETTINGS, **history},
                    "run": run, "calibration": calibration})
     save_predictions(out, {"probe": probs}, data.splits["test"], data.label_names)
