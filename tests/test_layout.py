@@ -165,3 +165,13 @@ def test_loading_a_finetuned_model_imports_no_baseline_machinery(tmp_path):
                   "print(sorted(k for k in ('sklearn', 'skops', 'opensmile', 'librosa', 'ser_hf.models.image_cnn', "
                   "'ser_hf.features.extract', 'ser_hf.classifiers.pipelines') if k in sys.modules))")
     assert loaded == "[]"
+
+
+def test_tests_mirror_the_package():
+    """Each folder of tests/ is the tests of the ser_hf package of its name; no test module is named after a
+    package that no longer exists (the baselines package went in 0.1)."""
+    tests = ROOT / "tests"
+    for folder in (p for p in tests.iterdir() if p.is_dir() and (p / "__init__.py").is_file()):
+        assert (PACKAGE / folder.name).is_dir(), f"tests/{folder.name}/ has no ser_hf/{folder.name}/ to test"
+    for path in tests.rglob("test_*.py"):
+        assert not path.stem.startswith("test_baselines"), f"{path}: the baselines package is gone"

@@ -12,7 +12,7 @@ What differs from training without the cache:
 
 * a clip no longer than ``max_train_seconds`` gets the frames the uncached path computes (the same per-clip
   normalisation and padding-masked CNN, in the same precision), float rounding aside: the same losses to tolerance
-  (``tests/test_feature_cache.py``);
+  (``tests/training/test_feature_cache.py``);
 * a longer clip is cropped in frames of its cached output instead of in samples: the crop starts on a frame boundary
   (the uncached path's random start, rounded down to a multiple of the CNN's total stride: 320 samples, 20 ms, for
   the base models) and has the frame count the uncached crop has. Its frames see no audio outside that crop (the

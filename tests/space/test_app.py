@@ -1,0 +1,231 @@
+"""The Gradio Space: predict functions called directly, the running app through gradio_client,
+and the page in a real headless Chromium (a screenshot is written)."""
+
+import importlib.util
+import shutil
+import socket
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def tiny_classifier(path: Path, labels: list[str], seed: int = 0) -> Path:
+    """A tiny random HuBERT classifier saved like a train.py output (config + weights + extractor)."""
+    import torch
+    from transformers import AutoModelForAudioClassification, HubertConfig, Wav2Vec2FeatureExtractor
+
+    torch.manual_seed(seed)
+    config = HubertConfig(
+        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+        conv_dim=(32,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, classifier_proj_size=16,
+        num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)},
+    )
+    AutoModelForAudioClassification.from_config(config).save_pretrained(path)
+    Wav2Vec2FeatureExtractor(sampling_rate=16000, do_normalize=True, return_attention_mask=True).save_pretrained(path)
+    return path
+
+
+SEVEN = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
+
+
+def load_app(name: str):
+    """space/app.py imported afresh under its own module name (its config is read at import time)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "space" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module", params=["shipped", "two_models"])
+def app(request, tmp_path_factory):
+    """The app with the shipped config.yaml (its one model, pointed at a tiny model: the default
+    ../outputs/quickstart exists only after `make quickstart`), and with two models sharing an encoder."""
+    models = tmp_path_factory.mktemp("space_models")
+    tiny_classifier(models / "a", SEVEN, seed=0)
+    mp = pytest.MonkeyPatch()
+    if request.param == "shipped":
+        shipped = yaml.safe_load((ROOT / "space" / "config.yaml").read_text())["models"]
+        assert len(shipped) == 1
+        mp.setenv("SER_HF_SPACE_MODELS", f"{next(iter(shipped))}={models / 'a'}")
+    else:
+        # Same encoder, another head: the app must run the encoder once for both.
+        shutil.copytree(models / "a", models / "b")
+        mp.setenv("SER_HF_SPACE_MODELS", f"hubert={models / 'a'};twin={models / 'b'}")
+    module = load_app(f"space_app_{request.param}")
+    mp.undo()
+    module.models()  # load while the fixture owns the process's attention
+    yield module
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    from ser_hf.data.synth import render_long_clip
+
+    d = tmp_path_factory.mktemp("clips")
+    wave, annotations = render_long_clip(["angry", "sad", "happy"], silence_between=2.0)
+    sf.write(d / "long.wav", wave, 16000)
+    sf.write(d / "mic.wav", wave[:6 * 16000], 16000)  # Chromium's fake microphone plays it (in a loop)
+    stereo = np.stack([wave[:32000], wave[:32000] * 0.5], axis=1)
+    sf.write(d / "stereo_44k.wav", np.asarray(__import__("soxr").resample(stereo, 16000, 44100)), 44100)
+    (d / "text.wav").write_text("this is not audio")
+    sf.write(d / "empty.wav", np.zeros(0, dtype=np.float32), 16000)
+    sf.write(d / "silent.wav", np.zeros(16000 * 2, dtype=np.float32), 16000)  # 2 s of digital silence
+    sf.write(d / "too_long.wav", np.zeros(16000 * 61, dtype=np.float32) + 0.1, 16000)
+    return d
+
+
+def test_models_load_and_share_one_encoder(app):
+    models = app.models()
+    if len(models.names) == 1:
+        assert models.names == list(yaml.safe_load((ROOT / "space" / "config.yaml").read_text())["models"])
+    else:
+        assert models.names == ["hubert", "twin"]
+        assert len(models.groups) == 1  # identical encoders: one pass serves both heads
+
+
+def test_predict_clip_odd_rate_and_channels(app, clips):
+    probs = app.predict_clip(str(clips / "stereo_44k.wav"))
+    assert len(probs) == len(app.models().names)
+    for p in probs:
+        assert set(p) == set(SEVEN) and sum(p.values()) == pytest.approx(1.0, abs=1e-5) and p == pytest.approx(probs[0])
+    four = app.predict_clip(str(clips / "stereo_44k.wav"), "real-time 4 classes (seed 003)")[0]
+    assert set(four) == {"anger_disgust", "fear_surprise", "happy", "sad"}
+    assert sum(four.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_file_tab_outputs_fit_its_components(app, clips):
+    """What the click handler returns is one value per output component, for one model as for several
+    (with one model the shipped Space used to return a list where its single gr.Label needs a dict)."""
+    out = app._clip_outputs(str(clips / "stereo_44k.wav"), "model's classes")
+    assert isinstance(out, tuple) and len(out) == len(app.models().names) + 1
+    assert all(isinstance(o, dict) for o in out[:-1]) and "ms" in out[-1]
+    for name in app.models().names:
+        assert f"`{name}`" in out[-1]
+
+
+def test_silent_clip_runs_no_model(app, clips, monkeypatch):
+    monkeypatch.setattr(app.models(), "predict", lambda w: pytest.fail("a model ran on silence"))
+    probs, times = app.predict_clip_timed(str(clips / "silent.wav"))
+    assert probs == [{"silence": 1.0}] * len(app.models().names) and not any(times.values())
+    assert "no model ran" in app._clip_outputs(str(clips / "silent.wav"), "model's classes")[-1]
+
+
+@pytest.mark.parametrize("name, message", [("text.wav", "not readable as audio"), ("empty.wav", "empty|no audio|too short"), ("too_long.wav", "longer than")])
+def test_bad_input_is_a_clear_gradio_error(app, clips, name, message):
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match=message) as caught:
+        app.predict_clip(str(clips / name))
+    text = str(caught.value)
+    assert "\n" not in text and name in text
+    assert str(clips) not in text and "/" not in text.split(".", 1)[0] and "libsndfile" not in text and "Error opening" not in text
+    with pytest.raises(gr.Error, match="No audio"):
+        app.predict_clip(None)
+
+
+def test_stream_marks_silence_without_running_a_model(app, clips, monkeypatch):
+    wave, _ = sf.read(clips / "long.wav", dtype="float32")
+    calls = []
+    real = app.models().predict
+    monkeypatch.setattr(app.models(), "predict", lambda w: calls.append(len(w)) or real(w))
+    state = None
+    for start in range(0, len(wave), 8000):  # 0.5-s microphone chunks, int16 at 16 kHz
+        chunk = (16000, (wave[start:start + 8000] * 32767).astype(np.int16))
+        state, current, table, latency, *labels = app.stream_step(chunk, state, overlap=0.0, smoothing="none")
+    first = app.models().names[0]
+    silent = table[first] == "silence"
+    assert list(silent) == [False, True, False, True, False, True]  # speech / 2-s gaps alternate
+    assert len(calls) == 3 and all(n == 32000 for n in calls)  # only the speech segments reached the model
+    assert (table.loc[~silent, f"{first} ms"] > 0).all() and (table.loc[~silent, f"{first} %"] > 0).all()
+    assert len(labels) == len(app.models().names)
+
+
+def test_stream_overlap_and_smoothing(app, clips):
+    wave, _ = sf.read(clips / "long.wav", dtype="float32")
+    state, current, table, latency, *labels = app.stream_step((16000, wave[:6 * 16000]), None, overlap=0.5, smoothing="ema")
+    assert list(table["start"]) == [0, 1, 2, 3, 4]  # 2-s windows every second
+    assert "%" in current and "ms" in latency
+    assert all(sum(l.values()) == pytest.approx(1.0, abs=1e-5) for l in labels)  # confidences shown in the live tab
+
+
+def test_smoother_keeps_a_label_through_one_odd_window():
+    from ser_hf.inference import ProbabilitySmoother
+
+    a, b = {"angry": 0.8, "sad": 0.2}, {"angry": 0.3, "sad": 0.7}
+    for method in ("ema", "majority"):
+        s = ProbabilitySmoother(method, alpha=0.5, window=3)
+        tops = [max(p, key=p.get) for p in (s.update(a), s.update(a), s.update(b), s.update(a))]
+        assert tops == ["angry"] * 4, method
+    raw = ProbabilitySmoother("none")
+    assert [max(p, key=p.get) for p in (raw.update(a), raw.update(b))] == ["angry", "sad"]
+    with pytest.raises(ValueError, match="smoothing method 'median'"):
+        ProbabilitySmoother("median")
+
+
+def test_long_clip_timeline_and_distribution(app, clips):
+    import matplotlib.figure
+
+    table, figure, distributions, summary = app.analyse_long_clip(str(clips / "long.wav"))
+    assert len(table) == 6 and list(table["start"]) == [0, 2, 4, 6, 8, 10]
+    assert isinstance(figure, matplotlib.figure.Figure) and len(figure.axes) == len(app.models().names)
+    assert list(distributions) == app.models().names
+    for d in distributions.values():  # over voiced segments only
+        assert "silence" not in d and sum(d.values()) == pytest.approx(1.0)
+    assert "3 silent" in summary and "3 voiced" in summary
+    out = app._long_outputs(str(clips / "long.wav"), "model's classes")
+    assert len(out) == 3 + len(app.models().names)
+
+
+def test_config_upload_cap_must_hold_the_longest_clip(app, tmp_path):
+    config = yaml.safe_load((ROOT / "space" / "config.yaml").read_text())
+    assert config["max_upload_mb"] >= app.upload_mb_needed(config["max_long_clip_seconds"])
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({**config, "max_upload_mb": 25}))
+    with pytest.raises(ValueError, match="max_upload_mb 25 is below the 117 MB that max_long_clip_seconds 600 needs"):
+        app.load_config(tmp_path / "config.yaml")
+    del config["silence_rms"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(ValueError, match="config.yaml: missing key.*silence_rms"):
+        app.load_config(tmp_path / "config.yaml")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def running_app(app):
+    port = _free_port()
+    demo = app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+def test_gradio_client_drives_the_running_app(running_app, app, clips):
+    from gradio_client import Client, handle_file
+
+    n = len(app.models().names)
+    client = Client(running_app, verbose=False)
+    result = client.predict(handle_file(str(clips / "stereo_44k.wav")), "model's classes", api_name="/predict_clip")
+    assert len(result) == n + 1 and result[0]["label"] in set(SEVEN) and "ms" in result[-1]
+    *_, summary = client.predict(handle_file(str(clips / "long.wav")), "model's classes", api_name="/analyse_long_clip")
+    assert "6 segments" in summary
+
+
+@pytest.mark.slow
+def test_real_browser_drives_every_tab(running_app, app, clips, request):
+    from tests.space.browser import drive_space
+
+    kind = request.node.callspec.params["app"]
+    seen = drive_space(running_app, app.models().names, set(SEVEN), clips, ARTIFACTS / f"space_{kind}")
+    assert "segments" in seen["long_summary"] and seen["live"]
+    assert (ARTIFACTS / f"space_{kind}" / "long_clip_tab.png").stat().st_size > 10_000
