@@ -5,6 +5,7 @@
     ser-hf push outputs/quickstart --repo-id ORG/NAME --dry-run                    # python -m ser_hf.publish push
     ser-hf push-dataset prepared/ravdess --repo-id ORG/NAME                        # python -m ser_hf.publish push-dataset
     ser-hf train --recipe quickstart                                               # python train.py (from a clone)
+    ser-hf predict recordings/ --model outputs/quickstart --out emotions.csv        # python -m ser_hf.predict
 
 Each subcommand hands its arguments unchanged to the module it names, which is imported only then: this
 file sits above every layer of the library and loads nothing heavy itself.
@@ -23,6 +24,7 @@ COMMANDS = {
     "push-dataset": "push a prepared DatasetDict to the Hub (python -m ser_hf.publish push-dataset)",
     "push-space": "assemble and push a Gradio Space serving Hub models (python -m ser_hf.publish push-space)",
     "export": "export a trained run to ONNX (python -m ser_hf.export onnx RUN_DIR)",
+    "predict": "label recordings with trained models: files, folders, manifests, long recordings (python -m ser_hf.predict)",
     "train": "train as a recipe says (python train.py; needs the repository: recipes/ and train.py)",
 }
 
@@ -56,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         from ser_hf.publish.hub import main as publish_main
 
         return publish_main([command, *rest])
+    if command == "predict":
+        from ser_hf.predict.cli import main as predict_main
+
+        return predict_main(rest)
     if command == "train":
         script = Path(__file__).resolve().parents[1] / "train.py"
         if not script.is_file():

@@ -113,13 +113,15 @@ def check_args(args, parser) -> None:
         parser.error(f"--{err}")  # "smoothing method 'x': choose one of ..." names the option
 
 
-def _distributed():
+def _distributed(device: str):
     """(rank, world size, accelerate state or None): several processes only under accelerate launch / torchrun."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return 0, 1, None
+    import torch
     from accelerate import PartialState
 
-    state = PartialState()
+    # gloo between CPU processes (PartialState() alone would see no GPU and stay one process)
+    state = PartialState(cpu=device == "cpu" or (device == "auto" and not torch.cuda.is_available()))
     return state.process_index, state.num_processes, state
 
 
@@ -175,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, ModelError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    rank, world, state = _distributed()
+    rank, world, state = _distributed(args.device)
     device = _device(args.device, state)
     if args.threads:
         import torch

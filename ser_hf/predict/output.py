@@ -179,10 +179,14 @@ def write_tables(paths: OutputPaths, columns: list[str], rows: list[dict], error
 
         tmp = paths.out.with_name(f".{paths.out.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
-        datasets.DatasetDict({
+        error_features = datasets.Features({c: datasets.Value("float64" if c == "duration" else "string")
+                                            for c in ERROR_COLUMNS})
+        splits = datasets.DatasetDict({
             "predictions": datasets.Dataset.from_pandas(table, preserve_index=False),
-            "errors": datasets.Dataset.from_pandas(error_table.astype({"duration": "float64"}), preserve_index=False),
-        }).save_to_disk(str(tmp))
+            "errors": datasets.Dataset.from_pandas(error_table, preserve_index=False, features=error_features),
+        })
+        # an empty split needs one shard named, or datasets 5 writes no Arrow file and cannot load it back
+        splits.save_to_disk(str(tmp), num_shards={k: 1 for k, v in splits.items() if len(v) == 0} or None)
         old = paths.out.with_name(f".{paths.out.name}.old-{os.getpid()}")
         if paths.out.exists():
             os.replace(paths.out, old)
