@@ -162,7 +162,7 @@ def main() -> None:
     parser.add_argument("--json", default=None, metavar="PATH", help="also write every figure to PATH as JSON")
     args = parser.parse_args()
 
-    from ser_hf.predict.options import DEFAULTS
+    from ser_hf.predict.options import DEFAULTS, resolve_precision
 
     work = Path(args.work or tempfile.mkdtemp(prefix="ser_hf_predict_bench_"))
     work.mkdir(parents=True, exist_ok=True)
@@ -189,8 +189,9 @@ def main() -> None:
         rows.append(("pipeline() loop", loop, None))
     device = ["--device", args.device]
     default = run_predict(run, clips, work / "default.csv", device, env)
-    rows.append((f"ser-hf predict (defaults: {DEFAULTS['precision']})", default, None))
-    other = "fast" if DEFAULTS["precision"] == "fp32" else "fp32"
+    chosen = resolve_precision(DEFAULTS["precision"], args.device)
+    rows.append((f"ser-hf predict (defaults: precision {DEFAULTS['precision']} = {chosen})", default, None))
+    other = "fast" if chosen == "fp32" else "fp32"
     alternative = run_predict(run, clips, work / f"{other}.csv", [*device, "--precision", other], env)
     rows.append((f"ser-hf predict --precision {other}", alternative, None))
     fp32, fast = (default, alternative) if other == "fast" else (alternative, default)

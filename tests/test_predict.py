@@ -451,7 +451,7 @@ def test_two_processes_under_accelerate_launch_write_the_single_process_table(tm
     manifest = tmp_path / "big.csv"
     pd.DataFrame({"path": [str(p) for p in clips] + [str(long_recording[0])],
                   "label": [LABELS[i % 7] for i in range(len(clips) + 1)]}).to_csv(manifest, index=False)
-    common = [manifest, "--model", model_dir, "--long-seconds", "10", "--no-progress"]
+    common = [manifest, "--model", model_dir, "--long-seconds", "10", "--no-progress", "--precision", "fp32"]
     single = subprocess.run([sys.executable, "-m", "ser_hf.predict", *map(str, common), "--out", str(tmp_path / "one")],
                             env=_env(), cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert single.returncode == 0, single.stderr[-3000:]

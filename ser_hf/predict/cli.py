@@ -22,7 +22,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from ser_hf.predict.options import (DEFAULTS, ERROR_KINDS, OUTPUT_FORMATS, PRECISIONS, SEGMENT_MODES, VAD_BACKENDS)
+from ser_hf.predict.options import (DEFAULTS, ERROR_KINDS, OUTPUT_FORMATS, PRECISIONS, SEGMENT_MODES, VAD_BACKENDS,
+                                    resolve_precision, resolve_streams)
 
 logger = logging.getLogger("ser_hf.predict")
 
@@ -69,11 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-seconds", type=float, default=d["batch_seconds"],
                    help="at most this much padded audio (s) per forward pass")
     p.add_argument("--workers", type=int, default=d["workers"], help="decoding processes beside the model (0: decode inline)")
+    p.add_argument("--streams", default=d["streams"], help="model replicas running batches at once, the threads "
+                   "shared among them (auto: 2 on a CPU, 1 on a GPU; on CPU, one thread per stream keeps cores busy "
+                   "where intra-op threads wait on each other)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (under accelerate launch: each "
                    "process's own GPU)")
     p.add_argument("--precision", choices=PRECISIONS, default=d["precision"],
-                   help="fp32: what pipeline('audio-classification') computes; fast: int8 Linear + bf16 CNN on CPU, "
-                        "bf16 autocast on a GPU")
+                   help="fp32: what pipeline('audio-classification') computes, label for label; fast: int8 Linear + "
+                        "bf16 CNN on CPU, bf16 autocast on a GPU; auto: fast on CPU, fp32 on a GPU")
     p.add_argument("--threads", type=int, default=None, help="torch / onnxruntime threads (default: theirs)")
     p.add_argument("--plots", default=None, metavar="DIR", help="a timeline PNG per segmented recording")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -93,6 +97,8 @@ def check_args(args, parser) -> None:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.workers < 0:
         parser.error(f"--workers must be >= 0, got {args.workers}")
+    if args.streams != "auto" and (not args.streams.isdigit() or int(args.streams) < 1):
+        parser.error(f"--streams must be auto or a whole number >= 1, got {args.streams!r}")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
     if args.min_seconds >= args.max_seconds:
@@ -179,12 +185,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rank, world, state = _distributed(args.device)
     device = _device(args.device, state)
-    if args.threads:
-        import torch
+    import torch
 
-        torch.set_num_threads(args.threads)
+    # torch's threads: the CPUs this process may use, or OMP_NUM_THREADS (1 per process under torchrun)
+    streams = resolve_streams(args.streams, device, args.threads or torch.get_num_threads())
+    threads = max(1, (args.threads or torch.get_num_threads()) // streams) if device == "cpu" else args.threads
+    if threads:
+        torch.set_num_threads(threads)
+    precision = resolve_precision(args.precision, device)
     try:
-        predictor = Predictor(specs, device, args.precision, args.label_view, args.batch_size, args.threads)
+        predictor = Predictor(specs, device, precision, args.label_view, args.batch_size, threads)
     except ModelError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -193,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                         min_seconds=args.min_seconds, max_seconds=args.max_seconds, smoothing=args.smoothing,
                         smoothing_alpha=args.smoothing_alpha, smoothing_window=args.smoothing_window,
                         batch_size=args.batch_size, batch_seconds=args.batch_seconds, workers=args.workers,
-                        plots=args.plots)
+                        streams=streams, plots=args.plots)
     columns = RowBuilder(predictor.names, predictor.classes, settings).columns
     if rank == 0:
         try:
@@ -224,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - loaded
     summary = {
         "models": predictor.sources, "classes": predictor.classes, "label_view": args.label_view,
-        "device": device, "precision": args.precision, "processes": world, "settings": asdict(settings),
+        "device": device, "precision": precision, "processes": world, "threads_per_stream": threads,
+        "settings": asdict(settings),
         "padded_batches": predictor.padded_batches,
         "this_launch": {"inputs_skipped": len(done), "files": sum(c["files"] for c in launch),
                         "errors": sum(c["errors"] for c in launch), "audio_seconds": round(processed, 3),

@@ -181,33 +181,42 @@ class Predictor:
         self.sources = {s.name: s.source for s in specs}
         self.device, self.precision, self.batch_size = device, precision, batch_size
         self.units: list[_Unit] = []
+        self._loaded = []  # float32 models as loaded; the streams' models are prepared from them
         torch_specs = [s for s in specs if s.onnx is None]
         if torch_specs:
             from ser_hf.inference import EmotionModels, load_model
-            from ser_hf.models.audio_encoders import mask_padding_in_feature_encoder
 
-            fast_cpu = precision == "fast" and device == "cpu"
-            loaded = []
             for spec in torch_specs:
                 try:
-                    model = load_model(spec.name, spec.source, device, fast=fast_cpu)
+                    self._loaded.append(load_model(spec.name, spec.source, device))
                 except OSError as err:
                     raise ModelError(str(err)) from None
-                exact = model.model.config.model_type in PADDING_EXACT_TYPES
-                # group-norm CNNs ignore batch padding with this hook; layer-norm CNNs need nothing
-                exact = (mask_padding_in_feature_encoder(model.model) or model.model.config.feat_extract_norm == "layer") \
-                    if exact else False
-                model.paddable = exact
-                loaded.append(model)
-            for group in EmotionModels(loaded, device, fast_cpu).groups.values():
-                self.units.append(_Unit([m.name for m in group], group[0].extractor,
-                                        all(m.paddable for m in group), torch_models=[m.model for m in group]))
+            for group in EmotionModels(self._loaded, device).groups.values():
+                models = [self._prepare(m.model) for m in group]
+                self.units.append(_Unit([m.name for m in group], group[0].extractor, all(p for _, p in models),
+                                        torch_models=[m for m, _ in models]))
         for spec in specs:
             if spec.onnx is not None:
                 model = _OnnxModel(spec, threads)
                 self.units.append(_Unit([spec.name], model.extractor, False, onnx=model))
         order = {n: i for i, n in enumerate(self.names)}
         self.units.sort(key=lambda u: order[u.names[0]])
+
+    def _prepare(self, model) -> tuple[object, bool]:
+        """A model ready to run: the CPU fast path where asked, the padding-aware group norm installed; and whether
+        its padded batches are exact. Each stream gets its own (the fast path's CNN wrapper and the group norm's
+        frame counts belong to one model object)."""
+        import copy
+
+        from ser_hf.inference import cpu_fast_path
+        from ser_hf.models.audio_encoders import mask_padding_in_feature_encoder
+
+        model = copy.deepcopy(model)
+        if self.precision == "fast" and self.device == "cpu":
+            model = cpu_fast_path(model)
+        exact = model.config.model_type in PADDING_EXACT_TYPES and (
+            mask_padding_in_feature_encoder(model) or model.config.feat_extract_norm == "layer")
+        return model, exact
 
     def _run(self, unit: _Unit, batch: dict) -> list[np.ndarray]:
         if unit.onnx is not None:
@@ -263,6 +272,19 @@ class Predictor:
                 total = p.sum(axis=1, keepdims=True)
                 out[name] = np.divide(p, total, out=np.zeros_like(p), where=total > 0)
         return {n: out[n] for n in self.names}
+
+    def replica(self) -> "Predictor":
+        """A copy with PyTorch models of its own (ONNX sessions shared), for one more concurrent stream: a forward
+        pass keeps per-batch state in its modules (the padding-aware group norm's frame counts)."""
+        import copy
+
+        clone = copy.copy(self)
+        clone.units = [copy.copy(u) for u in self.units]
+        by_name = {m.name: m.model for m in self._loaded}
+        for unit in clone.units:
+            if unit.torch_models is not None:
+                unit.torch_models = [self._prepare(by_name[name])[0] for name in unit.names]
+        return clone
 
     @property
     def padded_batches(self) -> bool:

@@ -18,8 +18,9 @@ SEGMENT_MODES: dict[str, str] = {
 # onnxruntime); energy: frames whose RMS reaches --silence-rms, the Space's gate at 30-ms resolution.
 VAD_BACKENDS: tuple[str, ...] = ("auto", "silero", "energy")
 # --precision: fp32 is what pipeline("audio-classification") computes; fast is ser_hf.inference.cpu_fast_path on
-# CPU (int8 Linear layers, bf16 CNN) and bf16 autocast on a GPU.
-PRECISIONS: tuple[str, ...] = ("fp32", "fast")
+# CPU (int8 Linear layers, bf16 CNN) and bf16 autocast on a GPU; auto is fast on CPU (benchmarks/predict.py: the same
+# label as fp32 on every clip measured, several times the speed) and fp32 on a GPU (not measured yet).
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "fast")
 # --out: the format by the extension; anything without one of these is a `datasets` folder (save_to_disk).
 OUTPUT_FORMATS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
 DATASET_FOLDER = "datasets"
@@ -38,7 +39,8 @@ DEFAULTS = dict(
     batch_size=8,  # clips per forward pass; a batch also stays under batch_seconds of padded audio
     batch_seconds=64.0,
     workers=1,  # decoding processes beside the model
-    precision="fp32",
+    streams="auto",  # model replicas run concurrently, each on threads // streams threads: auto = 2 on CPU, 1 on a GPU
+    precision="auto",
     long_seconds=30.0,  # longer recordings are segmented
     window=2.0,  # seed 003's 2-s segments
     hop=1.0,
@@ -77,3 +79,17 @@ def model_columns(model: str, labels: list[str], several: bool) -> dict[str, lis
     tag = f":{model}" if several else ""
     return {"label": [f"label{tag}"], "confidence": [f"confidence{tag}"],
             "prob": [f"prob{tag}:{c}" for c in labels], "share": [f"share{tag}:{c}" for c in labels]}
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """``auto`` -> ``fast`` on CPU, ``fp32`` elsewhere."""
+    if precision != "auto":
+        return precision
+    return "fast" if device == "cpu" else "fp32"
+
+
+def resolve_streams(streams: str | int, device: str, cpus: int) -> int:
+    """``auto`` -> two concurrent single-threaded model streams on a CPU with at least two cores, else one."""
+    if streams != "auto":
+        return int(streams)
+    return 2 if device == "cpu" and cpus >= 2 else 1

@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +47,7 @@ class Settings:
     batch_size: int = 8
     batch_seconds: float = 64.0
     workers: int = 1
+    streams: int = 1
     plots: str | None = None
 
 
@@ -211,7 +214,21 @@ def _union_seconds(spans: list[tuple[float, float]]) -> float:
     return total
 
 
-def plot_file(rows: list[dict], names: list[str], builder: RowBuilder, folder: str, key: str) -> None:
+def plot_names(items: list[Item]) -> dict[str, str]:
+    """A PNG name per input: its file name, with a hash of its path where two inputs share a file name."""
+    import hashlib
+    from collections import Counter
+
+    def clean(text: str) -> str:
+        return "".join(c if c.isalnum() or c in "._-" else "_" for c in text)
+
+    counts = Counter(Path(it.key).name for it in items)
+    return {it.key: clean(Path(it.key).name) + ("" if counts[Path(it.key).name] == 1 else
+                                                "-" + hashlib.sha1(it.key.encode()).hexdigest()[:8]) + ".png"
+            for it in items}
+
+
+def plot_file(rows: list[dict], names: list[str], builder: RowBuilder, path: Path, key: str) -> None:
     from ser_hf.evaluation.plots import plot_timeline
 
     segments = [r for r in rows if r["kind"] != "file"]
@@ -220,9 +237,7 @@ def plot_file(rows: list[dict], names: list[str], builder: RowBuilder, folder: s
     spans = [(r["start"], r["end"]) for r in segments]
     labels = {n: [r[builder.cols[n]["label"][0]] for r in segments] for n in names}
     conf = {n: [r.get(builder.cols[n]["confidence"][0]) for r in segments] for n in names}
-    stem = Path(key).name if not key.startswith("#") else key
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in stem)
-    plot_timeline(spans, labels, conf, Path(folder) / f"{safe}.png", title=key)
+    plot_timeline(spans, labels, conf, path, title=key)
 
 
 def predict_process(inputs: Inputs, predictor, settings: Settings, journal: Journal, done: set[str], rank: int = 0,
@@ -238,6 +253,7 @@ def predict_process(inputs: Inputs, predictor, settings: Settings, journal: Jour
     mine = [it for it in inputs.items if it.index % world == rank and it.key not in done]
     mine.sort(key=lambda it: (it.seconds_hint, it.index))
     builder = RowBuilder(predictor.names, predictor.classes, settings)
+    pngs = plot_names(inputs.items) if settings.plots else {}
     started = time.perf_counter()
     counts = {"files": 0, "errors": 0, "audio_seconds": 0.0, "seconds": 0.0, "inputs": len(mine)}
     if not mine:
@@ -251,7 +267,11 @@ def predict_process(inputs: Inputs, predictor, settings: Settings, journal: Jour
     pool: list[tuple[int, _InFlight, int, np.ndarray]] = []  # (samples, state, piece number, samples)
     finished: list[dict] = []
     budget = settings.batch_seconds * SR
-    pool_target = 4 * settings.batch_size
+    streams = [predictor] + [predictor.replica() for _ in range(settings.streams - 1)]
+    free = deque(streams)
+    executor = ThreadPoolExecutor(len(streams), thread_name_prefix="predict-stream") if len(streams) > 1 else None
+    in_flight: deque = deque()  # (future, batch) in submission order
+    pool_target = 4 * settings.batch_size * len(streams)
 
     def finish(state: _InFlight) -> None:
         rec = state.record
@@ -266,7 +286,7 @@ def predict_process(inputs: Inputs, predictor, settings: Settings, journal: Jour
             counts["files"] += 1
             counts["audio_seconds"] += rec["duration"]
             if settings.plots and rec["segmented"]:
-                plot_file(rows, predictor.names, builder, settings.plots, rec["key"])
+                plot_file(rows, predictor.names, builder, Path(settings.plots) / pngs[rec["key"]], rec["key"])
 
     def flush_finished() -> None:
         if finished:
@@ -276,19 +296,37 @@ def predict_process(inputs: Inputs, predictor, settings: Settings, journal: Jour
             bar.set_postfix_str(f"{counts['files'] / elapsed:.2f} files/s, {counts['audio_seconds'] / elapsed:.1f} audio-s/s")
             finished.clear()
 
-    def run_batch() -> None:
-        pool.sort(key=lambda entry: entry[0])
-        take = 0
-        while take < len(pool) and take < settings.batch_size and (take + 1) * pool[take][0] <= max(budget, pool[0][0]):
-            take += 1
-        batch, pool[:] = pool[:take], pool[take:]
-        probs = predictor.probabilities([entry[3] for entry in batch])
+    def collect() -> None:
+        """The oldest batch in flight: its probabilities into its inputs, finished inputs out."""
+        future, batch, stream = in_flight.popleft()
+        probs = future.result()
+        free.append(stream)
         for row, (_, state, piece, _) in enumerate(batch):
             for name in predictor.names:
                 state.probs[name][piece] = probs[name][row]
             state.missing -= 1
             if state.missing == 0:
                 finish(state)
+
+    def run_batch() -> None:
+        """Take the shortest waiting clips (batch_size, batch_seconds of padded audio) to a free stream."""
+        pool.sort(key=lambda entry: entry[0])
+        take = 0
+        while take < len(pool) and take < settings.batch_size and (take + 1) * pool[take][0] <= max(budget, pool[0][0]):
+            take += 1
+        batch, pool[:] = pool[:take], pool[take:]
+        if not free:
+            collect()
+        stream = free.popleft()
+        waves = [entry[3] for entry in batch]
+        if executor is None:
+            future: Future = Future()
+            future.set_result(stream.probabilities(waves))
+        else:
+            future = executor.submit(stream.probabilities, waves)
+        in_flight.append((future, batch, stream))
+        while in_flight and in_flight[0][0].done():
+            collect()
 
     with torch.inference_mode():
         for record in loader:
@@ -310,7 +348,12 @@ def predict_process(inputs: Inputs, predictor, settings: Settings, journal: Jour
         while pool:
             run_batch()
             flush_finished()
+        while in_flight:
+            collect()
+            flush_finished()
         flush_finished()
+    if executor is not None:
+        executor.shutdown()
     bar.close()
     counts["seconds"] = time.perf_counter() - started
     return counts
