@@ -315,7 +315,7 @@ def test_an_onnx_export_runs_in_onnxruntime_beside_pytorch(tmp_path, model_dir, 
     shutil.copytree(model_dir, run)
     export_run(run)
     out = tmp_path / "onnx.csv"
-    assert _run(*clips[:6], "--model", run, "--model", run / "onnx", "--out", out) == 0
+    assert _run(*clips[:6], "--model", run, "--model", run / "onnx", "--out", out, "--precision", "fp32") == 0
     table = pd.read_csv(out)
     assert list(table["label:run"]) == list(table["label:run-onnx"])
     np.testing.assert_allclose(table[[f"prob:run:{c}" for c in LABELS]].to_numpy(),
