@@ -476,3 +476,17 @@ def test_ser_hf_predict_is_a_subcommand(tmp_path, model_dir, clips):
     assert ser_hf_main(["predict", str(clips[2]), "--model", str(model_dir), "--out", str(tmp_path / "o.jsonl"),
                         "--no-progress"]) == 0
     assert len(pd.read_json(tmp_path / "o.jsonl", lines=True)) == 1
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_its_gpu_batch_size_sweep_on_cpu_at_tiny_size(tmp_path):
+    """benchmarks/predict.py as a GPU session runs it (--batch-sizes), on CPU with a tiny model and four clips."""
+    out = tmp_path / "bench.json"
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "predict.py"), "--tiny", "--clips", "4",
+                          "--max-seconds", "2", "--batch-sizes", "1,2", "--device", "cpu", "--json", str(out)],
+                         env=_env(), cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert [r["batch_size"] for r in result["batch_sizes"]] == [1, 2]
+    assert all(r["audio_s_per_s"] > 0 and 0 <= r["agreement_with_default"] <= 1 for r in result["batch_sizes"])
+    assert result["agreement"]["fp32_vs_loop"] == 1.0
