@@ -50,7 +50,7 @@ from ser_hf.training import (  # noqa: E402
 
 GFLOP_PER_AUDIO_SECOND_HUBERT_BASE = 31.7
 # Dense bf16 peaks (no sparsity), from the vendors' data sheets.
-PEAK_BF16_TFLOPS = {"H100 PCIe": 756.0, "H100 NVL": 835.0, "H100": 989.4, "H200": 989.4, "A100": 312.0,
+PEAK_BF16_TFLOPS = {"H100 PCIe": 756.0, "H100 NVL": 835.0, "H100": 989.4, "H200 NVL": 835.0, "H200": 989.4, "A100": 312.0,
                     "L40S": 362.0, "A10": 125.0, "L4": 121.0}
 
 

@@ -40,6 +40,21 @@ def clip_inputs(extractor, wave: np.ndarray) -> dict[str, torch.Tensor]:
     return dict(extractor(wave, sampling_rate=SAMPLING_RATE, return_tensors="pt"))
 
 
+def pad_waveform_inputs(inputs: list[dict[str, torch.Tensor]], multiple: int = 1) -> dict[str, torch.Tensor]:
+    """Per-clip ``input_values`` (1, n) (each normalised alone by :func:`clip_inputs`) zero-padded into one
+    (batch, width) tensor, ``width`` the longest clip rounded up to ``multiple`` samples, with an attention mask over
+    each clip's real samples. With :func:`ser_hf.models.audio_encoders.mask_padding_in_feature_encoder` installed,
+    a wav2vec2-family model gives every clip of such a batch its unpadded outputs (to float tolerance)."""
+    lengths = [item["input_values"].shape[-1] for item in inputs]
+    width = -(-max(lengths) // multiple) * multiple
+    values = torch.zeros(len(inputs), width, dtype=inputs[0]["input_values"].dtype)
+    mask = torch.zeros(len(inputs), width, dtype=torch.long)
+    for i, (item, n) in enumerate(zip(inputs, lengths)):
+        values[i, :n] = item["input_values"][0]
+        mask[i, :n] = 1
+    return {"input_values": values, "attention_mask": mask}
+
+
 def _shape_key(inputs: dict[str, torch.Tensor]) -> tuple:
     return tuple((k, tuple(v.shape), v.dtype) for k, v in sorted(inputs.items()))
 
@@ -60,14 +75,19 @@ def equal_shape_batches(inputs: list[dict[str, torch.Tensor]], batch_size: int) 
 
 
 def model_logits(model: torch.nn.Module, batch: dict[str, torch.Tensor], device=None) -> torch.Tensor:
-    """One forward pass in float32 (the pipeline's precision), autocast off whatever the caller set.
+    """One forward pass in float32 (the pipeline's precision), autocast off whatever the caller set; a model whose
+    weights were cast to bf16 (DeepSpeed's bf16 mode) gets its inputs in bf16, the only way it runs.
 
     A model that accelerate prepared for mixed precision has its ``forward`` replaced by one that enters autocast
     itself (``Accelerator.prepare_model`` keeps the original as ``_original_forward``): that one runs here, through
     ``__call__`` so the model's hooks still run.
     """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    batch = {k: v.to(device) for k, v in batch.items()}
+    parameter = next(model.parameters())
+    device = torch.device(device) if device is not None else parameter.device
+    # A model whose weights are bf16 (DeepSpeed's bf16 mode casts the module itself) takes inputs of that dtype.
+    dtype = parameter.dtype if parameter.dtype in (torch.bfloat16, torch.float16) else None
+    batch = {k: v.to(device, dtype=dtype if dtype is not None and v.is_floating_point() else None)
+             for k, v in batch.items()}
     original = model.__dict__.get("_original_forward")
     wrapped = model.__dict__.get("forward")
     if original is not None:

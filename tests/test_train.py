@@ -117,6 +117,25 @@ def test_a_padded_training_batch_gives_every_clip_its_unpadded_logits(model_type
         assert [scores[name] for name in LABELS] == pytest.approx(expected.tolist(), abs=1e-5), (model_type, i)
 
 
+def test_a_model_cast_to_bf16_runs_padded_batches_and_evaluation():
+    """DeepSpeed's bf16 mode (and FSDP2's mixed-precision policy) casts the model itself, with no autocast: the
+    padding-masked group norm hands on bf16, and evaluation's float32 inputs are cast to the model's dtype."""
+    from ser_hf.inference import model_logits
+
+    model, extractor = build_model(LABELS, tiny_model="hubert")
+    model.eval()
+    batch = AudioCollator(extractor, max_seconds=3.0)([wav_row(1.7, 0, 180.0), wav_row(0.45, 1, 300.0)])
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    with torch.no_grad():
+        reference = model(**inputs).logits
+        model.to(torch.bfloat16)
+        cast = model(**{k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in inputs.items()}).logits
+        evaluated = model_logits(model, inputs)
+    tolerance = 0.05 * float(reference.abs().max())
+    assert cast.dtype == torch.bfloat16 and torch.allclose(cast.float(), reference, atol=tolerance)
+    assert evaluated.dtype == torch.float32 and torch.allclose(evaluated, reference, atol=tolerance)
+
+
 def test_inference_collator_keeps_clips_whole_and_stacks_only_equal_shapes():
     _, extractor = build_model(LABELS, tiny_model="hubert")
     rows = [wav_row(3.0, 0), wav_row(0.7, 1), wav_row(3.0, 2, 330.0)]

@@ -136,7 +136,9 @@ class PaddingMaskedGroupNorm(torch.nn.GroupNorm):
         for i, n in enumerate(lengths.clamp(min=1, max=hidden.shape[-1]).tolist()):
             out[i, :, :n] = torch.nn.functional.group_norm(hidden[i : i + 1, :, :n].float(), self.num_groups, weight,
                                                            bias, self.eps)[0]
-        return out
+        # Under autocast group_norm gives float32 (the next convolution casts it back); without autocast (a model cast
+        # to bf16 by DeepSpeed, FSDP2's mixed-precision policy) the stock layer keeps the input's dtype, and so must this.
+        return out if torch.is_autocast_enabled(hidden.device.type) else out.to(hidden.dtype)
 
 
 def _record_frame_lengths(norm_path: str, conv_path: str, model, args, kwargs) -> None:
@@ -153,17 +155,38 @@ def _record_frame_lengths(norm_path: str, conv_path: str, model, args, kwargs) -
 def mask_padding_in_feature_encoder(model: PreTrainedModel) -> bool:
     """Make a group-norm CNN feature encoder ignore batch padding (:class:`PaddingMaskedGroupNorm`); True if it
     has one. Layer-norm CNNs (wav2vec2-large-lv60, data2vec-audio) normalise each frame alone and need nothing."""
-    base = getattr(model, model.base_model_prefix, None)
+    base_name = model.base_model_prefix if hasattr(model, model.base_model_prefix) else ""  # a bare encoder is its own base
+    base = model.get_submodule(base_name)
     layers = getattr(getattr(base, "feature_extractor", None), "conv_layers", None)
     norm = getattr(layers[0], "layer_norm", None) if layers else None
     if not isinstance(norm, torch.nn.GroupNorm) or norm.num_groups != norm.num_channels:
         return False
+    if isinstance(norm, PaddingMaskedGroupNorm):
+        return True  # installed already
     norm.__class__ = PaddingMaskedGroupNorm  # same parameters, same state dict: save_pretrained is unchanged
-    prefix = f"{model.base_model_prefix}.feature_extractor.conv_layers.0"
+    prefix = ".".join(filter(None, (base_name, "feature_extractor.conv_layers.0")))
     # a partial of paths, not a closure over modules: deep copies of the model keep pointing at their own layers
     model.register_forward_pre_hook(functools.partial(_record_frame_lengths, f"{prefix}.layer_norm", f"{prefix}.conv"),
                                     with_kwargs=True)
     return True
+
+
+def feature_encoder_output(model: PreTrainedModel, input_values: torch.Tensor,
+                           attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The CNN feature encoder's output (batch, channels, frames) for a zero-padded batch of clips, each clip's frames
+    as that clip alone gives them: a :class:`PaddingMaskedGroupNorm` is told the batch's frame counts, as the model's
+    own forward hook tells it (that hook runs on the whole model's forward, not on the encoder's)."""
+    prefix = f"{model.base_model_prefix}.feature_extractor.conv_layers.0"
+    encoder = model.get_submodule(f"{model.base_model_prefix}.feature_extractor")
+    norm = getattr(encoder.conv_layers[0], "layer_norm", None)
+    masked = isinstance(norm, PaddingMaskedGroupNorm)
+    if masked:
+        _record_frame_lengths(f"{prefix}.layer_norm", f"{prefix}.conv", model, (), {"attention_mask": attention_mask})
+    try:
+        return encoder(input_values)
+    finally:
+        if masked:
+            norm.frame_lengths = None
 
 
 def freeze_feature_encoder(model: PreTrainedModel) -> bool:

@@ -236,23 +236,17 @@ class Predictor:
     def _unit_logits(self, unit: _Unit, waves: list[np.ndarray]) -> list[np.ndarray]:
         import torch
 
-        from ser_hf.inference import clip_inputs, equal_shape_batches
+        from ser_hf.inference import clip_inputs, equal_shape_batches, pad_waveform_inputs
 
         inputs = [clip_inputs(unit.extractor, w) for w in waves]
         results = [np.empty((len(waves), 0), np.float32) for _ in unit.names]
         key = "input_values"
         if unit.paddable and all(set(x) <= {key, "attention_mask"} and x[key].ndim == 2 for x in inputs):
-            lengths = [x[key].shape[1] for x in inputs]
-            longest = max(lengths)
-            if min(lengths) == longest:
-                batch = {k: torch.cat([x[k] for x in inputs]) for k in inputs[0]}
-            else:  # zero padding and an attention mask: exact for these models (see the module docstring)
-                values = torch.zeros((len(inputs), longest), dtype=inputs[0][key].dtype)
-                mask = torch.zeros((len(inputs), longest), dtype=torch.long)
-                for i, x in enumerate(inputs):
-                    values[i, : lengths[i]] = x[key][0]
-                    mask[i, : lengths[i]] = 1
-                batch = {key: values, "attention_mask": mask}
+            lengths = {x[key].shape[1] for x in inputs}
+            # zero padding and an attention mask: exact for these models (see the module docstring); clips of one
+            # length go as the pipeline runs them, without a mask
+            batch = {k: torch.cat([x[k] for x in inputs]) for k in inputs[0]} if len(lengths) == 1 \
+                else pad_waveform_inputs(inputs)
             return self._run(unit, batch)
         for rows, batch in equal_shape_batches(inputs, self.batch_size):
             for r, logits in enumerate(self._run(unit, batch)):

@@ -6,6 +6,8 @@ command line, the runner, the writers, the README table and the tests read them 
 
 from __future__ import annotations
 
+from ser_hf.data.sources import AUDIO_EXTENSIONS, MANIFEST_FORMATS, SOURCE_COLUMNS  # noqa: F401  (re-exported)
+
 # --segments: how a recording longer than --long-seconds is cut.
 SEGMENT_MODES: dict[str, str] = {
     "windows": "fixed windows (--window seconds, a new one every --hop seconds); windows below --silence-rms are "
@@ -25,14 +27,10 @@ PRECISIONS: tuple[str, ...] = ("auto", "fp32", "fast")
 OUTPUT_FORMATS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
 DATASET_FOLDER = "datasets"
 
-# Inputs. Kept small and self-contained; the own-data sources (ser_hf.data.sources on branch issue-21-own-data) name
-# the same extensions and columns, and the two are to be read from one place once both are on main.
-MANIFEST_FORMATS: dict[str, str] = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl",
-                                    ".parquet": "parquet"}
-AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".mp3", ".ogg", ".opus", ".oga", ".m4a", ".aac", ".aif", ".aiff",
-                              ".aifc", ".au", ".caf", ".w64", ".rf64", ".webm", ".wma"})
-PATH_COLUMNS: tuple[str, ...] = ("path", "file_name", "filename", "file", "filepath", "audio_path", "wav")
-LABEL_COLUMNS: tuple[str, ...] = ("emotion", "label", "labels", "class", "category")
+# Inputs: the extensions and column names of one's own data (ser_hf.data.sources, standard library only), read from
+# there so a manifest means the same to `ser-hf prepare --corpus manifest:FILE` and to `ser-hf predict FILE`.
+PATH_COLUMNS: tuple[str, ...] = SOURCE_COLUMNS["path"]
+LABEL_COLUMNS: tuple[str, ...] = SOURCE_COLUMNS["label"]
 
 # Defaults (benchmarks/predict.py measured them on 2 CPU cores; see the README's "Label your recordings").
 DEFAULTS = dict(

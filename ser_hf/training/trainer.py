@@ -40,11 +40,13 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, Traini
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 from transformers.trainer_utils import PredictionOutput, get_last_checkpoint
 
+from ser_hf import guards
 from ser_hf.data.audio import decode_wav_bytes
 from ser_hf.data.balance import class_weights
 from ser_hf.evaluation.metrics import make_compute_metrics
 from ser_hf.hardware import cpu_has_bf16
-from ser_hf.inference import clip_inputs, equal_shape_batches, model_logits
+from ser_hf.inference import clip_inputs, equal_shape_batches, model_logits, pad_waveform_inputs
+from ser_hf.locks import storage_guard
 from ser_hf.recipe import Recipe
 from ser_hf.training.data import SAMPLING_RATE, PreparedData, model_view
 
@@ -70,19 +72,6 @@ def decode_row(row: dict) -> np.ndarray:
     if sr != SAMPLING_RATE:
         raise ValueError(f"{row['audio'].get('path')}: {sr} Hz audio in a 16-kHz dataset")
     return wave
-
-
-def pad_waveform_inputs(inputs: list[dict[str, torch.Tensor]], multiple: int = 1) -> dict[str, torch.Tensor]:
-    """Per-clip ``input_values`` (1, n) zero-padded into one (batch, width) tensor, ``width`` the longest clip
-    rounded up to ``multiple`` samples, with an attention mask over each clip's real samples."""
-    lengths = [item["input_values"].shape[-1] for item in inputs]
-    width = math.ceil(max(lengths) / multiple) * multiple
-    values = torch.zeros(len(inputs), width, dtype=inputs[0]["input_values"].dtype)
-    mask = torch.zeros(len(inputs), width, dtype=torch.long)
-    for i, (item, n) in enumerate(zip(inputs, lengths)):
-        values[i, :n] = item["input_values"][0]
-        mask[i, :n] = 1
-    return {"input_values": values, "attention_mask": mask}
 
 
 @dataclass
@@ -326,6 +315,27 @@ class SERTrainer(Trainer):
         order = length_order(dataset)
         return super().evaluate(dataset if order is None else dataset.select(order), ignore_keys, metric_key_prefix)
 
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        # The main process writes the model while the others wait on a file (a large model on a slow shared disk
+        # takes minutes), not in the collective that follows: Trainer's barrier in _save_checkpoint, or predict.
+        folder = Path(output_dir or self.args.output_dir)
+        if _internal_call:  # part of _save_checkpoint, which reports a failed write itself
+            super().save_model(output_dir, _internal_call)
+        else:
+            with storage_guard(folder, "saving the model", kept=_kept_checkpoint(folder)):
+                super().save_model(output_dir, _internal_call)
+        guards.barrier(f"model written to {folder.name}")
+
+    def _save_checkpoint(self, model, trial) -> None:
+        # A checkpoint cut off by a full disk is removed (the last complete one stays, and a relaunch resumes from
+        # it); the others wait on a file until the main process has written the optimizer state too.
+        run_dir = Path(self._get_output_dir(trial=trial))
+        folder = run_dir / f"checkpoint-{self.state.global_step}"
+        with storage_guard(folder, f"saving {folder.name}", kept=_kept_checkpoint(run_dir),
+                           remove=folder if self.args.should_save else None):
+            super()._save_checkpoint(model, trial)
+        guards.barrier(f"{folder.name} saved")
+
     def predict(self, test_dataset, ignore_keys=None, metric_key_prefix: str = "test") -> PredictionOutput:
         order = length_order(test_dataset)
         if order is None:
@@ -334,6 +344,15 @@ class SERTrainer(Trainer):
         back = np.empty_like(order)
         back[order] = np.arange(len(order))
         return PredictionOutput(_take(out.predictions, back), _take(out.label_ids, back), out.metrics)
+
+
+def _kept_checkpoint(run_dir: Path) -> str:
+    """What a failed save leaves to resume from, for its error message."""
+    complete = [p for p in run_dir.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+    if not complete:
+        return "no complete checkpoint yet: a relaunch starts over"
+    last = max(complete, key=lambda p: int(p.name.split("-")[1]))
+    return f"the last complete checkpoint, {last.name}, is intact: a relaunch resumes from it"
 
 
 def weighted_cross_entropy(weights: torch.Tensor):
@@ -412,9 +431,12 @@ def training_arguments(recipe: Recipe, **overrides) -> TrainingArguments:
         accelerator_config={"dispatch_batches": False} if recipe.train_shards else None,
         report_to="none",
         push_to_hub=False,  # publishing is a separate, explicit step (ser_hf.publish.hub)
+        ddp_timeout=recipe.ddp_timeout,
     )
     kwargs.update(overrides)
-    return TrainingArguments(**kwargs)
+    args = TrainingArguments(**kwargs)
+    guards.set_collective_timeout(args.ddp_timeout)  # on CPU TrainingArguments leaves gloo's 30 minutes
+    return args
 
 
 def build_trainer(recipe: Recipe, args: TrainingArguments, model, extractor, data: PreparedData,
@@ -439,10 +461,17 @@ def build_trainer(recipe: Recipe, args: TrainingArguments, model, extractor, dat
     callbacks = [EarlyStoppingCallback(recipe.early_stopping_patience)] if recipe.early_stopping_patience else []
     if args.world_size > 1:
         callbacks.append(ParameterShareLog())
+    train_view = model_view(data.splits["train"] if train_dataset is None else train_dataset)
+    if recipe.cache_frozen_features:  # the frozen CNN runs once per clip, not every step (training/feature_cache.py)
+        from ser_hf.training.feature_cache import cached_training_part
+
+        uncropped = AudioCollator(extractor, max_seconds=1e9)  # no crop: every clip whole
+        train_view, train_collator, remove_cache = cached_training_part(recipe, args, model, train_view, uncropped)
+        callbacks.append(remove_cache)
     return SERTrainer(
         model=model,
         args=args,
-        train_dataset=model_view(data.splits["train"] if train_dataset is None else train_dataset),
+        train_dataset=train_view,
         eval_dataset=model_view(data.splits["validation"]),
         data_collator=train_collator,
         eval_collator=eval_collator,
@@ -559,7 +588,7 @@ def last_complete_checkpoint(output_dir: str | Path, is_main_process: bool = Tru
 
     ``Trainer`` writes ``trainer_state.json`` last, so a checkpoint without it was cut off (a
     SIGKILL while saving). The main process removes such a folder and takes the one before; call
-    this under ``args.main_process_first()`` so the other processes see the cleaned folder.
+    this under ``ser_hf.guards.main_first()`` so the other processes see the cleaned folder.
     """
     output_dir = Path(output_dir)
     if not output_dir.is_dir():
