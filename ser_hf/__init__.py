@@ -15,7 +15,7 @@ layer or lower ones, lazy imports inside functions included, and nothing imports
    :mod:`ser_hf.evaluation` (metrics, plots, results, long clips);
 4. :mod:`ser_hf.recipe` (a recipe file parsed into its sections), :mod:`ser_hf.training` (the training section, a
    run on a fold, the Trainer, the frozen-feature methods, cross-validation, cross-corpus), :mod:`ser_hf.publish`
-   (model card, Hub, Space staging), :mod:`ser_hf.export`;
+   (model card, Hub, Space staging), :mod:`ser_hf.export`, :mod:`ser_hf.predict` (``ser-hf predict``);
 5. the commands: :mod:`ser_hf.cli` (``ser-hf``), :mod:`ser_hf.train` (``train.py``), :mod:`ser_hf.space` (the Space).
 
 Importing ``ser_hf`` loads neither torch nor transformers; it makes ser-hf's own model types known to the
@@ -33,7 +33,7 @@ LAYERS: dict[str, int] = {
     "ser_hf.data": 1,
     "ser_hf.models": 2, "ser_hf.features": 2, "ser_hf.inference": 2, "ser_hf.recipe_sections": 2,
     "ser_hf.classifiers": 3, "ser_hf.evaluation": 3,
-    "ser_hf.recipe": 4, "ser_hf.training": 4, "ser_hf.publish": 4, "ser_hf.export": 4,
+    "ser_hf.recipe": 4, "ser_hf.training": 4, "ser_hf.publish": 4, "ser_hf.export": 4, "ser_hf.predict": 4,
     "ser_hf.cli": 5, "ser_hf.train": 5, "ser_hf.space": 5,
 }
 

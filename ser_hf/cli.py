@@ -7,6 +7,7 @@
     ser-hf compare RUN_A RUN_B                                                     # python -m ser_hf.evaluation.compare
     ser-hf table RUN_DIR... --out table                                            # python -m ser_hf.evaluation.runs_table
     ser-hf train --recipe quickstart                                               # python -m ser_hf.train
+    ser-hf predict recordings/ --model outputs/quickstart --out emotions.csv        # python -m ser_hf.predict
     ser-hf recipes                                                                 # the shipped recipes
     ser-hf recipes show quickstart | ser-hf recipes path accelerate/fsdp.yaml      # one recipe's text / a file's path
 
@@ -30,6 +31,7 @@ COMMANDS = {
                "(python -m ser_hf.evaluation.compare)",
     "table": "one table of corpora x models from run folders: Markdown, CSV, LaTeX, heat map "
              "(python -m ser_hf.evaluation.runs_table)",
+    "predict": "label recordings with trained models: files, folders, manifests, long recordings (python -m ser_hf.predict)",
     "train": "train as a recipe says (python -m ser_hf.train; accelerate launch -m ser_hf.train for several processes)",
     "recipes": "list the shipped recipes; `show NAME` prints one, `path FILE` gives a shipped file's path (accelerate configs)",
 }
@@ -72,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         from ser_hf.publish.hub import main as publish_main
 
         return publish_main([command, *rest])
+    if command == "predict":
+        from ser_hf.predict.cli import main as predict_main
+
+        return predict_main(rest)
     if command == "train":
         from ser_hf.train import cli_main
 

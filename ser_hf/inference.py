@@ -259,6 +259,31 @@ def _head(model, encoder_output, attention_mask) -> torch.Tensor:
     return model.classifier(pooled)
 
 
+@torch.no_grad()
+def shared_encoder_logits(models: list[torch.nn.Module], batch: dict[str, torch.Tensor], device=None) -> list[torch.Tensor]:
+    """Logits of classifiers whose encoders hold identical weights (one :attr:`EmotionModels.groups` entry) from one
+    encoder pass over ``batch``, in float32 with autocast off as :func:`model_logits`.
+
+    The first model runs whole, so its forward hooks fire (the frame lengths a padded batch gives
+    :class:`ser_hf.models.audio_encoders.PaddingMaskedGroupNorm`); the others apply their heads to its hidden states.
+    """
+    first = models[0]
+    if len(models) == 1:
+        return [model_logits(first, batch, device)]
+    device = torch.device(device) if device is not None else next(first.parameters()).device
+    batch = {k: v.to(device) for k, v in batch.items()}
+    with torch.autocast(device_type=device.type, enabled=False):
+        out = first(**batch, output_hidden_states=True)
+        encoded = _EncoderOutput(out.hidden_states[-1], out.hidden_states)
+        return [out.logits.float()] + [_head(m, encoded, batch.get("attention_mask")).float() for m in models[1:]]
+
+
+@dataclass
+class _EncoderOutput:
+    last_hidden_state: torch.Tensor
+    hidden_states: tuple[torch.Tensor, ...]
+
+
 def to_label_view(probabilities: dict[str, float], view: str) -> dict[str, float]:
     """Re-express a distribution in another label set (e.g. seven -> realtime4), renormalised.
 

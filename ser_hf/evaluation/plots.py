@@ -262,3 +262,39 @@ def plot_reliability_diagram(calibration: dict, path: str | Path, title: str = "
     bottom.set_xlabel("confidence (top-class probability)")
     bottom.set_ylabel("files")
     return _save(figure, path)
+
+
+def plot_timeline(spans: Sequence[tuple[float, float]], labels: dict[str, Sequence[str]],
+                  confidences: dict[str, Sequence[float | None]], path: str | Path, title: str = "",
+                  silence: str = "silence") -> Path:
+    """Emotion and confidence over time, one panel per model, silence shaded grey: the Space's long-clip figure.
+
+    ``spans``: ``(start_s, end_s)`` per segment; ``labels[model]`` / ``confidences[model]`` (0-1): one per span.
+    """
+    names = list(labels)
+    classes = sorted({label for model in names for label in labels[model]} - {silence})
+    colours = {label: f"C{i % 10}" for i, label in enumerate(classes)}
+    figure = _new_figure((10.0, 1.8 + 1.4 * len(names)))
+    axes = figure.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, name in zip(axes, names):
+        for (start, end), label, confidence in zip(spans, labels[name], confidences[name]):
+            if label == silence:
+                ax.axvspan(start, end, color="0.85", lw=0)
+            else:
+                ax.bar(start, 100 * (confidence or 0.0), width=end - start, align="edge", color=colours[label],
+                       edgecolor="white", alpha=0.85)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel(f"{name}\nconfidence %", fontsize=8)
+    handles = [_patch(colour) for colour in colours.values()] + [_patch("0.85")]
+    figure.legend(handles, [*colours, silence], ncol=min(8, len(handles)), loc="outside upper center", frameon=False,
+                  fontsize=8)
+    axes[-1].set_xlabel("time (s)")
+    if title:
+        axes[0].set_title(title, fontsize=9)
+    return _save(figure, path)
+
+
+def _patch(colour: str):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((0, 0), 1, 1, color=colour)
