@@ -40,6 +40,22 @@ def multi_process_without_gpu() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
 
 
+def _check_choices_of_the_trainer(args) -> None:
+    """A TrainingArguments field typed by a choice (scheduler, optimiser, strategies) holds one of its choices: a one-line
+    error naming the key, before the Trainer's own check (which names the enum, not the key)."""
+    import enum
+    import typing
+
+    hints = typing.get_type_hints(TrainingArguments)
+    for f in dataclasses.fields(TrainingArguments):
+        choices = [t for t in typing.get_args(hints.get(f.name)) if isinstance(t, type) and issubclass(t, enum.Enum)]
+        value = getattr(args, f.name, None)
+        if choices and isinstance(value, str) and not isinstance(value, enum.Enum):
+            allowed = [m.value for m in choices[0]]
+            if value not in allowed:
+                raise RecipeError(f"{f.name}: {value!r} is not one of {', '.join(map(str, allowed))}")
+
+
 @dataclass
 class TrainingConfig(TrainingKeys, TrainingArguments):
     """``TrainingArguments`` with ser-hf's defaults and training keys (:class:`~ser_hf.recipe_sections.TrainingKeys`,
@@ -48,6 +64,7 @@ class TrainingConfig(TrainingKeys, TrainingArguments):
     def __post_init__(self) -> None:
         self.bf16 = str(self.bf16).lower() if not isinstance(self.bf16, bool) else str(self.bf16).lower()
         check_section(self)  # the declared types and checks of ser-hf's keys (TrainingArguments checks its own)
+        _check_choices_of_the_trainer(self)
         if getattr(self.eval_strategy, "value", self.eval_strategy) == "steps" and not self.eval_steps:
             raise RecipeError("eval_strategy=steps needs eval_steps")
         self.bf16_setting = self.bf16  # as the recipe says it; results and recipe.yaml report both
