@@ -179,7 +179,7 @@ def epoch_padding_fraction(trainer: Trainer, recipe: Recipe) -> float:
     size = trainer.args.per_device_train_batch_size
     batches = [order[i : i + size] for i in range(0, len(order), size)]
     return padding_fraction(
-        dataset["duration"], batches, recipe.max_train_seconds, recipe.pad_to_multiple_seconds,
+        np.asarray(dataset["duration"], dtype=np.float64), batches, recipe.max_train_seconds, recipe.pad_to_multiple_seconds,
         fixed_input_seconds(trainer.processing_class),
     )
 
