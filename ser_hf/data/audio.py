@@ -4,6 +4,9 @@ Decoding goes through ``soundfile`` (libsndfile; plain 16-bit PCM WAVs are read 
 numpy, to the same samples) and resampling through ``soxr``: on a 2-core machine this is ~30x
 cheaper per file than ``datasets``' torchcodec path, which is why preparation decodes the
 original files once and stores 16-kHz PCM WAV bytes in a normal ``datasets.Audio`` column.
+
+``read_audio(..., max_seconds=)`` refuses a file whose header promises more audio than that before decoding any of
+it: a small compressed upload (an MP3 or OGG of silence) can decode to hours of samples, gigabytes of memory.
 """
 
 from __future__ import annotations
@@ -22,6 +25,21 @@ import soxr
 
 class AudioError(ValueError):
     """A file that cannot be used as audio; the message names the file and the problem."""
+
+
+class AudioTooLongError(AudioError):
+    """A file whose header promises more than ``read_audio``'s ``max_seconds``; nothing of it was decoded."""
+
+    def __init__(self, path: str | Path, seconds: float, max_seconds: float):
+        self.seconds, self.max_seconds = seconds, max_seconds
+        super().__init__(f"{path}: {seconds:.0f} s of audio by its header, longer than the {max_seconds:g}-s limit "
+                         "(not decoded)")
+
+
+def _check_length(path: Path, frames: int, sample_rate: int, max_seconds: float | None) -> None:
+    """Refuse, before decoding, what the header says is longer than ``max_seconds``."""
+    if max_seconds is not None and frames > max_seconds * sample_rate:
+        raise AudioTooLongError(path, frames / sample_rate, max_seconds)
 
 
 @dataclass(frozen=True)
@@ -84,7 +102,9 @@ def _chunk_is_skipped(chunk: bytes, body: bytes) -> bool:
     return pos == len(body)
 
 
-def _read_plain_pcm16(fd: int, header: bytes, file_size: int) -> tuple[np.ndarray, int] | None:
+def _read_plain_pcm16(
+    fd: int, header: bytes, file_size: int, path: Path | None = None, max_seconds: float | None = None
+) -> tuple[np.ndarray, int] | None:
     """A plain 16-bit PCM RIFF/WAVE file's samples, int16 (frames, channels), and rate; None for anything else.
 
     One pread and np.frombuffer skip libsndfile's open, ~0.08 instead of ~0.3 ms for a 3-s 48-kHz file. Only files
@@ -136,6 +156,7 @@ def _read_plain_pcm16(fd: int, header: bytes, file_size: int) -> tuple[np.ndarra
                 return None
             at, pad = at + 8 + size, size & 1
     want = n_bytes - n_bytes % align
+    _check_length(path, want // align, sr, max_seconds)
     data = os.pread(fd, want, pos)  # short (and left to libsndfile) past 2 GiB or when the file shrank meanwhile
     if len(data) != want or want < 4 or data[:4] in (b"wvpk", b"OggS"):  # refused by libsndfile (which peeks
         return None  # past a tiny chunk)
@@ -158,12 +179,17 @@ def _pcm16_to_mono(samples: np.ndarray) -> np.ndarray:
 
 
 def read_audio(
-    path: str | Path, sampling_rate: int | None = 16000, info: dict | None = None
+    path: str | Path, sampling_rate: int | None = 16000, info: dict | None = None, max_seconds: float | None = None
 ) -> tuple[np.ndarray, int]:
     """Decode ``path`` to float32 mono at ``sampling_rate`` (None keeps the file's rate).
 
     ``info``, when given, is filled with what the file itself holds: ``sample_rate``, ``frames``,
     ``channels``, and ``warnings`` (problems that still leave usable audio, e.g. a truncated file).
+    ``max_seconds``, when given, refuses (:class:`AudioTooLongError`) a file whose header promises more audio,
+    before any of it is decoded: the frame count of a WAV's data chunk, a FLAC's STREAMINFO, an OGG's last
+    granule position, an MP3's Xing/Info header (or libmpg123's estimate from the file size). libsndfile never
+    decodes more frames than that count, so a header that understates the length cuts the audio short
+    instead of decoding past the cap.
     """
     path = Path(path)
     warnings: list[str] = []
@@ -176,7 +202,7 @@ def read_audio(
         try:
             header = os.pread(fd, 4096, 0)
             promised = _wav_promised_frames(header)
-            plain = _read_plain_pcm16(fd, header, file_size)
+            plain = _read_plain_pcm16(fd, header, file_size, path, max_seconds)
         except BaseException:
             os.close(fd)
             raise
@@ -187,6 +213,7 @@ def read_audio(
             wave = _pcm16_to_mono(samples)
         else:
             with sf.SoundFile(fd, closefd=True) as fh:
+                _check_length(path, fh.frames, fh.samplerate, max_seconds)
                 # libsndfile's int16 -> float conversion costs ~5x the read; convert in numpy instead.
                 if fh.subtype == "PCM_16":
                     wave = _pcm16_to_mono(fh.read(dtype="int16", always_2d=True))
