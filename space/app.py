@@ -15,6 +15,8 @@ is refused), live streams end after ``live_session_seconds`` and the live table 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
 import os
 import sys
@@ -26,6 +28,10 @@ import numpy as np
 import soxr
 import yaml
 
+# oneDNN (torch's CPU convolutions) caches a compiled primitive per input shape, 1024 by default: every upload length
+# is a new shape, and memory grew by ~7 MB per File-tab request (three tiny models) up to 1024 of them. 256 holds the
+# 2-s windows' primitives of several models next to those of the files in flight (set before torch is imported).
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "256")
 HERE = Path(__file__).resolve().parent
 if not (HERE / "ser_hf").is_dir():  # run from the repository: use the library next to it
     sys.path.insert(0, str(HERE.parent))
@@ -44,6 +50,9 @@ REQUIRED_KEYS = ("models", "segment_seconds", "silence_rms", "max_file_seconds",
 LIVE_TABLE_ROWS = 300  # the live tab's table: the last 5 minutes at the default overlap (state and page stay small)
 LIVE_CHUNK_MAX_SECONDS = 5.0  # the browser sends 0.5-s chunks; an API caller cannot make one chunk a long clip
 UPLOAD_CACHE = (900, 3600)  # Gradio deletes uploads older than an hour, every 15 minutes: the disk stays bounded
+# Gradio keeps every visitor's page state (live tab: up to ~0.3 MB) for an hour after the page closes, and an API
+# client's until evicted: the last 1000 sessions (Gradio's default, 10000, would allow gigabytes).
+SESSIONS_KEPT = 1000
 # The upload cap must admit the longest clip the long-clip tab accepts, as the largest plain recording people
 # upload: 48-kHz stereo 16-bit WAV (192 kB/s; 600 s = 115.2 MB).
 WAV_BYTES_PER_SECOND = 48000 * 2 * 2
@@ -97,6 +106,16 @@ CONFIG = load_config()
 def models() -> EmotionModels:
     """Loaded once per process, on first use."""
     return EmotionModels.load(CONFIG["models"], fast=bool(CONFIG.get("fast_cpu", False)))
+
+
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform.startswith("linux") else None
+
+
+def release_memory() -> None:
+    """Give freed heap back to the system after a File or Long-clip request (glibc keeps the freed buffers of a 60-s
+    clip's activations in its per-thread arenas otherwise, and the server's resident memory only ever grows)."""
+    if _LIBC is not None and hasattr(_LIBC, "malloc_trim"):
+        _LIBC.malloc_trim(0)
 
 
 def _view(view: str) -> str:
@@ -161,7 +180,10 @@ def _times_text(times: dict[str, float], shared_note: bool = True) -> str:
 
 def _clip_outputs(path: str | None, view: str):
     """The File tab's outputs: one gr.Label value per model, then the timing line (a tuple for any model count)."""
-    probs, times = predict_clip_timed(path, view)
+    try:
+        probs, times = predict_clip_timed(path, view)
+    finally:
+        release_memory()
     return (*probs, _times_text(times))
 
 
@@ -304,7 +326,10 @@ def analyse_long_clip(path: str | None, view: str = "model"):
 
 
 def _long_outputs(path: str | None, view: str):
-    table, figure, distributions, summary = analyse_long_clip(path, view)
+    try:
+        table, figure, distributions, summary = analyse_long_clip(path, view)
+    finally:
+        release_memory()
     return (table, figure, *distributions.values(), summary)
 
 
@@ -406,6 +431,7 @@ def launch(**kwargs) -> gr.Blocks:
     answer (HTTP 503; the page: "This application is currently busy. Please try again.")."""
     demo = build_demo()
     max_size = sum(CONFIG[f"{tab}_max_waiting"] for tab in TABS)
+    kwargs.setdefault("state_session_capacity", SESSIONS_KEPT)
     demo.queue(max_size=max_size, default_concurrency_limit=1).launch(max_file_size=f"{CONFIG['max_upload_mb']}mb", **kwargs)
     return demo
 

@@ -92,8 +92,9 @@ class LiveStream:
         return self._next_output()
 
     def send(self, chunk: str | Path) -> tuple[list, float]:
-        body = self._body(chunk)
+        """Upload and post the next chunk; its output and the seconds from the upload to the output."""
         start = time.monotonic()
+        body = self._body(chunk)
         self.http.post(self.client.src_prefixed + f"stream/{self.event_id}", json=body).raise_for_status()
         return self._next_output(), time.monotonic() - start
 
