@@ -6,8 +6,9 @@
 Starts the shipped Space (``space/app.py`` with ``space/config.yaml``: its limits and settings) in its own process on
 127.0.0.1 with three models: the shipped one (``outputs/quickstart`` when ``make quickstart`` has written it, else a
 tiny random HuBERT under that name) and two more tiny random HuBERTs with their own encoders (three encoder passes
-per clip), or ``--models``. ``--users`` threads then act as visitors, each with its own ``gradio_client`` session,
-for ``--warmup-seconds`` (not counted) and then ``--seconds``: each picks an action, waits 0.5-3 s, picks again:
+per clip), or ``--models``. First one user alone sends one request of each kind, one after another (the baseline
+latencies, measured in the same run). Then ``--users`` threads act as visitors, each with its own ``gradio_client``
+session, for ``--warmup-seconds`` (not counted) and then ``--seconds``: each picks an action, waits 0.5-3 s, picks again:
 
 * **file** (50 %): a 2-60-s clip of synthetic speech (espeak-ng, with pauses) in one of WAV 16 kHz mono, WAV 44.1 kHz
   stereo, FLAC 48 kHz, MP3 and OGG, through ``/predict_clip``; one in 30 is a 64-kB OGG that decodes to 700 s of
@@ -19,7 +20,7 @@ for ``--warmup-seconds`` (not counted) and then ``--seconds``: each picks an act
 Reported per tab: requests served, refused busy (the Space's "Busy: ..." line of a tab, or Gradio's full queue),
 refused as bad input (the bombs), failed (anything else: errors, wrong outputs, time-outs), and p50 / p95 / max
 latency (file and long clip: submit to result, upload and waiting included; live: each chunk from upload to its
-output, and a stream's wait for its first output). The server's resident memory (RSS) is read when it is idle
+output, and a stream's wait for its first output), with the lone user's p50 and max beside them. The server's resident memory (RSS) is read when it is idle
 after the warm-up (which brings it to its working state: worker threads started, per-thread buffers and caches
 filled) and again after the run (its peak in between too); the target (issue 24) is zero failed
 requests and memory after the run within 10 % of after the warm-up, with 16 users for at least 3 minutes on
@@ -227,8 +228,8 @@ class User(threading.Thread):
         result = job.result(timeout=max(self.hard_end - time.monotonic(), 1))
         return result, time.monotonic() - start
 
-    def file(self) -> None:
-        if self.rng.random() < 1 / 30:
+    def file(self, path: Path | None = None) -> None:
+        if path is None and self.rng.random() < 1 / 30:
             try:
                 self._request("file", "/predict_clip", self.material["bomb"][0])
             except Exception as err:  # noqa: BLE001
@@ -237,22 +238,22 @@ class User(threading.Thread):
                 return
             self.tally.add("file", "failed", error="a 700-s bomb was accepted")
             return
-        result, seconds = self._request("file", "/predict_clip", self.rng.choice(self.material["file"]))
+        result, seconds = self._request("file", "/predict_clip", path or self.rng.choice(self.material["file"]))
         if len(result) != self.n_models + 1 or not all(isinstance(r, dict) and r.get("label") for r in result[:-1]):
             raise RuntimeError(f"unexpected File-tab output {str(result)[:200]}")
         self.tally.add("file", "ok", seconds)
 
-    def long_clip(self) -> None:
-        result, seconds = self._request("long_clip", "/analyse_long_clip", self.rng.choice(self.material["long_clip"]))
+    def long_clip(self, path: Path | None = None) -> None:
+        result, seconds = self._request("long_clip", "/analyse_long_clip", path or self.rng.choice(self.material["long_clip"]))
         if "segments of" not in str(result[-1]):
             raise RuntimeError(f"unexpected Long-clip output {str(result[-1])[:200]}")
         self.tally.add("long_clip", "ok", seconds)
 
-    def live(self) -> None:
+    def live(self, seconds: float | None = None) -> None:
         from tests.space_client import LiveStream
 
         chunks = self.material["chunks"]
-        n = int(self.rng.uniform(10, 30) / CHUNK_SECONDS)
+        n = int((seconds or self.rng.uniform(10, 30)) / CHUNK_SECONDS)
         first = self.rng.randrange(len(chunks) - n)
         stream = LiveStream(self.client, VIEW, timeout=max(self.hard_end - time.monotonic(), 1))
         stream.session_hash = self.live_session
@@ -296,6 +297,40 @@ def run_phase(url: str, material: dict, n_models: int, users: int, seconds: floa
     return tally, time.monotonic() - start
 
 
+def one_user(url: str, material: dict, n_models: int, grace: float) -> Tally:
+    """The baseline, in the same run: one visitor alone, one request after another: a file of each format, the
+    bomb, a 10-s live stream and each long clip. It also serves every kind of request once before the warm-up."""
+    tally = Tally()
+    far = time.monotonic() + 24 * 3600
+    user = User(0, url, material, tally, n_models, deadline=far, hard_end=time.monotonic() + grace, budget=10**9)
+    for path in material["file_warmup"][:5]:
+        user.file(path)
+    try:
+        user._request("file", "/predict_clip", material["bomb"][0])
+        tally.add("file", "failed", error="a 700-s bomb was accepted")
+    except Exception as err:  # noqa: BLE001
+        tally.add("file", classify(err), error=f"bomb: {err}")
+    user.live(seconds=10)
+    for path in material["long_clip"]:
+        user.long_clip(path)
+    return tally
+
+
+def summarise(tally: Tally) -> dict:
+    tabs = {}
+    for tab in ("file", "live", "long_clip"):
+        counts, lat = tally.counts.get(tab, {}), tally.latency.get(tab, [])
+        tabs[tab] = {
+            "served": counts.get("ok", 0), "busy": counts.get("busy", 0), "refused_bad_input": counts.get("refused_bad_input", 0),
+            "failed": counts.get("failed", 0), "p50_s": percentile(lat, 0.5), "p95_s": percentile(lat, 0.95),
+            "max_s": max(lat) if lat else None,
+        }
+    first = tally.latency.get("live_first_output", [])
+    tabs["live"].update(streams=tally.counts.get("live", {}).get("stream_opened", 0),
+                        first_output_p50_s=percentile(first, 0.5), first_output_p95_s=percentile(first, 0.95))
+    return tabs
+
+
 def other_load() -> dict:
     """What else ran on the machine: load average and the busiest other processes (the benchmark shares 2 cores)."""
     top = subprocess.run(["ps", "-eo", "pcpu,etimes,args", "--sort=-pcpu"], capture_output=True, text=True).stdout.splitlines()[1:8]
@@ -333,7 +368,9 @@ def main() -> int:
 
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
-            print(f"Space at {url} with {list(models)}; warm-up {args.warmup_seconds:.0f} s, {args.users} users", flush=True)
+            print(f"Space at {url} with {list(models)}; one user alone (the baseline)", flush=True)
+            alone = one_user(url, material, len(models), args.grace)
+            print(f"warm-up {args.warmup_seconds:.0f} s, {args.users} users", flush=True)
             warm, _ = run_phase(url, {**material, "file": material["file_warmup"]}, len(models), args.users,
                                 args.warmup_seconds, args.grace, args.max_requests)
             time.sleep(5)  # idle: in-flight buffers released
@@ -354,23 +391,13 @@ def main() -> int:
                 server.kill()
         peak = max((mb for t, mb in samples if t >= t_run), default=rss_after)
 
-    tabs = {}
-    for tab in ("file", "live", "long_clip"):
-        counts = dict(tally.counts.get(tab, {}))
-        lat = tally.latency.get(tab, [])
-        tabs[tab] = {
-            "served": counts.get("ok", 0), "busy": counts.get("busy", 0), "refused_bad_input": counts.get("refused_bad_input", 0),
-            "failed": counts.get("failed", 0), "p50_s": percentile(lat, 0.5), "p95_s": percentile(lat, 0.95),
-            "max_s": max(lat) if lat else None,
-        }
-    first = tally.latency.get("live_first_output", [])
-    tabs["live"].update(streams=tally.counts["live"].get("stream_opened", 0), first_output_p50_s=percentile(first, 0.5),
-                        first_output_p95_s=percentile(first, 0.95))
+    tabs, baseline = summarise(tally), summarise(alone)
     failed = sum(t["failed"] for t in tabs.values()) + tally.counts.get("all", {}).get("failed", 0)
     ratio = rss_after / rss_warm
     result = {
         "benchmark": "space_load", "users": args.users, "seconds": args.seconds, "wall_s": round(wall, 1),
         "warmup_seconds": args.warmup_seconds, "models": models, "tabs": tabs, "failed": failed, "failures": tally.failures,
+        "one_user": baseline, "one_user_failures": alone.failures,
         "warmup_failed": sum(c.get("failed", 0) for c in warm.counts.values()), "warmup_failures": warm.failures,
         "limits": {k: config[k] for k in config if k.endswith(("_concurrency", "_max_waiting", "_seconds")) or k == "max_upload_mb"},
         "rss_mb": {"start": round(rss_start, 1), "after_warmup": round(rss_warm, 1), "after_run": round(rss_after, 1),
@@ -380,15 +407,18 @@ def main() -> int:
     }
 
     print(f"\n{args.users} users, {wall:.0f} s (after a {args.warmup_seconds:.0f}-s warm-up), models {list(models)}")
-    print(f"{'tab':<10} {'served':>7} {'busy':>5} {'bad in':>6} {'failed':>6} {'p50 s':>7} {'p95 s':>7} {'max s':>7}")
+    print(f"{'tab':<10} {'served':>7} {'busy':>5} {'bad in':>6} {'failed':>6} {'p50 s':>7} {'p95 s':>7} {'max s':>7}"
+          f" {'alone: p50 s':>13} {'max s':>7}")
     fmt = lambda v: f"{v:7.2f}" if v is not None else f"{'-':>7}"  # noqa: E731
     for tab, row in tabs.items():
         print(f"{tab:<10} {row['served']:>7} {row['busy']:>5} {row['refused_bad_input']:>6} {row['failed']:>6} "
-              f"{fmt(row['p50_s'])} {fmt(row['p95_s'])} {fmt(row['max_s'])}")
+              f"{fmt(row['p50_s'])} {fmt(row['p95_s'])} {fmt(row['max_s'])} {fmt(baseline[tab]['p50_s']):>13} "
+              f"{fmt(baseline[tab]['max_s'])}")
     live = tabs["live"]
     print(f"live: {live['streams']} streams (per row: one 0.5-s chunk, upload to output); first output "
           f"p50 {fmt(live['first_output_p50_s']).strip()} s, p95 {fmt(live['first_output_p95_s']).strip()} s")
-    print(f"failed requests: {failed}" + "".join(f"\n  {f}" for f in tally.failures[:10]))
+    print(f"failed requests: {failed}" + "".join(f"\n  {f}" for f in tally.failures[:10])
+          + (f" (alone: {len(alone.failures)}: {alone.failures[:3]})" if alone.failures else ""))
     print(f"server RSS: start {rss_start:.0f} MB, after warm-up {rss_warm:.0f} MB, after the run {rss_after:.0f} MB "
           f"({100 * (ratio - 1):+.1f} %), peak during the run {peak:.0f} MB; uploads kept {uploads:.0f} MB")
     print(f"load average before / after: {before['loadavg']} / {after['loadavg']}")

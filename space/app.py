@@ -38,6 +38,7 @@ if not (HERE / "ser_hf").is_dir():  # run from the repository: use the library n
 
 from ser_hf.data.audio import AudioError, AudioTooLongError, read_audio  # noqa: E402
 from ser_hf.evaluation.long_clip import SILENCE, rms, segment_clip  # noqa: E402
+from ser_hf.hardware import available_cpus  # noqa: E402
 from ser_hf.inference import EmotionModels, ProbabilitySmoother, to_label_view  # noqa: E402
 
 VIEWS = {"model's classes": "model", "real-time 4 classes (seed 003)": "realtime4"}
@@ -109,6 +110,10 @@ def models() -> EmotionModels:
 
 
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform.startswith("linux") else None
+if _LIBC is not None and hasattr(_LIBC, "mallopt"):
+    # glibc gives threads up to 8 heaps ("arenas") per core, each keeping what its threads freed; one per core does
+    # for a server whose threads mostly wait. 8 threads serving files and long clips settled 80 MB lower with 2.
+    _LIBC.mallopt(-8, max(2, available_cpus()))  # -8: M_ARENA_MAX
 
 
 def release_memory() -> None:
