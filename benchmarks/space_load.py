@@ -220,7 +220,7 @@ class User(threading.Thread):
                 self.tally.add(action, outcome, error=f"{type(err).__name__}: {err}")
             time.sleep(self.rng.uniform(0.5, 3.0))
 
-    def _request(self, tab: str, api_name: str, path: Path) -> tuple:
+    def _request(self, api_name: str, path: Path) -> tuple:
         from gradio_client import handle_file
 
         start = time.monotonic()
@@ -228,23 +228,25 @@ class User(threading.Thread):
         result = job.result(timeout=max(self.hard_end - time.monotonic(), 1))
         return result, time.monotonic() - start
 
+    def bomb(self) -> None:
+        """The 64-kB OGG of 700 s: it must be refused with the length message (counted apart), never served."""
+        try:
+            self._request("/predict_clip", self.material["bomb"][0])
+        except Exception as err:  # noqa: BLE001
+            self.tally.add("file", classify(err), error=f"bomb: {err}")
+            return
+        self.tally.add("file", "failed", error="a 700-s bomb was accepted")
+
     def file(self, path: Path | None = None) -> None:
         if path is None and self.rng.random() < 1 / 30:
-            try:
-                self._request("file", "/predict_clip", self.material["bomb"][0])
-            except Exception as err:  # noqa: BLE001
-                outcome = classify(err)
-                self.tally.add("file", outcome, error=f"bomb: {err}")
-                return
-            self.tally.add("file", "failed", error="a 700-s bomb was accepted")
-            return
-        result, seconds = self._request("file", "/predict_clip", path or self.rng.choice(self.material["file"]))
+            return self.bomb()
+        result, seconds = self._request("/predict_clip", path or self.rng.choice(self.material["file"]))
         if len(result) != self.n_models + 1 or not all(isinstance(r, dict) and r.get("label") for r in result[:-1]):
             raise RuntimeError(f"unexpected File-tab output {str(result)[:200]}")
         self.tally.add("file", "ok", seconds)
 
     def long_clip(self, path: Path | None = None) -> None:
-        result, seconds = self._request("long_clip", "/analyse_long_clip", path or self.rng.choice(self.material["long_clip"]))
+        result, seconds = self._request("/analyse_long_clip", path or self.rng.choice(self.material["long_clip"]))
         if "segments of" not in str(result[-1]):
             raise RuntimeError(f"unexpected Long-clip output {str(result[-1])[:200]}")
         self.tally.add("long_clip", "ok", seconds)
@@ -305,11 +307,7 @@ def one_user(url: str, material: dict, n_models: int, grace: float) -> Tally:
     user = User(0, url, material, tally, n_models, deadline=far, hard_end=time.monotonic() + grace, budget=10**9)
     for path in material["file_warmup"][:5]:
         user.file(path)
-    try:
-        user._request("file", "/predict_clip", material["bomb"][0])
-        tally.add("file", "failed", error="a 700-s bomb was accepted")
-    except Exception as err:  # noqa: BLE001
-        tally.add("file", classify(err), error=f"bomb: {err}")
+    user.bomb()
     user.live(seconds=10)
     for path in material["long_clip"]:
         user.long_clip(path)

@@ -230,6 +230,9 @@ def test_config_upload_cap_must_hold_the_longest_clip(app, tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({**config, "max_upload_mb": 25}))
     with pytest.raises(ValueError, match="max_upload_mb 25 is below the 117 MB that max_long_clip_seconds 600 needs"):
         app.load_config(tmp_path / "config.yaml")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({**config, "long_clip_concurrency": 0, "live_max_waiting": 2.5}))
+    with pytest.raises(ValueError, match="live_max_waiting: 2.5, long_clip_concurrency: 0: must be a whole number >= 1"):
+        app.load_config(tmp_path / "config.yaml")
     del config["silence_rms"]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     with pytest.raises(ValueError, match="config.yaml: missing key.*silence_rms"):
