@@ -30,6 +30,14 @@ from ser_hf.recipe import RecipeError, parse_args
 
 def main(argv: list[str] | None = None) -> dict | None:
     recipe = parse_args(sys.argv[1:] if argv is None else argv)  # --help and a bad recipe stop here, in a second
+    from ser_hf.training.job import guarded_job
+
+    # One job per output_dir (a lock); launched as several processes, they watch each other (ser_hf.guards).
+    with guarded_job(recipe):
+        return run(recipe)
+
+
+def run(recipe) -> dict | None:
     # torch, transformers and datasets load only now (seconds), once the recipe is known to be valid.
     if recipe.cross_corpus:  # train on each corpus (group), test on every other
         from ser_hf.training.cross_corpus import run_cross_corpus
@@ -49,8 +57,13 @@ if __name__ == "__main__":
         main()
     except Exception as err:
         from ser_hf.data.corpora.base import CorpusRootError
+        from ser_hf.guards import PeerFailure
+        from ser_hf.locks import OutputDirInUse, StorageFullError, is_storage_full
         from ser_hf.models.weights import MissingWeightsError
 
-        if isinstance(err, (RecipeError, CorpusRootError, MissingWeightsError)):  # the message says what to do
+        one_line = (RecipeError, CorpusRootError, MissingWeightsError, OutputDirInUse, PeerFailure, StorageFullError)
+        if isinstance(err, one_line):  # the message says what to do
             sys.exit(f"train.py: {err}")
+        if is_storage_full(err):
+            sys.exit(f"train.py: out of space: {str(err).splitlines()[0]}")
         raise

@@ -8,6 +8,8 @@ measures in the same run:
     16-kHz WAV bytes, content hash), one process: files/s per core;
   * ser-hf end to end (scan + decode + Arrow write + load), 1 and all processes, with the Arrow writer
     (record batches through datasets' ArrowWriter) and with the previous writer (datasets.map);
+  * the same files as own data (``csv:ROOT/labels.csv``, a manifest of path, label, speaker), 1 and all
+    processes: its reading of the manifest and checks of every row against the built-in corpus's scan;
   * plain datasets: ``cast_column("audio", Audio(sampling_rate=16000))`` and reading every
     example's array (torchcodec decode + resample), one process.
 Each figure is files per wall-clock second, and files per CPU-second (this process and its workers),
@@ -32,6 +34,19 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def write_manifest(root: Path, paths: list[str]) -> str:
+    """The files as a user's manifest would list them (path relative to it, label, speaker): an own source."""
+    import csv
+
+    with open(root / "labels.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "emotion", "speaker"])
+        for path in paths:
+            gender, number, *_, emotion, _take = Path(path).stem.split("_")
+            writer.writerow([Path(path).name, emotion.lower(), f"{gender}_{number}"])
+    return f"csv:{root / 'labels.csv'}"
 
 
 def write_corpus(root: Path, n: int, seconds: float, sr: int = 48000) -> list[str]:
@@ -87,18 +102,23 @@ def bench_per_file(paths: list[str]) -> dict:
     return {"files_per_s": len(paths) / elapsed, "files_per_cpu_s": len(paths) / used}
 
 
-def bench_end_to_end(root: Path, num_proc: int, cache: Path, writer: str) -> dict:
-    """One preparation into an empty cache folder, which is deleted afterwards (not timed)."""
+def bench_end_to_end(root: Path | str, num_proc: int, cache: Path, writer: str) -> dict:
+    """One preparation into an empty cache folder, which is deleted afterwards (not timed). ``writer`` "own":
+    ``root`` is an own source's spelling, prepared as own data (with the Arrow writer)."""
     import shutil
 
     from ser_hf.data.corpora import CORPORA
+    from ser_hf.data.corpora.own import prepare_source
     from ser_hf.data.prepare import prepare_corpus
 
     start, cpu = time.perf_counter(), cpu_seconds()
-    ds, report = prepare_corpus(CORPORA["subesco"], root, num_proc=num_proc, cache_dir=cache, writer=writer)
+    if writer == "own":
+        ds, report = prepare_source(str(root), label_set="all", num_proc=num_proc, cache_dir=cache)
+    else:
+        ds, report = prepare_corpus(CORPORA["subesco"], root, num_proc=num_proc, cache_dir=cache, writer=writer)
     elapsed, used = time.perf_counter() - start, cpu_seconds() - cpu
     result = {"files_per_s": report.found / elapsed, "files_per_cpu_s": report.found / used, "kept": len(ds),
-              "content_hash": ds["content_hash"]}
+              "content_hash": sorted(ds["content_hash"])}  # own data is ordered by speaker, the corpus by path
     del ds
     shutil.rmtree(cache)
     return result
@@ -131,6 +151,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "SUBESCO"
         paths = write_corpus(root, args.files, args.seconds)
+        own = write_manifest(root, paths)
         print(f"{args.files} files, {args.seconds:.1f} s each, 48 kHz 16-bit mono; {cores} cores")
         per_file = bench_per_file(paths)
         plain = bench_plain(paths[: args.plain_files])
@@ -140,11 +161,12 @@ def main() -> None:
             os.link(path, warm / Path(path).name)
         for writer in ("arrow", "datasets.map"):
             bench_end_to_end(warm, 1, Path(tmp) / "cache", writer)
+        bench_end_to_end(write_manifest(warm, paths[:8]), 1, Path(tmp) / "cache", "own")
         runs: dict[str, list[dict]] = {}
         for _ in range(args.repeats):  # interleaved, so slow phases of a shared machine hit every path
             for procs in (1, cores):
-                for writer in ("arrow", "datasets.map"):
-                    result = bench_end_to_end(root, procs, Path(tmp) / "cache", writer)
+                for writer in ("arrow", "datasets.map", "own"):
+                    result = bench_end_to_end(own if writer == "own" else root, procs, Path(tmp) / "cache", writer)
                     runs.setdefault(f"{writer} {procs}", []).append(result)
         hashes = {tuple(r.pop("content_hash")) for results in runs.values() for r in results}
         best = {key: max(results, key=lambda r: r["files_per_s"]) for key, results in runs.items()}
@@ -156,12 +178,13 @@ def main() -> None:
         for procs in (1, cores):
             rows.append((f"ser-hf prepare_corpus, Arrow writer", procs, best[f"arrow {procs}"]))
             rows.append((f"ser-hf prepare_corpus, datasets.map writer (before)", procs, best[f"datasets.map {procs}"]))
+            rows.append((f"own data (csv: manifest of the same files)", procs, best[f"own {procs}"]))
         print(f"{'path':<52} {'procs':>5} {'files/s':>8} {'per core':>9} {'per CPU-s':>10} {'x plain':>8}")
         for name, procs, r in rows:
             print(f"{name:<52} {procs:>5} {r['files_per_s']:>8.0f} {r['files_per_s'] / procs:>9.0f} "
                   f"{r['files_per_cpu_s']:>10.0f} {r['files_per_s'] / procs / plain['files_per_s']:>7.1f}x")
-        arrow_1, map_1 = best["arrow 1"], best["datasets.map 1"]
-        arrow_n, map_n = best[f"arrow {cores}"], best[f"datasets.map {cores}"]
+        arrow_1, map_1, own_1 = best["arrow 1"], best["datasets.map 1"], best["own 1"]
+        arrow_n, map_n, own_n = best[f"arrow {cores}"], best[f"datasets.map {cores}"], best[f"own {cores}"]
         summary = {
             "benchmark": "prepare",
             "files": args.files,
@@ -185,6 +208,10 @@ def main() -> None:
             "speedup_vs_datasets_per_cpu_s": arrow_1["files_per_cpu_s"] / plain["files_per_cpu_s"],
             "speedup_vs_map_writer_1_process": arrow_1["files_per_s"] / map_1["files_per_s"],
             "speedup_vs_map_writer_all_cores": arrow_n["files_per_s"] / map_n["files_per_s"],
+            # Own data (a CSV manifest of the same files) against the built-in corpus path, same run.
+            "own_data_vs_builtin_1_process": own_1["files_per_s"] / arrow_1["files_per_s"],
+            "own_data_vs_builtin_all_cores": own_n["files_per_s"] / arrow_n["files_per_s"],
+            "own_data_vs_builtin_per_cpu_s": own_1["files_per_cpu_s"] / arrow_1["files_per_cpu_s"],
             "end_to_end": {key: {"files_per_s": r["files_per_s"], "files_per_cpu_s": r["files_per_cpu_s"]}
                            for key, r in best.items()},
             "runs": {key: [{k: v for k, v in r.items() if k != "kept"} for r in results]
@@ -194,7 +221,9 @@ def main() -> None:
               f"end to end {summary['speedup_vs_datasets']:.1f}x "
               f"({summary['speedup_vs_datasets_per_cpu_s']:.1f}x per CPU-s); "
               f"Arrow writer over datasets.map: {summary['speedup_vs_map_writer_1_process']:.2f}x (1 process), "
-              f"{summary['speedup_vs_map_writer_all_cores']:.2f}x ({cores} processes)")
+              f"{summary['speedup_vs_map_writer_all_cores']:.2f}x ({cores} processes); own data (csv:) over the "
+              f"built-in path: {summary['own_data_vs_builtin_1_process']:.2f}x (1 process), "
+              f"{summary['own_data_vs_builtin_all_cores']:.2f}x ({cores} processes)")
         print(f"kept {arrow_1['kept']} of {args.files} files; "
               f"same rows from every path and run: {summary['same_rows_every_run']}")
         if args.json:

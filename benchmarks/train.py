@@ -50,7 +50,7 @@ from ser_hf.training import (  # noqa: E402
 
 GFLOP_PER_AUDIO_SECOND_HUBERT_BASE = 31.7
 # Dense bf16 peaks (no sparsity), from the vendors' data sheets.
-PEAK_BF16_TFLOPS = {"H100 PCIe": 756.0, "H100 NVL": 835.0, "H100": 989.4, "H200": 989.4, "A100": 312.0,
+PEAK_BF16_TFLOPS = {"H100 PCIe": 756.0, "H100 NVL": 835.0, "H100": 989.4, "H200 NVL": 835.0, "H200": 989.4, "A100": 312.0,
                     "L40S": 362.0, "A10": 125.0, "L4": 121.0}
 
 
@@ -135,7 +135,7 @@ def warm_every_shape(trainer, recipe) -> None:
     shape, so otherwise whichever setting runs first pays for them inside its timing."""
     model = trainer.model.to(trainer.args.device).train()
     batch = trainer.args.per_device_train_batch_size
-    multiple = int(recipe.pad_to_multiple_seconds * SAMPLING_RATE)
+    multiple = int((recipe.pad_to_multiple_seconds or 0.5) * SAMPLING_RATE)  # unrounded widths: the usual ones
     for width in range(multiple, int(recipe.max_train_seconds * SAMPLING_RATE) + multiple, multiple):
         inputs = {"input_values": torch.randn(batch, width, device=trainer.args.device),
                   "labels": torch.zeros(batch, dtype=torch.long, device=trainer.args.device)}

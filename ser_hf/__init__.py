@@ -13,7 +13,8 @@ The library in layers, each importing only from the ones before it:
 5. ``train.py`` and ``space/app.py``.
 
 :mod:`ser_hf.recipe` (the recipe fields) and :mod:`ser_hf.registry` (names -> components) sit beside them and
-import nothing heavy. Importing ``ser_hf`` loads neither torch nor transformers; it makes ser-hf's own model
+import nothing heavy; so do :mod:`ser_hf.locks` (host-and-pid names, leases, the run folder's lock, full-disk errors,
+checksums) and :mod:`ser_hf.guards` (the processes of a job watching each other, sync points on files). Importing ``ser_hf`` loads neither torch nor transformers; it makes ser-hf's own model
 types known to the ``transformers`` Auto classes, so ``pipeline("audio-classification", model=RUN_DIR)`` loads
 any saved ser-hf model.
 """

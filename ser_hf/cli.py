@@ -4,7 +4,10 @@
     ser-hf synth --corpus ravdess --out /tmp/ravdess_synth --size small            # python -m ser_hf.data.synth
     ser-hf push outputs/quickstart --repo-id ORG/NAME --dry-run                    # python -m ser_hf.publish push
     ser-hf push-dataset prepared/ravdess --repo-id ORG/NAME                        # python -m ser_hf.publish push-dataset
+    ser-hf compare RUN_A RUN_B                                                     # python -m ser_hf.evaluation.compare
+    ser-hf table RUN_DIR... --out table                                            # python -m ser_hf.evaluation.runs_table
     ser-hf train --recipe quickstart                                               # python train.py (from a clone)
+    ser-hf predict recordings/ --model outputs/quickstart --out emotions.csv        # python -m ser_hf.predict
 
 Each subcommand hands its arguments unchanged to the module it names, which is imported only then: this
 file sits above every layer of the library and loads nothing heavy itself.
@@ -23,6 +26,11 @@ COMMANDS = {
     "push-dataset": "push a prepared DatasetDict to the Hub (python -m ser_hf.publish push-dataset)",
     "push-space": "assemble and push a Gradio Space serving Hub models (python -m ser_hf.publish push-space)",
     "export": "export a trained run to ONNX (python -m ser_hf.export onnx RUN_DIR)",
+    "compare": "paired difference of two runs on the same test files, with interval and p-value "
+               "(python -m ser_hf.evaluation.compare)",
+    "table": "one table of corpora x models from run folders: Markdown, CSV, LaTeX, heat map "
+             "(python -m ser_hf.evaluation.runs_table)",
+    "predict": "label recordings with trained models: files, folders, manifests, long recordings (python -m ser_hf.predict)",
     "train": "train as a recipe says (python train.py; needs the repository: recipes/ and train.py)",
 }
 
@@ -52,10 +60,22 @@ def main(argv: list[str] | None = None) -> int:
         from ser_hf.export import main as export_main
 
         return export_main(rest)
+    if command == "compare":
+        from ser_hf.evaluation.compare import main as compare_main
+
+        return compare_main(rest)
+    if command == "table":
+        from ser_hf.evaluation.runs_table import main as table_main
+
+        return table_main(rest)
     if command in ("push", "push-dataset", "push-space"):
         from ser_hf.publish.hub import main as publish_main
 
         return publish_main([command, *rest])
+    if command == "predict":
+        from ser_hf.predict.cli import main as predict_main
+
+        return predict_main(rest)
     if command == "train":
         script = Path(__file__).resolve().parents[1] / "train.py"
         if not script.is_file():

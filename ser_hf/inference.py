@@ -1,4 +1,11 @@
-"""Inference for demos and long clips: several classifiers at once, one encoder pass where they share it.
+"""Inference: a trained model's logits exactly as ``pipeline("audio-classification")`` computes them, and the
+Space's several classifiers at once, one encoder pass where they share it.
+
+:func:`clip_inputs` is what the pipeline hands the model for one clip (the saved feature extractor on the whole
+clip, nothing padded or cropped); :func:`pipeline_logits` computes many clips' logits that way, stacking only
+clips whose inputs have the same shape, so a batch never pads anything and every file's logits equal the
+pipeline's one-at-a-time result (to float tolerance). Validation, test, cross-validation folds, long clips, the
+Space and prediction all go through them: what a run reports is what its saved folder gives.
 
 ``EmotionModels.load({"hubert": "outputs/quickstart", "other": "ORG/NAME"})`` loads each model once.
 Models whose encoders hold identical weights (heads trained on one frozen backbone) are grouped:
@@ -25,6 +32,92 @@ from ser_hf.hardware import cpu_has_bf16
 logger = logging.getLogger(__name__)
 
 SAMPLING_RATE = 16000
+
+
+def clip_inputs(extractor, wave: np.ndarray) -> dict[str, torch.Tensor]:
+    """The model inputs ``pipeline("audio-classification")`` builds for one 16-kHz clip: the feature extractor on the
+    whole clip (its own normalisation, no padding, no crop), every tensor it returns, batch dimension 1."""
+    return dict(extractor(wave, sampling_rate=SAMPLING_RATE, return_tensors="pt"))
+
+
+def pad_waveform_inputs(inputs: list[dict[str, torch.Tensor]], multiple: int = 1) -> dict[str, torch.Tensor]:
+    """Per-clip ``input_values`` (1, n) (each normalised alone by :func:`clip_inputs`) zero-padded into one
+    (batch, width) tensor, ``width`` the longest clip rounded up to ``multiple`` samples, with an attention mask over
+    each clip's real samples. With :func:`ser_hf.models.audio_encoders.mask_padding_in_feature_encoder` installed,
+    a wav2vec2-family model gives every clip of such a batch its unpadded outputs (to float tolerance)."""
+    lengths = [item["input_values"].shape[-1] for item in inputs]
+    width = -(-max(lengths) // multiple) * multiple
+    values = torch.zeros(len(inputs), width, dtype=inputs[0]["input_values"].dtype)
+    mask = torch.zeros(len(inputs), width, dtype=torch.long)
+    for i, (item, n) in enumerate(zip(inputs, lengths)):
+        values[i, :n] = item["input_values"][0]
+        mask[i, :n] = 1
+    return {"input_values": values, "attention_mask": mask}
+
+
+def _shape_key(inputs: dict[str, torch.Tensor]) -> tuple:
+    return tuple((k, tuple(v.shape), v.dtype) for k, v in sorted(inputs.items()))
+
+
+def equal_shape_batches(inputs: list[dict[str, torch.Tensor]], batch_size: int) -> list[tuple[list[int], dict]]:
+    """``(row indices, stacked inputs)`` per batch of clips whose inputs have identical shapes, at most
+    ``batch_size`` each. Nothing is padded: a clip alone in its shape runs alone, as in the pipeline. Fixed-size
+    inputs (Whisper's 30 s, AST's frames, spectrogram images) all share one shape and batch fully."""
+    groups: dict[tuple, list[int]] = {}
+    for i, item in enumerate(inputs):
+        groups.setdefault(_shape_key(item), []).append(i)
+    batches = []
+    for rows in groups.values():
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            batches.append((chunk, {k: torch.cat([inputs[i][k] for i in chunk]) for k in inputs[chunk[0]]}))
+    return batches
+
+
+def model_logits(model: torch.nn.Module, batch: dict[str, torch.Tensor], device=None) -> torch.Tensor:
+    """One forward pass in float32 (the pipeline's precision), autocast off whatever the caller set; a model whose
+    weights were cast to bf16 (DeepSpeed's bf16 mode) gets its inputs in bf16, the only way it runs.
+
+    A model that accelerate prepared for mixed precision has its ``forward`` replaced by one that enters autocast
+    itself (``Accelerator.prepare_model`` keeps the original as ``_original_forward``): that one runs here, through
+    ``__call__`` so the model's hooks still run.
+    """
+    parameter = next(model.parameters())
+    device = torch.device(device) if device is not None else parameter.device
+    # A model whose weights are bf16 (DeepSpeed's bf16 mode casts the module itself) takes inputs of that dtype.
+    dtype = parameter.dtype if parameter.dtype in (torch.bfloat16, torch.float16) else None
+    batch = {k: v.to(device, dtype=dtype if dtype is not None and v.is_floating_point() else None)
+             for k, v in batch.items()}
+    original = model.__dict__.get("_original_forward")
+    wrapped = model.__dict__.get("forward")
+    if original is not None:
+        model.forward = original
+    try:
+        with torch.autocast(device_type=device.type, enabled=False):
+            return model(**batch).logits.float()
+    finally:
+        if original is not None:
+            model.forward = wrapped
+
+
+@torch.no_grad()
+def pipeline_logits(model: torch.nn.Module, extractor, waves: list[np.ndarray], batch_size: int = 8,
+                    device=None) -> np.ndarray:
+    """Logits (rows in ``waves`` order) equal to what ``pipeline("audio-classification", model=...)`` computes for
+    each clip alone: per-clip extractor inputs, batches of equal-shaped inputs only, float32."""
+    was_training = model.training
+    model.eval()
+    try:
+        inputs = [clip_inputs(extractor, w) for w in waves]
+        out: np.ndarray | None = None
+        for rows, batch in equal_shape_batches(inputs, batch_size):
+            logits = model_logits(model, batch, device).cpu().numpy()
+            if out is None:
+                out = np.empty((len(waves), logits.shape[1]), dtype=np.float32)
+            out[rows] = logits
+        return out if out is not None else np.empty((0, model.config.num_labels), dtype=np.float32)
+    finally:
+        model.train(was_training)
 
 
 @dataclass
@@ -125,8 +218,7 @@ class EmotionModels:
         return [m.name for m in self.models]
 
     def _inputs(self, extractor, wave: np.ndarray) -> dict[str, torch.Tensor]:
-        batch = extractor(wave, sampling_rate=SAMPLING_RATE, return_tensors="pt")
-        return {k: v.to(self.device) for k, v in batch.items() if k in ("input_values", "attention_mask", "input_features", "patch_mask")}
+        return {k: v.to(self.device) for k, v in clip_inputs(extractor, wave).items()}
 
     @torch.inference_mode()
     def predict(self, wave: np.ndarray) -> dict[str, dict]:
@@ -165,6 +257,31 @@ def _head(model, encoder_output, attention_mask) -> torch.Tensor:
         mask = model._get_feature_vector_attention_mask(hidden.shape[1], attention_mask)
         pooled = (hidden * mask.unsqueeze(-1)).sum(dim=1) / mask.sum(dim=1, keepdim=True)
     return model.classifier(pooled)
+
+
+@torch.no_grad()
+def shared_encoder_logits(models: list[torch.nn.Module], batch: dict[str, torch.Tensor], device=None) -> list[torch.Tensor]:
+    """Logits of classifiers whose encoders hold identical weights (one :attr:`EmotionModels.groups` entry) from one
+    encoder pass over ``batch``, in float32 with autocast off as :func:`model_logits`.
+
+    The first model runs whole, so its forward hooks fire (the frame lengths a padded batch gives
+    :class:`ser_hf.models.audio_encoders.PaddingMaskedGroupNorm`); the others apply their heads to its hidden states.
+    """
+    first = models[0]
+    if len(models) == 1:
+        return [model_logits(first, batch, device)]
+    device = torch.device(device) if device is not None else next(first.parameters()).device
+    batch = {k: v.to(device) for k, v in batch.items()}
+    with torch.autocast(device_type=device.type, enabled=False):
+        out = first(**batch, output_hidden_states=True)
+        encoded = _EncoderOutput(out.hidden_states[-1], out.hidden_states)
+        return [out.logits.float()] + [_head(m, encoded, batch.get("attention_mask")).float() for m in models[1:]]
+
+
+@dataclass
+class _EncoderOutput:
+    last_hidden_state: torch.Tensor
+    hidden_states: tuple[torch.Tensor, ...]
 
 
 def to_label_view(probabilities: dict[str, float], view: str) -> dict[str, float]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import math
 import re
 import types
@@ -24,9 +25,10 @@ from typing import Any
 
 import yaml
 
-from ser_hf.registry import CLASSIFIERS, EXTRACTORS, METHODS
+from ser_hf.registry import CLASSIFIERS, EXTRACTORS, METHODS, PROBE_HEADS
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
+logger = logging.getLogger(__name__)
 
 BALANCE_METHODS = ("none", "harmonic", "undersample", "oversample", "class_weights")
 BEST_METRICS = ("uar", "macro_f1", "accuracy", "weighted_f1")
@@ -51,13 +53,16 @@ def _f(default: Any, help: str) -> Any:
 @dataclass
 class Recipe:
     # ---- data
-    corpora: list[str] = _f(["all"], "Corpora or consolidated sets (all_en, all_bn, all) to train on.")
+    corpora: list[str] = _f(["all"], "Corpora or consolidated sets (all_en, all_bn, all) to train on, and own data: audiofolder:ROOT, csv:|tsv:|jsonl:|parquet:|manifest:FILE, disk:PATH, hub:ORG/NAME[@REVISION] ([NAME=]KIND:... names it; README 'Your own data').")
     synthetic: bool = _f(False, "Use the project's synthetic espeak-ng corpus instead of real downloads.")
     synthetic_size: str = _f("small", "Size of the synthetic corpus: tiny, small or full.")
     data_root: str = _f("data", "Folder that relative corpus roots are resolved against.")
     roots: dict[str, str] = _f({}, "Corpus -> download folder (relative paths are under data_root); override one with roots.NAME=PATH.")
+    label_map: dict[str, str] = _f({}, "Own data: a source label -> the class it means (label_map.joy=happy); case and common synonyms (joy, happiness -> happy; anger -> angry; sadness -> sad ...) need none. Unmapped labels are left out and listed first in the summary.")
+    columns: dict[str, str] = _f({}, "Own data: the source's column for path, label, speaker, gender, language, sentence, intensity or audio (columns.label=mood, columns.speaker=actor); default: the first of their usual names found.")
+    licences: dict[str, str] = _f({}, "Own data: a source's licence, shown on the model card (licences.NAME=CC-BY-4.0); unstated ones are shown as 'not stated'.")
     languages: list[str] = _f([], "Keep only rows of these languages (e.g. [en]: ESD's English speakers, seed 004); [] = all.")
-    label_set: str = _f("seven", "Classes: seven, realtime4, iemocap4 or all (ser_hf/labels.py).")
+    label_set: str = _f("seven", "Classes: seven, realtime4, iemocap4, all, all_but_neutral or source (own data's labels as they are) (ser_hf/data/labels.py).")
     split: str = _f("seed003", "Split protocol: seed003 (70/10/20), seed000, seed001, seed002, ratio:.., speaker:.., kfold:K:T[:V], loso:T[:V].")
     split_seed: int = _f(42, "Seed of the split.")
     trim_db: float | None = _f(25.0, "Trim leading/trailing silence quieter than this (dB below peak); null = no trim.")
@@ -66,18 +71,18 @@ class Recipe:
     max_train_samples: int | None = _f(None, "Keep this many training rows (random, before balancing/augmentation): debug runs.")
     max_eval_samples: int | None = _f(None, "Keep this many validation and test rows each: debug runs.")
     max_train_seconds: float = _f(6.0, "Random crop of training clips (bounds padded shapes and memory).")
-    max_eval_seconds: float = _f(12.0, "Centre crop of evaluation clips.")
-    pad_to_multiple_seconds: float = _f(0.5, "Pad batches to a multiple of this many seconds (a small, fixed set of shapes).")
+    pad_to_multiple_seconds: float | None = _f(None, "Pad training batches to a multiple of this many seconds (fewer distinct shapes, e.g. for cuDNN autotuning); null = to the longest clip. Padding never changes what a clip learns: each clip is normalised alone and the padding is masked. Evaluation never pads (it runs what pipeline() runs).")
     # ---- model
     model_name_or_path: str = _f("facebook/hubert-base-ls960", "Hub id or local folder of the audio encoder.")
     tiny_model: str | None = _f(None, "Build a tiny randomly initialised model of this type (hubert, wav2vec2, wavlm, data2vec-audio, whisper, audio-spectrogram-transformer) instead of loading one.")
     freeze_feature_encoder: bool = _f(True, "Freeze the CNN feature encoder (seed 003).")
+    cache_frozen_features: bool = _f(False, "Compute the frozen CNN feature encoder's output once per training clip before training and train the transformer on it (wav2vec2-family models with freeze_feature_encoder: true; no on-the-fly augmentation). Removes the CNN from every step. Clips no longer than max_train_seconds get the same features; longer ones are cropped in 20-ms frames of their cached output, normalised over the whole clip instead of the crop, so it is off by default. Evaluation never uses it. Kept in output_dir/frozen_features/ until training ends (about 51 kB per audio-second in bf16).")
     mask_time_prob: float = _f(0.05, "SpecAugment time-mask probability (model config).")
     mask_time_length: int = _f(10, "SpecAugment time-mask length in frames.")
     mask_feature_prob: float = _f(0.0, "SpecAugment feature-mask probability.")
     mask_feature_length: int = _f(10, "SpecAugment feature-mask length in channels.")
     # ---- method: what is trained (train.py's branches)
-    method: str = _f("finetune", "finetune (an HF audio encoder, seed 003), image_cnn (ImageNet CNN on spectrogram images, seeds 002-004), cnn_blstm (seed 004, from scratch), patch_finetune (VGGish/YAMNet + dense head, seeds 000/001), embeddings (frozen embeddings x classifiers table, seeds 000/003) or probe (frozen HF encoder, learned softmax-weighted sum of its layers + small head: the EmoBox / SUPERB protocol).")
+    method: str = _f("finetune", "finetune (an HF audio encoder, seed 003), image_cnn (ImageNet CNN on spectrogram images, seeds 002-004), cnn_blstm (seed 004, from scratch), patch_finetune (VGGish/YAMNet + dense head, seeds 000/001), embeddings (frozen embeddings x classifiers table, seeds 000/003) or probe (frozen HF encoder, learned softmax-weighted sum of its layers + small head: the SUPERB protocol; probe_head=emobox: EmoBox's head).")
     backbone: str | None = _f(None, "image_cnn: vgg16, vgg19 or an HF/timm image model id (microsoft/resnet-50, timm/tf_efficientnetv2_b0.in1k ...); patch_finetune: vggish or yamnet.")
     backbone_weights: str | None = _f(None, "image_cnn with VGG: Hub id / torchvision .pth / Keras .h5 of the ImageNet weights (default timm/vggNN.tv_in1k); patch_finetune: the VGGish .pth / YAMNet .h5 or converted folder (default under $SER_HF_CACHE/weights).")
     freeze: str = _f("all", "image_cnn: none, all (C1), last_blocks:K (VGG, seed 002 C2: 2), last_layers:N (seed 002 EfficientNet C2: 32), first_layers:N (seed 004: 15); patch_finetune: all (frozen backbone) or none.")
@@ -129,16 +134,22 @@ class Recipe:
     cache: bool = _f(True, "Use a cached preparation of the same files and settings; false decodes every file again.")
     train_shards: str | None = _f(None, "Train on this sharded prepared training part, streamed (a folder written by ser_hf.data.shards.write_parquet_shards, or a Hub dataset id): each process reads its own Parquet files, length grouping works per buffer of 64 batches; validation and test still come from corpora and split. Needs max_steps.")
     prepare_on: str = _f("shared", "Multi-node runs: shared (one preparation per shared file system: the main process of node 0 prepares, every other process waits, then reads its cache) or node (the main process of each node prepares into its own node-local $SER_HF_CACHE; the others on that node wait).")
+    ddp_timeout: int = _f(600, "Multi-process runs: seconds a collective (the gradient all-reduce, an evaluation gather) may wait for the other processes before it fails (TrainingArguments.ddp_timeout, applied on CPU too; torch's default is 30 min). Long waits (node 0 preparing a corpus, a checkpoint being written) wait on files, not in collectives, and peer_timeout bounds them.")
+    peer_timeout: int = _f(120, "Multi-process runs: seconds without a sign of life from another process (its status file under output_dir/.ser_hf stops changing: killed, frozen, its machine cut off) before every process stops with exit status 1, naming it; a process that raises, or dies on the same machine, stops the job within seconds. At least 5.")
     # ---- evaluation protocol
-    cross_validation: str = _f("none", "none (one run on `split`), loso (leave one speaker out), kfold:K (K speaker-group folds, stratified as far as speakers allow) or auto (loso for 4-6 speakers, kfold:5 above; 2-3 speakers: loso with a warning; 1 speaker: speaker-dependent stratified 5-fold with a warning). Folds run in output_dir/fold-NN; a relaunch skips finished folds; cv_results.json holds mean +- std and pooled scores.")
+    cross_validation: str = _f("none", "none (one run on `split`), loso (leave one speaker out), kfold:K (K speaker-group folds, stratified as far as speakers allow), auto (loso for 4-6 speakers, kfold:5 above; 2-3 speakers: loso with a warning; 1 speaker: speaker-dependent stratified 5-fold with a warning) or emobox (EmoBox's published folds and classes for one corpus EmoBox covers, ser_hf.data.emobox; sets label_set=emobox). Folds run in output_dir/fold-NN; a relaunch skips finished folds; cv_results.json holds mean +- std, pooled scores and 95 % intervals.")
     cross_corpus: bool = _f(False, "Train on each group of cross_corpus_groups and test on every other, on the classes all groups share; the diagonal is the in-corpus score under cross_validation (or split). Writes cross_corpus.json / .md / .png.")
     cross_corpus_groups: list[str] = _f([], "Groups of cross_corpus: corpora or consolidated names (all_en, all_bn); [] = each entry of corpora.")
+    bootstrap_samples: int = _f(1000, "Bootstrap resamples behind the 95 % intervals of accuracy, UAR, macro and weighted F1 in results and cards (speakers are resampled where the test part is speaker-independent, files otherwise); 0 = no intervals.")
+    calibrate: bool = _f(True, "Trainer methods: after training, fit a temperature on the validation part (never the test part) and fold it into the saved classifier, so pipeline(), the Space and predictions give calibrated probabilities; results.json reports the expected calibration error before and after.")
     plots: bool = _f(True, "Draw each run's confusion matrix and ROC curves (per row of an embeddings table); cross-validation folds skip them and draw the pooled ones once.")
     keep_classes: list[str] = _f([], "Keep only these classes of the label set (other rows dropped, labels renumbered); [] = all.")
     # ---- probe method (frozen encoder, learned layer weights + head)
     probe_epochs: int = _f(200, "probe: full-batch training epochs of the layer weights and head (early stopping on the training loss plateau).")
     probe_learning_rate: float = _f(1e-3, "probe: Adam learning rate of the layer weights and head.")
     probe_hidden_size: int = _f(0, "probe: hidden units of the head (0 = a linear head on the weighted layer sum, SUPERB's setting).")
+    probe_head: str = _f("weighted_layers", "probe: weighted_layers (learned softmax weights over every layer's time-pooled state + head; probe_epochs, probe_learning_rate, probe_hidden_size) or emobox (EmoBox's head on one layer's frames: Linear 128 -> ReLU -> masked mean over frames -> Linear, Adam 1e-4, batch 32, 100 epochs, best epoch on a random 20 % of the training files; ser_hf.training.emobox_probe).")
+    probe_layer: int = _f(-1, "probe_head=emobox: the encoder layer whose frames the head reads (-1 = the last, EmoBox's choice; 0 = the CNN output).")
     # ---- evaluation extras
     long_clip: str | None = _f(None, "A labelled long recording (WAV with a .csv of start,end,emotion beside it); null = a synthetic one.")
     # ---- publishing
@@ -164,6 +175,13 @@ class Recipe:
             raise RecipeError(f"train_shards: balance={self.balance} and augment_offline_factor={self.augment_offline_factor} "
                               "need the whole training part in memory; balance or augment it before writing the shards "
                               "(balance=none augment_offline_factor=1 here)")
+        if self.cache_frozen_features:
+            why = ("method is not finetune" if self.method != "finetune" else
+                   "freeze_feature_encoder is false: the CNN trains" if not self.freeze_feature_encoder else
+                   "augment_online_p > 0: the audio changes every step" if self.augment_online_p > 0 else
+                   "train_shards streams the training part" if self.train_shards else None)
+            if why:
+                raise RecipeError(f"cache_frozen_features: the frozen CNN's output is cached per training clip, but {why}")
         if self.method in ("image_cnn", "patch_finetune") and not self.backbone:
             raise RecipeError(f"method={self.method} needs backbone=" + ("vgg19 (or another)" if self.method == "image_cnn" else "vggish or yamnet"))
         if self.method == "patch_finetune" and self.backbone not in ("vggish", "yamnet"):
@@ -196,6 +214,7 @@ class Recipe:
         if self.eval_strategy == "steps" and not self.eval_steps:
             raise RecipeError("eval_strategy=steps needs eval_steps")
         parse_cross_validation(self.cross_validation)
+        _check_choice("probe_head", self.probe_head, tuple(PROBE_HEADS))
         if self.method == "probe" and not (self.tiny_model or self.model_name_or_path):
             raise RecipeError("method=probe needs model_name_or_path (an HF audio encoder) or tiny_model")
         if self.push_to_hub and not self.hub_model_id:
@@ -211,6 +230,9 @@ class Recipe:
                 expand_names([group])
         except ValueError as err:
             raise RecipeError(f"corpora: {err}") from None
+        _check_own_data(self)
+        if self.cross_validation == "emobox":
+            self._check_emobox()
         if self.cross_corpus and len(self.cross_corpus_groups or self.corpora) < 2:
             raise RecipeError("cross_corpus needs at least two corpora or cross_corpus_groups to train and test across")
         if self.keep_classes:
@@ -221,11 +243,28 @@ class Recipe:
             if unknown:
                 raise RecipeError(f"keep_classes: {unknown} not in label_set {self.label_set!r}")
 
-    def corpus_roots(self) -> dict[str, str | None]:
-        """Root per corpus: None for the synthetic corpus; relative roots are under data_root."""
+    def _check_emobox(self) -> None:
+        """EmoBox's folds exist per corpus and come with EmoBox's classes (ser_hf.data.emobox)."""
         from ser_hf.data.corpora import expand_names
+        from ser_hf.data.emobox import EMOBOX_NAMES
 
         names = expand_names(self.corpora)
+        if len(names) != 1 or names[0] not in EMOBOX_NAMES:
+            raise RecipeError(f"cross_validation=emobox: EmoBox's folds are per corpus: give corpora=[NAME], one of "
+                              f"{', '.join(EMOBOX_NAMES)} (got {', '.join(names)})")
+        if self.cross_corpus:
+            raise RecipeError("cross_validation=emobox: EmoBox's folds are within one corpus, not for cross_corpus")
+        if self.label_set != "emobox":
+            logger.warning("cross_validation=emobox: EmoBox's classes replace label_set=%s (label_set=emobox)",
+                           self.label_set)
+            self.label_set = "emobox"
+
+    def corpus_roots(self) -> dict[str, str | None]:
+        """Root per built-in corpus: None for the synthetic corpus; relative roots are under data_root."""
+        from ser_hf.data.corpora import expand_names
+        from ser_hf.data.sources import is_source
+
+        names = [n for n in expand_names(self.corpora) if not is_source(n)]
         if self.synthetic:
             return {n: None for n in names}
         missing = [n for n in names if not self.roots.get(n)]
@@ -248,14 +287,21 @@ _HINTS = typing.get_type_hints(Recipe)
 POSITIVE_INTS = (
     "per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps", "logging_steps",
     "save_total_limit", "image_size", "mlp_trials", "mlp_max_epochs", "mask_time_length", "mask_feature_length",
-    "probe_epochs",
+    "probe_epochs", "ddp_timeout",
 )
+NON_NEGATIVE_INTS = ("bootstrap_samples",)
 POSITIVE_INTS_OR_NULL = ("max_train_samples", "max_eval_samples", "eval_steps", "early_stopping_patience", "num_proc")
 POSITIVE_FLOATS = (
-    "num_train_epochs", "learning_rate", "max_train_seconds", "max_eval_seconds", "pad_to_multiple_seconds", "clip_seconds",
+    "num_train_epochs", "learning_rate", "max_train_seconds", "clip_seconds",
     "probe_learning_rate",
 )
 NON_NEGATIVE_FLOATS = ("weight_decay", "l2")
+POSITIVE_FLOATS_OR_NULL = ("pad_to_multiple_seconds",)
+# Keys of earlier releases: a recipe that still sets one is told why it went, not "unknown key".
+REMOVED_KEYS = {
+    "max_eval_seconds": "evaluation now runs every clip whole, as pipeline('audio-classification') does, so the "
+                        "reported figures are what the saved model gives; delete the line",
+}
 PROBABILITIES = ("mask_time_prob", "mask_feature_prob", "augment_online_p")
 
 
@@ -314,6 +360,9 @@ def _check_ranges(r: "Recipe") -> None:
     for name in POSITIVE_INTS:
         if getattr(r, name) <= 0:
             raise RecipeError(f"{name}: must be an integer > 0, got {getattr(r, name)}")
+    for name in NON_NEGATIVE_INTS:
+        if getattr(r, name) < 0:
+            raise RecipeError(f"{name}: must be an integer >= 0, got {getattr(r, name)}")
     for name in POSITIVE_INTS_OR_NULL:
         value = getattr(r, name)
         if value is not None and value <= 0:
@@ -322,6 +371,10 @@ def _check_ranges(r: "Recipe") -> None:
         value = getattr(r, name)
         if not (finite(value) and value > 0):
             raise RecipeError(f"{name}: must be a finite number > 0, got {value}")
+    for name in POSITIVE_FLOATS_OR_NULL:
+        value = getattr(r, name)
+        if value is not None and not (finite(value) and value > 0):
+            raise RecipeError(f"{name}: must be a finite number > 0 or null, got {value}")
     for name in NON_NEGATIVE_FLOATS:
         value = getattr(r, name)
         if not (finite(value) and value >= 0):
@@ -341,6 +394,8 @@ def _check_ranges(r: "Recipe") -> None:
     for name in ("seed", "split_seed"):
         if not 0 <= getattr(r, name) < 2**32:  # numpy's seed range
             raise RecipeError(f"{name}: must be an integer in [0, 2**32), got {getattr(r, name)}")
+    if r.peer_timeout < 5:
+        raise RecipeError(f"peer_timeout: must be an integer >= 5 (seconds; heartbeats come every peer_timeout / 6 s), got {r.peer_timeout}")
     if r.probe_hidden_size < 0:
         raise RecipeError(f"probe_hidden_size: must be an integer >= 0 (0 = linear head), got {r.probe_hidden_size}")
     if r.dataloader_num_workers < 0:
@@ -375,14 +430,33 @@ def _check_ranges(r: "Recipe") -> None:
         parse_split_protocol(r.split)
     except ValueError as err:
         raise RecipeError(f"split: {err}") from None
+def _check_own_data(r: "Recipe") -> None:
+    """The own-data keys: known column names, label_map targets the label set has, licences of sources in the run."""
+    from ser_hf.data.labels import label_map_problem
+    from ser_hf.data.sources import SOURCE_COLUMNS, is_source, source_name
+
+    for key in r.columns:
+        if key not in SOURCE_COLUMNS:
+            raise RecipeError(f"columns.{key}: not a column of the schema; one of {', '.join(SOURCE_COLUMNS)}")
+    problem = label_map_problem(r.label_map, r.label_set)
+    if problem:
+        raise RecipeError(f"label_map.{problem}")
+    sources = {source_name(n) for n in [*r.corpora, *r.cross_corpus_groups] if is_source(n)}
+    for key in r.licences:
+        if key not in sources:
+            raise RecipeError(f"licences.{key}: no own source named {key!r} in corpora "
+                              f"({', '.join(sorted(sources)) or 'none'}; a source is named after its folder or file, "
+                              "or NAME=KIND:...)")
+
+
 def parse_cross_validation(value: str) -> tuple[str, int | None]:
-    """``none`` / ``loso`` / ``auto`` -> (scheme, None); ``kfold:K`` -> ("kfold", K); anything else: RecipeError."""
+    """``none`` / ``loso`` / ``auto`` / ``emobox`` -> (scheme, None); ``kfold:K`` -> ("kfold", K); else RecipeError."""
     scheme, _, k = value.partition(":")
-    if scheme in ("none", "loso", "auto") and not k:
+    if scheme in ("none", "loso", "auto", "emobox") and not k:
         return scheme, None
     if scheme == "kfold" and k.isdigit() and int(k) >= 2:
         return scheme, int(k)
-    raise RecipeError(f"cross_validation: {value!r} is not none, loso, auto or kfold:K (K >= 2)")
+    raise RecipeError(f"cross_validation: {value!r} is not none, loso, auto, emobox or kfold:K (K >= 2)")
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -441,6 +515,8 @@ def _coerce_scalar(value: Any, base: type) -> Any:
 
 
 def _unknown(key: str) -> RecipeError:
+    if key in REMOVED_KEYS:
+        return RecipeError(f"recipe key {key!r} was removed: {REMOVED_KEYS[key]}")
     close = difflib.get_close_matches(key, FIELDS, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(FIELDS)}"
     return RecipeError(f"unknown recipe key {key!r}{hint}")

@@ -6,6 +6,7 @@ registry           what a name gives
 :data:`METHODS`    a recipe's ``method``: the function that builds its model (or runs it, for ``embeddings``)
 :data:`EXTRACTORS` an embedding extractor (``build_extractor(name)``); ``hf:<id>`` is a prefix entry
 :data:`CLASSIFIERS` a classifier factory (``make_classifier(name)``)
+:data:`PROBE_HEADS` the head ``method: probe`` trains on a frozen encoder (a recipe's ``probe_head``)
 :data:`MODEL_TYPES` ser-hf's own ``transformers`` model types: their config and feature-extractor classes
 =================  ===========================================================================================
 
@@ -32,6 +33,12 @@ METHODS: dict[str, str] = {
     "patch_finetune": "ser_hf.models.build:build_patch_finetune",
     "embeddings": "ser_hf.training.embeddings:run_embeddings_recipe",  # no Trainer: a table of classifiers
     "probe": "ser_hf.training.probe:run_probe_recipe",  # no Trainer: learned layer weights + head, seconds
+}
+
+# method: probe, the head on the frozen encoder (a recipe's probe_head)
+PROBE_HEADS: dict[str, str] = {
+    "weighted_layers": "ser_hf.training.probe:run_weighted_layer_probe",  # softmax-weighted layers + linear head
+    "emobox": "ser_hf.training.emobox_probe:run_emobox_probe",  # EmoBox's head on one layer's frames
 }
 
 # Methods that fit on frozen features instead of training a network with transformers.Trainer: one extraction,

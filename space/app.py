@@ -137,7 +137,8 @@ def read_clip(path: str | None, max_seconds: float, min_seconds: float = 0.1) ->
     try:
         wave, _ = read_audio(path, SR, max_seconds=max_seconds)  # the header's length, checked before decoding
     except AudioTooLongError as err:
-        raise gr.Error(f"{name}: {err.seconds:.0f} s is longer than the {max_seconds:.0f}-s limit of this tab.") from None
+        length = f"{name}: {err.seconds:.0f} s" if err.exact else name  # inexact: decoding stopped past the limit
+        raise gr.Error(f"{length} is longer than the {max_seconds:.0f}-s limit of this tab.") from None
     except AudioError as err:
         # read_audio's message carries the server path and libsndfile's wording: say it in the user's terms.
         text = str(err)

@@ -32,3 +32,45 @@ def write_tone(path: Path, seconds: float = 1.0, sr: int = 16000, channels: int 
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, wave, sr, subtype=subtype)
     return path
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """``small_disk("4m")``: a folder on a tmpfs of that size (a file system that runs full), unmounted afterwards;
+    the test is skipped where this process may not mount one (it needs root)."""
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def mount(size: str) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                              capture_output=True, text=True)
+        if proc.returncode:
+            pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill_disk(folder: Path) -> Path:
+    """Write a file into ``folder`` until its file system is full; returns the file (delete it to free the space)."""
+    import errno
+
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as fh:
+        block = b"\0" * (64 << 10)
+        while True:
+            try:
+                fh.write(block)
+            except OSError as err:
+                if err.errno != errno.ENOSPC:
+                    raise
+                if len(block) == 1:
+                    break
+                block = block[: len(block) // 2]
+    return filler

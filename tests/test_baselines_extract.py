@@ -84,6 +84,52 @@ def test_mean_and_frame_pooling_and_the_cache(tmp_path):
         extract(ds, extractor, cache_dir=tmp_path, pooling="max")
 
 
+def test_a_truncated_or_bit_flipped_cache_entry_is_extracted_again(tmp_path, caplog):
+    """Each entry ends in a checksum of its .npy bytes: a cut-off entry and one with a flipped bit are reported and
+    extracted again (only those two), never used."""
+    ds = tiny_dataset()
+    extractor = CountingExtractor()
+    first = extract(ds, extractor, cache_dir=tmp_path, batch_size=1, progress=False)
+    entries = sorted(tmp_path.rglob("*.npy"))
+    assert len(entries) == 4 and not list(tmp_path.rglob("*.partial-*"))
+    entries[0].write_bytes(entries[0].read_bytes()[:-20])
+    data = bytearray(entries[1].read_bytes())
+    data[-16 - 2] ^= 0x01  # a bit of the last value (16 bytes of checksum follow): np.load alone reads it as it is
+    entries[1].write_bytes(bytes(data))
+    with caplog.at_level("WARNING", logger="ser_hf.features.extract"):
+        again = extract(ds, extractor, cache_dir=tmp_path, batch_size=1, progress=False)
+    assert f"embedding cache entry {entries[0]} is corrupt (truncated)" in caplog.text
+    assert f"embedding cache entry {entries[1]} is corrupt (checksum mismatch)" in caplog.text
+    assert extractor.calls == 4 + 2
+    np.testing.assert_array_equal(again.features, first.features)
+    caplog.clear()
+    extract(ds, extractor, cache_dir=tmp_path, progress=False)  # rewritten whole: read back silently
+    assert extractor.calls == 6 and "corrupt" not in caplog.text
+
+
+def test_a_full_disk_while_caching_embeddings_is_one_line_and_loses_nothing(small_disk):
+    from ser_hf.locks import StorageFullError
+
+    from .conftest import fill_disk
+
+    cache = small_disk("1m")
+    extractor = CountingExtractor()
+    first = extract(tiny_dataset(), extractor, cache_dir=cache, progress=False)
+    filler = fill_disk(cache)
+    with pytest.raises(StorageFullError) as caught:
+        extract(tiny_dataset(seed=1), extractor, cache_dir=cache, progress=False)
+    message = str(caught.value)
+    assert message.startswith("writing the embedding cache: writing ") and ".npy.partial-" in message, message
+    assert "No space left on device" in message and "earlier entries of the cache are intact" in message
+    assert not list(cache.rglob("*.partial-*"))
+    calls = extractor.calls
+    again = extract(tiny_dataset(), extractor, cache_dir=cache, progress=False)  # the earlier entries, intact
+    assert again.from_cache and extractor.calls == calls
+    np.testing.assert_array_equal(again.features, first.features)
+    filler.unlink()
+    assert not extract(tiny_dataset(seed=1), extractor, cache_dir=cache, progress=False).from_cache
+
+
 def test_vggish_and_yamnet_frames_per_file(tmp_path):
     ds = tiny_dataset()
     vggish = build_extractor("vggish", random_weights=True)

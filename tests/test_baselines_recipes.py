@@ -119,17 +119,16 @@ def _saved_model_accuracy(out: Path, recipe_name: str, *overrides: str) -> float
     """Test accuracy of the model folder train.py saved, recomputed from the test split."""
     from transformers import AutoFeatureExtractor
 
-    from ser_hf.training import AudioCollator, model_view
+    from ser_hf.data.audio import decode_wav_bytes
+    from ser_hf.inference import pipeline_logits
+    from ser_hf.training import model_view
 
     recipe = load_recipe(recipe_name, [*TRAIN_FAST, f"output_dir={out}", *overrides])
     test = model_view(prepare_data(recipe).splits["test"])
     model = AutoModelForAudioClassification.from_pretrained(out).eval()
-    collate = AudioCollator(AutoFeatureExtractor.from_pretrained(out), recipe.max_eval_seconds)
-    rows = [test[i] for i in range(len(test))]
-    with torch.inference_mode():
-        batch = collate(rows)
-        labels = batch.pop("labels")
-        return (model(**batch).logits.argmax(-1) == labels).float().mean().item()
+    waves = [decode_wav_bytes(row["audio"]["bytes"])[0] for row in test]
+    logits = pipeline_logits(model, AutoFeatureExtractor.from_pretrained(out), waves)
+    return float((logits.argmax(-1) == np.asarray(test["label"])).mean())
 
 
 def _pipeline_labels(out: Path, n: int = 3) -> list[str]:

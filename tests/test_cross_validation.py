@@ -121,6 +121,22 @@ def test_trainer_method_kfold_validates_on_training_speakers_only(tmp_path):
         assert (out / f"fold-{i:02d}" / "model.safetensors").is_file()
     tested = [s for f in saved["rows"][0]["folds"] for s in f["test_speakers"]]
     assert len(tested) == len(set(tested)) == 4
+    # what a fold reports is what its saved model gives through pipeline(), file by file
+    from transformers import pipeline
+
+    from ser_hf.data.audio import decode_wav_bytes
+    from ser_hf.training import model_view, prepare_data
+
+    fold = load_recipe("quickstart", ["corpora=[emodb]", *FAST, "split=kfold:2:0", f"output_dir={out / 'fold-00'}"])
+    test = model_view(prepare_data(fold).splits["test"])
+    saved_fold = np.load(out / "fold-00" / "predictions.npz")
+    classify = pipeline("audio-classification", model=str(out / "fold-00"), device=-1)
+    names = saved_fold["label_names"].tolist()
+    assert len(test) == len(saved_fold["labels"])
+    for i, row in enumerate(test):
+        scores = {s["label"]: s["score"] for s in classify({"raw": decode_wav_bytes(row["audio"]["bytes"])[0],
+                                                            "sampling_rate": 16000}, top_k=None)}
+        assert [scores[n] for n in names] == pytest.approx(saved_fold["probabilities/model"][i].tolist(), abs=1e-5), i
 
 
 def test_probe_learns_layer_weights_per_fold_from_one_extraction(tmp_path, monkeypatch):
@@ -143,20 +159,85 @@ def test_probe_learns_layer_weights_per_fold_from_one_extraction(tmp_path, monke
     assert (tmp_path / "single" / "layer_weights.png").is_file()
 
 
-def test_cross_corpus_matrix_and_its_diagonal(tmp_path):
+@pytest.mark.slow
+def test_cross_corpus_writes_one_named_matrix_per_classifier(tmp_path):
     out = tmp_path / "xc"
     result = train.main([*EMBEDDINGS, "corpora=[ravdess,subesco]", "label_set=realtime4", "cross_corpus=true",
-                         "classifiers=[logistic_regression]", f"output_dir={out}"])
+                         "cross_validation=kfold:2", f"output_dir={out}"])
     saved = json.loads((out / "cross_corpus.json").read_text())
-    assert saved["train"] == saved["test"] == ["ravdess", "subesco"]
-    assert np.asarray(saved["metrics"]["accuracy"]).shape == (2, 2) and result["label_names"] == saved["label_names"]
+    groups = ["ravdess", "subesco"]
+    assert saved["train"] == saved["test"] == groups and result["label_names"] == saved["label_names"]
+    assert saved["protocol"]["diagonal_statistic"] == "mean over folds"
+    assert [m["model"] for m in saved["models"]] == ["mfcc + logistic_regression", "mfcc + knn"]
+    assert [(m["extractor"], m["classifier"]) for m in saved["models"]] == [("mfcc", "logistic_regression"),
+                                                                            ("mfcc", "knn")]
     off = json.loads((out / "train-ravdess__test-subesco" / "results.json").read_text())
-    assert off["corpora"] == ["ravdess", "subesco"] and off["test_speakers"][0].startswith("subesco:")
-    assert saved["metrics"]["accuracy"][0][1] == pytest.approx(off["test"]["accuracy"])
-    diagonal = json.loads((out / "train-subesco__test-subesco" / "results.json").read_text())
-    assert saved["metrics"]["uar"][1][1] == pytest.approx(diagonal["test"]["uar"])
-    for name in ("cross_corpus.md", "cross_corpus_accuracy.png", "cross_corpus_uar.png"):
+    assert off["corpora"] == groups and all(s.startswith("subesco:") for s in off["test_speakers"])
+    # Every model's cells are that model's rows in the cell folders: the diagonal its cv_results.json row (mean
+    # over folds, with std and pooled beside it), off the diagonal its file-level row of the cell's table.
+    for model in saved["models"]:
+        for i, train_group in enumerate(groups):
+            for j, test_group in enumerate(groups):
+                cell = out / saved["cells"][i][j]
+                assert cell.name == f"train-{train_group}__test-{test_group}"
+                if i == j:
+                    cv = json.loads((cell / "cv_results.json").read_text())
+                    row = next(r for r in cv["rows"] if r["name"] == model["cell_row"])
+                    expected = row["mean"]
+                    assert model["diagonal"]["pooled"]["uar"][i] == pytest.approx(row["pooled"]["uar"])
+                    assert model["diagonal"]["std"]["accuracy"][i] == pytest.approx(row["std"]["accuracy"])
+                else:
+                    table = json.loads((cell / "results.json").read_text())["baselines"]
+                    expected = next(r for r in table if r["level"] == "file" and
+                                    (r["embedding"], r["classifier"]) == (model["extractor"], model["classifier"]))
+                for k in ("accuracy", "uar", "macro_f1", "weighted_f1"):
+                    assert model["metrics"][k][i][j] == pytest.approx(expected[k]), (model["model"], i, j, k)
+    assert saved["models"][0]["metrics"] != saved["models"][1]["metrics"]  # two matrices, not one copied
+    for k in ("accuracy", "uar"):
+        for i in range(2):
+            for j in range(2):
+                best = saved["best_per_cell"][k][i][j]
+                scores = {m["model"]: m["metrics"][k][i][j] for m in saved["models"]}
+                assert best["value"] == max(scores.values()) == scores[best["model"]]
+    text = (out / "cross_corpus.md").read_text()
+    assert "## Best model per cell" in text and "## mfcc + logistic_regression" in text and "## mfcc + knn" in text
+    assert "**mean over folds**" in text and "pooled over all folds' test predictions" in text
+    for name in ("cross_corpus_accuracy.png", "cross_corpus_uar.png"):
         assert (out / name).is_file()
+
+    # A cell pushed on its own: its card shows its model's matrices and names the diagonal's statistic.
+    from ser_hf.publish.hub import stage_run
+
+    stage_run(out / "train-ravdess__test-subesco", "me/xc", tmp_path / "staged")
+    card = (tmp_path / "staged" / "README.md").read_text()
+    best = off["best"]["embedding"] + " + " + off["best"]["classifier"]
+    assert "*trained on ravdess, tested on subesco*" in card and f"{best} in every cell" in card
+    assert "**mean over folds** ± std over folds" in card and "every file of subesco is the test part" in card
+
+
+def test_heat_map_titles_and_labels_fit_the_figure_at_any_name_length():
+    from ser_hf.evaluation.plots import matrix_figure
+
+    groups = ["ravdess", "a_corpus_whose_name_goes_on_and_on_" * 3, "emodb"]
+    title = ("UAR (%) on 6 shared classes (angry, disgust, fear, happy, neutral, sad); rows: training corpus, "
+             "columns: test corpus; diagonal: in-corpus, cross_validation=loso, mean over folds")
+    values = np.linspace(0, 1, 9).reshape(3, 3)
+    for count in (1, 4):
+        models = [(f"hf:facebook/hubert-base-ls960 + logistic_regression ({i})", values) for i in range(count)]
+        figure = matrix_figure(models, groups, groups, title=title)
+        figure.canvas.draw()
+        renderer = figure.canvas.get_renderer()
+        frame = figure.bbox
+        texts = [*figure.texts, *(ax.title for ax in figure.axes)]
+        texts += [label for ax in figure.axes for label in (*ax.get_xticklabels(), *ax.get_yticklabels())]
+        assert figure.texts[0].get_text().replace("\n", " ") == title
+        if count == 1:  # wider than one panel's figure: wrapped, not cut at both ends
+            assert "\n" in figure.texts[0].get_text()
+        for text in texts:
+            if text.get_text():
+                box = text.get_window_extent(renderer)
+                assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, \
+                    (text.get_text(), box, frame)
 
 
 def test_cross_corpus_refuses_groups_sharing_fewer_than_two_classes(monkeypatch):
@@ -175,6 +256,9 @@ def test_cross_corpus_refuses_groups_sharing_fewer_than_two_classes(monkeypatch)
         cross_corpus.shared_classes(recipe, ["ravdess", "subesco"])
     with pytest.raises(RecipeError, match="cross_corpus needs at least two"):
         load_recipe("quickstart", ["corpora=[ravdess]", "cross_corpus=true"])
+    with pytest.raises(RecipeError, match="push_to_hub: a cross-corpus run has no single model"):
+        train.main(["--recipe", "quickstart", "corpora=[ravdess,subesco]", "cross_corpus=true", "push_to_hub=true",
+                    "hub_model_id=me/xc"])
 
 
 def test_an_80_20_trainer_run_states_the_validation_it_carved(tmp_path):

@@ -47,3 +47,18 @@ def test_every_label_set_maps_only_to_its_classes():
 def test_unknown_label_set():
     with pytest.raises(ValueError, match="unknown label set"):
         get_label_set("eight")
+
+
+def test_all_but_neutral_gets_no_empty_neutral_class():
+    ds, dropped = apply_label_set(_ds(["neutral", "angry", "calm"]), "all_but_neutral")
+    assert ds.features["label"].names == ["angry", "calm"] and dropped == Counter({"neutral": 1})
+
+
+def test_emobox_keeps_calm_and_jl_corpus_secondary_emotions_apart():
+    rows = datasets.Dataset.from_dict({
+        "emotion": ["calm", "neutral", "other", "other", "excited"], "corpus": ["ravdess", "ravdess", "jl_corpus",
+                                                                                "jl_corpus", "jl_corpus"],
+        "raw_label": ["02", "01", "anxious", "concerned", "excited"]})
+    ds, dropped = apply_label_set(rows, "emobox")
+    names = ds.features["label"].names
+    assert [names[i] for i in ds["label"]] == ["calm", "neutral", "anxious", "concerned", "excited"] and not dropped

@@ -19,7 +19,7 @@ LAYERS = {
     "ser_hf.data": 1,
     "ser_hf.recipe": 2, "ser_hf.models": 2, "ser_hf.features": 2, "ser_hf.inference": 2,
     "ser_hf.classifiers": 3, "ser_hf.evaluation": 3,
-    "ser_hf.training": 4, "ser_hf.publish": 4, "ser_hf.export": 4,
+    "ser_hf.training": 4, "ser_hf.publish": 4, "ser_hf.export": 4, "ser_hf.predict": 4,
     "ser_hf.cli": 5,  # the `ser-hf` console command dispatches to every command line: the top, like train.py
     # deprecated re-exports of moved names, kept for one release: above everything they point to
     "ser_hf.baselines": 5, "ser_hf.hub": 5, "ser_hf.synth": 5, "ser_hf.corpora": 5, "ser_hf.splits": 5,

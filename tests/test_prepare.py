@@ -160,21 +160,36 @@ def test_use_cache_false_decodes_again_and_replaces_the_entry(messy_ravdess, tmp
     assert (entry / "report.json").stat().st_ino != before
 
 
-def test_stale_partials_of_dead_processes_are_removed(messy_ravdess, tmp_path):
+def test_stale_partials_go_and_live_ones_of_any_host_stay(messy_ravdess, tmp_path):
+    """This host's partial of a dead process goes, a live process's stays. Another machine's process id means
+    nothing here: its partial stays while its lease (the folder's mtime) is fresh and goes once it is older than
+    LEASE_EXPIRY; so does a name without a host (written before names carried one)."""
+    import os
     import subprocess
+    import time
 
-    cache = tmp_path / "cache"
+    from ser_hf.locks import LEASE_EXPIRY, host_name
+
+    prepared = tmp_path / "cache" / "prepared"
     dead = subprocess.Popen(["true"])
     dead.wait()
     alive = subprocess.Popen(["sleep", "60"])
+    key, here = "ravdess-0123456789abcdef", host_name()
+    folders = {
+        "dead here": f"{key}.partial-{here}-{dead.pid}", "alive here": f"{key}.partial-{here}-{alive.pid}",
+        "other host": f"{key}.partial-node-07.cluster-{dead.pid}", "other host, expired": f"{key}.old-node-07-{dead.pid}",
+        "no host": f"{key}.partial-{dead.pid}", "no host, expired": f"{key}.partial-{dead.pid + 1}",
+    }
     try:
-        stale = cache / "prepared" / f"ravdess-0123456789abcdef.partial-{dead.pid}"
-        busy = cache / "prepared" / f"ravdess-0123456789abcdef.partial-{alive.pid}"
-        for folder in (stale, busy):
-            folder.mkdir(parents=True)
-            (folder / "data.arrow").write_bytes(b"\0" * 4096)
-        prepare_corpus(CORPORA["ravdess"], messy_ravdess, cache_dir=cache)
-        assert not stale.exists() and busy.exists()
+        for name in folders.values():
+            (prepared / name).mkdir(parents=True)
+            (prepared / name / "data.arrow").write_bytes(b"\0" * 4096)
+        expired = time.time() - LEASE_EXPIRY - 60
+        for label in ("other host, expired", "no host, expired"):
+            os.utime(prepared / folders[label], (expired, expired))
+        prepare_corpus(CORPORA["ravdess"], messy_ravdess, cache_dir=tmp_path / "cache")
+        kept = {label for label, name in folders.items() if (prepared / name).exists()}
+        assert kept == {"alive here", "other host", "no host"}
     finally:
         alive.kill()
         alive.wait()
@@ -325,3 +340,43 @@ def test_a_failing_worker_fails_the_preparation_and_leaves_no_partial(messy_ravd
     with pytest.raises(RuntimeError, match="decoder crashed on"):
         prepare_corpus(CORPORA["ravdess"], messy_ravdess, num_proc=2, cache_dir=tmp_path / "c")
     assert list((tmp_path / "c" / "prepared").iterdir()) == []
+
+
+def test_a_truncated_or_bit_flipped_cache_entry_is_decoded_again(messy_ravdess, tmp_path, caplog):
+    """Every file of an entry carries its length and checksum (checksums.json): a truncated Arrow file and one with a
+    flipped bit are each found before use, reported, and the entry rebuilt; the rows are the original ones."""
+    cache = tmp_path / "cache"
+    first, _ = prepare_corpus(CORPORA["ravdess"], messy_ravdess, cache_dir=cache)
+    rows = first.cast_column("audio", datasets.Audio(decode=False))[:]
+    (entry,) = (cache / "prepared").iterdir()
+    arrow = entry / "data.arrow"
+    size = arrow.stat().st_size
+    for damage, reason in ((lambda data: data[: len(data) // 2], f"data.arrow has {size // 2} bytes, {size} were"),
+                           (lambda data: data[:-100] + bytes([data[-100] ^ 0x10]) + data[-99:], "data.arrow does not match")):
+        arrow.write_bytes(damage(arrow.read_bytes()))
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="ser_hf.data.prepare"):
+            again, _ = prepare_corpus(CORPORA["ravdess"], messy_ravdess, cache_dir=cache)
+        assert f"the cached preparation {entry} is corrupt ({reason}" in caplog.text
+        assert again.cast_column("audio", datasets.Audio(decode=False))[:] == rows
+        assert [p.name for p in (cache / "prepared").iterdir()] == [entry.name]  # rebuilt in place, nothing aside
+        assert arrow.stat().st_size == size
+
+
+def test_a_full_disk_during_preparation_is_one_line_and_loses_nothing(messy_ravdess, small_disk):
+    """A cache on a small file system: the earlier entry stays usable, the failed one leaves no partial folder."""
+    from ser_hf.data.synth import ensure_synthetic
+    from ser_hf.locks import StorageFullError
+
+    disk = small_disk("4m")
+    cache = disk / "cache"
+    prepare_corpus(CORPORA["ravdess"], messy_ravdess, cache_dir=cache)  # a few kB: fits
+    (earlier,) = (cache / "prepared").iterdir()
+    with pytest.raises(StorageFullError) as caught:  # the tiny synthetic RAVDESS needs about 6 MB
+        prepare_corpus(CORPORA["ravdess"], ensure_synthetic("ravdess", size="tiny"), cache_dir=cache)
+    message = str(caught.value)
+    assert message.startswith("preparing ravdess: writing ") and "No space left on device" in message, message
+    assert "partial-" in message and "earlier cache entries are intact" in message and "\n" not in message
+    assert list((cache / "prepared").iterdir()) == [earlier]  # no partial left
+    ds, _ = prepare_corpus(CORPORA["ravdess"], messy_ravdess, cache_dir=cache)  # still served from the cache
+    assert len(ds) == 4

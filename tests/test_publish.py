@@ -6,6 +6,7 @@ folders on disk, one per repo and branch), and one upload is attempted against a
 check that it fails with a clear message that does not contain the token.
 """
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -113,31 +114,93 @@ def test_dataset_push_warns_about_licences(tmp_path):
 
 
 class FakeHub:
-    """The HfApi calls ser_hf.publish makes, kept as folders on disk (ROOT/TYPE/ORG/NAME/BRANCH): a branch starts
-    as a copy of main, as on the Hub. ``fail`` makes every upload raise with that message."""
+    """The HfApi calls ser_hf.publish makes, kept as folders on disk (ROOT/TYPE/ORG/NAME/BRANCH), each branch with its
+    commits (newest last, in ROOT/TYPE/ORG/NAME/.commits/BRANCH.json). A new branch starts as a copy of main, and a
+    commit is atomic, as on the Hub: its operations go into a copy of the branch, which replaces the branch only once
+    every one went through. ``fail``: every upload raises with that message; ``fail_on_file=N``: the next commit (to
+    ``fail_ref`` only, if given) raises at its Nth file, as a connection dropped half-way would."""
 
-    def __init__(self, root: Path, fail: str | None = None):
+    def __init__(self, root: Path, fail: str | None = None, fail_on_file: int | None = None,
+                 fail_ref: str | None = None):
         self.root, self.fail, self.calls = root, fail, []
+        self.fail_on_file, self.fail_ref = fail_on_file, fail_ref
 
     def folder(self, repo_id: str, revision: str = "main", repo_type: str = "model") -> Path:
         return self.root / repo_type / repo_id / revision
 
+    def commits(self, repo_id: str, revision: str = "main", repo_type: str = "model") -> list[dict]:
+        log = self.root / repo_type / repo_id / ".commits" / f"{revision}.json"
+        return json.loads(log.read_text()) if log.is_file() else []
+
+    def _commit(self, repo_id, revision, repo_type, title) -> str:
+        log = self.root / repo_type / repo_id / ".commits" / f"{revision}.json"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        commits = self.commits(repo_id, revision, repo_type)
+        commit_id = hashlib.sha1(f"{revision} {len(commits)} {title}".encode()).hexdigest()
+        log.write_text(json.dumps(commits + [{"id": commit_id, "title": title}]))
+        return commit_id
+
     def list_repo_refs(self, repo_id, repo_type="model"):
         base = self.root / repo_type / repo_id
-        return SimpleNamespace(branches=[SimpleNamespace(name=p.name) for p in base.iterdir()] if base.exists() else [])
+        names = [p.name for p in base.iterdir() if not p.name.startswith(".")] if base.exists() else []
+        return SimpleNamespace(branches=[SimpleNamespace(name=n, target_commit=self.commits(repo_id, n, repo_type)[-1]["id"])
+                                         for n in names])
+
+    def list_repo_commits(self, repo_id, repo_type="model", revision="main"):
+        return [SimpleNamespace(commit_id=c["id"], title=c["title"]) for c in reversed(self.commits(repo_id, revision, repo_type))]
+
+    def list_repo_files(self, repo_id, revision="main", repo_type="model"):
+        base = self.folder(repo_id, revision, repo_type)
+        return sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())
 
     def file_exists(self, repo_id, filename, repo_type="model", revision="main"):
         return (self.folder(repo_id, revision, repo_type) / filename).is_file()
 
     def create_repo(self, repo_id, repo_type="model", private=False, exist_ok=False, space_sdk=None):
         self.calls.append(("create_repo", repo_id, repo_type))
-        self.folder(repo_id, "main", repo_type).mkdir(parents=True, exist_ok=True)
+        main = self.folder(repo_id, "main", repo_type)
+        if not main.exists():
+            main.mkdir(parents=True)
+            (main / ".gitattributes").write_text("*.safetensors filter=lfs\n")
+            self._commit(repo_id, "main", repo_type, "initial commit")
 
     def create_branch(self, repo_id, branch, repo_type="model", exist_ok=False):
         self.calls.append(("create_branch", repo_id, branch))
         target = self.folder(repo_id, branch, repo_type)
         if not target.exists():
             shutil.copytree(self.folder(repo_id, "main", repo_type), target)
+            log = self.root / repo_type / repo_id / ".commits"
+            (log / f"{branch}.json").write_text((log / "main.json").read_text())  # the same head commit as main
+
+    def create_commit(self, repo_id, operations, commit_message, revision="main", repo_type="model", parent_commit=None):
+        self.calls.append(("create_commit", repo_id, revision))
+        if self.fail:
+            raise RuntimeError(self.fail)
+        target = self.folder(repo_id, revision, repo_type)
+        if parent_commit is not None and parent_commit != self.commits(repo_id, revision, repo_type)[-1]["id"]:
+            raise RuntimeError(f"{revision} moved: parent commit {parent_commit} is not its head")
+        stage = target.with_name(f".{revision}.staging")
+        shutil.rmtree(stage, ignore_errors=True)
+        shutil.copytree(target, stage)
+        if any(getattr(op, "_is_committed", False) for op in operations):  # as HfApi.create_commit
+            raise ValueError("a CommitOperationAdd has already been committed and cannot be reused")
+        for number, op in enumerate(operations, 1):
+            if number == self.fail_on_file and self.fail_ref in (None, revision):
+                self.fail_on_file = None
+                shutil.rmtree(stage)
+                raise ConnectionError(f"connection dropped while uploading file {number} ({op.path_in_repo})")
+            if hasattr(op, "path_or_fileobj"):
+                (stage / op.path_in_repo).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(op.path_or_fileobj, stage / op.path_in_repo)
+            else:
+                (stage / op.path_in_repo).unlink()
+        shutil.rmtree(target)
+        stage.rename(target)
+        for op in operations:
+            if hasattr(op, "path_or_fileobj"):
+                op._is_committed = True
+        commit_id = self._commit(repo_id, revision, repo_type, commit_message)
+        return SimpleNamespace(commit_url=f"https://huggingface.co/{repo_id}/commit/{commit_id}")
 
     def upload_folder(self, repo_id, folder_path, revision="main", repo_type="model", commit_message="", delete_patterns=None):
         self.calls.append(("upload_folder", repo_id, revision))
@@ -185,12 +248,44 @@ def test_first_push_fills_main_later_runs_their_branch_and_promote_moves_main(ru
     push_run(run_dir, repo, revision="run-b", api=hub)  # a later run: its own branch only
     assert (main / "README.md").read_text() == before
     assert _loading_line(hub.folder(repo, "run-b") / "README.md").endswith(f'model="{repo}", revision="run-b")')
-    with pytest.raises(PublishError, match="run-b exists already"):
-        push_run(run_dir, repo, revision="run-b", api=hub)
+    push_run(run_dir, repo, revision="run-b", api=hub)  # the same upload again: nothing to do
+    assert len(hub.commits(repo, "run-b")) == len(hub.commits(repo)) + 1
+    other = tmp_path / "other_run"
+    shutil.copytree(run_dir, other)
+    (other / "results.md").write_text("another run\n")
+    with pytest.raises(PublishError, match="run-b exists already"):  # another run never replaces it silently
+        push_run(other, repo, revision="run-b", api=hub)
 
     push_run(run_dir, repo, revision="run-c", api=hub, promote=True)
     assert 'revision="run-c"` pins this one' in (main / "README.md").read_text()
-    assert ("upload_folder", repo, "main") in hub.calls
+    assert ("create_commit", repo, "main") in hub.calls
+
+
+def test_a_push_interrupted_half_way_leaves_main_unchanged_and_runs_again_to_completion(run_dir, tmp_path,
+                                                                                     no_temp_left):
+    repo = "someone/ser-quickstart"
+    hub = FakeHub(tmp_path / "hub", fail_on_file=3)  # the first push: the run's branch commit breaks at file 3
+    with pytest.raises(PublishError, match=r"ConnectionError: connection dropped while uploading file 3 .*"
+                                           r"\(main is as it was; the same command again completes the push\)"):
+        push_run(run_dir, repo, revision="run-a", api=hub)
+    assert hub.list_repo_files(repo) == [".gitattributes"] and hub.list_repo_files(repo, "run-a") == [".gitattributes"]
+    push_run(run_dir, repo, revision="run-a", api=hub)  # the same command: the bare branch is reused, no --force
+    files = hub.list_repo_files(repo, "run-a")
+    assert "model.safetensors" in files and hub.list_repo_files(repo) == files  # the first push fills main too
+
+    main_before = {f: (hub.folder(repo) / f).read_bytes() for f in hub.list_repo_files(repo)}
+    main_commits = hub.commits(repo)
+    hub.fail_on_file, hub.fail_ref = 5, "main"  # a promoted run: the branch goes up, main's commit breaks at file 5
+    with pytest.raises(PublishError, match="connection dropped while uploading file 5"):
+        push_run(run_dir, repo, revision="run-b", api=hub, promote=True)
+    assert {f: (hub.folder(repo) / f).read_bytes() for f in hub.list_repo_files(repo)} == main_before
+    assert hub.commits(repo) == main_commits
+    branch_commits = hub.commits(repo, "run-b")
+    push_run(run_dir, repo, revision="run-b", api=hub, promote=True)  # again: only main is left to do
+    assert hub.commits(repo, "run-b") == branch_commits  # not uploaded twice
+    assert hub.list_repo_files(repo) == hub.list_repo_files(repo, "run-b")
+    assert 'revision="run-b"` pins this one' in (hub.folder(repo) / "README.md").read_text()
+    assert hub.commits(repo)[-1]["title"].startswith("ser-hf: promote run-b [")
 
 
 def test_missing_token_is_reported_before_staging(run_dir, tmp_path, monkeypatch, capsys):

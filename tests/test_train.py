@@ -18,18 +18,20 @@ import pytest
 import torch
 
 import train
-from ser_hf.data.audio import encode_wav
+from ser_hf.data.audio import decode_wav_bytes, encode_wav
 from ser_hf.data.corpora import CorpusRootError
 from ser_hf.hardware import cpu_has_bf16
 from ser_hf.models import TINY_TYPES, build_model
 from ser_hf.recipe import load_recipe
 from ser_hf.training import (
     AudioCollator,
+    InferenceCollator,
     PreparedData,
     build_trainer,
     epoch_padding_fraction,
     last_complete_checkpoint,
     padding_fraction,
+    prepare_data,
     training_arguments,
     weighted_cross_entropy,
 )
@@ -65,29 +67,82 @@ def test_collator_crops_randomly_only_at_train_time_and_pads_to_bounded_shapes()
     _, extractor = build_model(LABELS, tiny_model="hubert")
     rows = [wav_row(3.0, 0), wav_row(0.7, 1)]
     train_collator = AudioCollator(extractor, max_seconds=2.0, train=True, pad_to_multiple_seconds=0.5)
-    eval_collator = AudioCollator(extractor, max_seconds=2.0, train=False, pad_to_multiple_seconds=0.5)
     batch = train_collator(rows)
     assert batch["input_values"].shape == (2, 2 * SR)  # cropped to 2 s, padded to a multiple of 0.5 s
     assert batch["attention_mask"][1].sum() == int(0.7 * SR)
     assert batch["labels"].tolist() == [0, 1]
+    assert AudioCollator(extractor, max_seconds=2.0, train=True)([wav_row(0.7, 1), wav_row(0.3, 2)])["input_values"].shape \
+        == (2, int(0.7 * SR)), "without a multiple: the longest clip"
     torch.manual_seed(0)
     crops = {tuple(train_collator(rows[:1])["input_values"][0, :50].tolist()) for _ in range(5)}
     assert len(crops) > 1, "training crops start at random offsets"
-    centred = {tuple(eval_collator(rows[:1])["input_values"][0, :50].tolist()) for _ in range(3)}
-    assert len(centred) == 1, "evaluation crops are deterministic"
-    assert eval_collator([wav_row(0.3, 2)])["input_values"].shape == (1, SR // 2)
     # padding bookkeeping: 2*32000 samples, of which 32000 + 11200 are real
     assert train_collator.stats["examples"] >= 2
-    fresh = AudioCollator(extractor, max_seconds=2.0, train=True)
+    fresh = AudioCollator(extractor, max_seconds=2.0, train=True, pad_to_multiple_seconds=0.5)
     fresh(rows)
     assert fresh.padding_fraction == pytest.approx(1 - (2 * SR + int(0.7 * SR)) / (4 * SR))
 
 
-def test_group_norm_checkpoints_get_no_attention_mask():
+def test_training_batches_normalise_each_clip_alone_as_the_pipeline_does():
+    """A group-norm extractor (no attention mask) normalises a padded batch over the padding too; the collator
+    gives each clip the pipeline's normalisation, whatever the batch."""
     _, extractor = build_model(LABELS, tiny_model="hubert")
     extractor.return_attention_mask = False  # as facebook/hubert-base-ls960 ships it
-    batch = AudioCollator(extractor, max_seconds=2.0)([wav_row(1.0, 0), wav_row(0.5, 1)])
-    assert "attention_mask" not in batch
+    rows = [wav_row(0.4, 0, 300.0), wav_row(1.5, 1)]
+    batch = AudioCollator(extractor, max_seconds=2.0, train=True)(rows)
+    alone = extractor(decode_wav_bytes(rows[0]["audio"]["bytes"])[0], sampling_rate=SR, return_tensors="pt")["input_values"][0]
+    assert torch.allclose(batch["input_values"][0, : len(alone)], alone)
+    assert batch["attention_mask"][0].sum() == len(alone) and (batch["input_values"][0, len(alone):] == 0).all()
+
+
+@pytest.mark.parametrize("model_type", ["hubert", "wav2vec2", "wavlm"])
+def test_a_padded_training_batch_gives_every_clip_its_unpadded_logits(model_type):
+    """The group-norm CNN of base checkpoints ignores the batch padding (PaddingMaskedGroupNorm), so what a clip
+    learns from in a batch is what pipeline() computes for it alone. (data2vec-audio is the exception: its
+    positional embedding stacks five convolutions with layer norms, through which padding reaches a clip's last
+    frames.)"""
+    from transformers import pipeline
+
+    model, extractor = build_model(LABELS, tiny_model=model_type)
+    model.eval()
+    rows = [wav_row(1.7, 0, 180.0), wav_row(0.45, 1, 300.0), wav_row(1.0, 2, 420.0)]
+    batch = AudioCollator(extractor, max_seconds=3.0, pad_to_multiple_seconds=0.5)(rows)
+    with torch.no_grad():
+        batched = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+    classify = pipeline("audio-classification", model=model, feature_extractor=extractor, device=-1)
+    for i, row in enumerate(rows):
+        wave = decode_wav_bytes(row["audio"]["bytes"])[0]
+        scores = {s["label"]: s["score"] for s in classify({"raw": wave, "sampling_rate": SR}, top_k=None)}
+        expected = torch.softmax(batched[i], -1)
+        assert [scores[name] for name in LABELS] == pytest.approx(expected.tolist(), abs=1e-5), (model_type, i)
+
+
+def test_a_model_cast_to_bf16_runs_padded_batches_and_evaluation():
+    """DeepSpeed's bf16 mode (and FSDP2's mixed-precision policy) casts the model itself, with no autocast: the
+    padding-masked group norm hands on bf16, and evaluation's float32 inputs are cast to the model's dtype."""
+    from ser_hf.inference import model_logits
+
+    model, extractor = build_model(LABELS, tiny_model="hubert")
+    model.eval()
+    batch = AudioCollator(extractor, max_seconds=3.0)([wav_row(1.7, 0, 180.0), wav_row(0.45, 1, 300.0)])
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    with torch.no_grad():
+        reference = model(**inputs).logits
+        model.to(torch.bfloat16)
+        cast = model(**{k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in inputs.items()}).logits
+        evaluated = model_logits(model, inputs)
+    tolerance = 0.05 * float(reference.abs().max())
+    assert cast.dtype == torch.bfloat16 and torch.allclose(cast.float(), reference, atol=tolerance)
+    assert evaluated.dtype == torch.float32 and torch.allclose(evaluated, reference, atol=tolerance)
+
+
+def test_inference_collator_keeps_clips_whole_and_stacks_only_equal_shapes():
+    _, extractor = build_model(LABELS, tiny_model="hubert")
+    rows = [wav_row(3.0, 0), wav_row(0.7, 1), wav_row(3.0, 2, 330.0)]
+    batch = InferenceCollator(extractor)(rows)
+    assert list(batch)[0] == "labels" and batch["labels"].tolist() == [0, 1, 2]
+    shapes = sorted((g["rows"].tolist(), tuple(g["inputs"]["input_values"].shape)) for g in batch["clip_groups"])
+    assert shapes == [([0, 2], (2, 3 * SR)), ([1], (1, int(0.7 * SR)))], "no crop, no padding"
 
 
 def test_padding_fraction_from_durations():
@@ -162,15 +217,17 @@ def test_evaluation_runs_longest_first_and_predictions_come_back_in_row_order(tm
     trainer.eval_collator = spy
     out = trainer.predict(trainer.eval_dataset)
     assert [d for batch in seen for d in batch] == sorted(durations, reverse=True)
-    # row order batched as [0.5, 3.0] would pad the first clip six-fold
     assert out.label_ids.tolist() == [i % len(LABELS) for i in range(len(durations))]
-    # each clip alone, unpadded, as the pipeline sees it: the same logits in row order
-    trainer.model.eval()
+    # each clip alone, unpadded, as pipeline() sees it: the same logits in row order
+    from transformers import pipeline
+
+    classify = pipeline("audio-classification", model=trainer.model.eval(), feature_extractor=trainer.processing_class,
+                        device=-1)
     for i, row in enumerate(trainer.eval_dataset):
-        single = {k: v.to(trainer.model.device) for k, v in collate([row]).items() if k != "labels"}
-        with torch.no_grad():
-            logits = trainer.model(**single).logits[0].numpy()
-        assert np.allclose(out.predictions[i], logits, atol=1e-4), i
+        wave = decode_wav_bytes(row["audio"]["bytes"])[0]
+        scores = {s["label"]: s["score"] for s in classify({"raw": wave, "sampling_rate": SR}, top_k=None)}
+        probs = torch.softmax(torch.from_numpy(out.predictions[i]), -1).tolist()
+        assert [scores[n] for n in LABELS] == pytest.approx(probs, abs=1e-6), i
     metrics = trainer.evaluate()
     assert metrics["eval_accuracy"] == pytest.approx(np.mean(out.predictions.argmax(-1) == out.label_ids))
 
@@ -280,6 +337,14 @@ def test_train_end_to_end_writes_every_output_and_the_pipeline_loads_it(tmp_path
     assert result["test"]["accuracy"] == test["accuracy"]
 
     classifier = pipeline("audio-classification", model=str(out), device=-1)
+    # What the run reports is what its saved folder gives through pipeline(), one test file at a time.
+    test = prepare_data(load_recipe("quickstart", [f"output_dir={out}", *TINY_RUN])).splits["test"]
+    saved = np.load(out / "predictions.npz")
+    assert saved["paths"].tolist() == test["path"]
+    for i, row in enumerate(test.cast_column("audio", datasets.Audio(decode=False))):
+        wave = decode_wav_bytes(row["audio"]["bytes"])[0]
+        scores = {s["label"]: s["score"] for s in classifier({"raw": wave, "sampling_rate": SR}, top_k=None)}
+        assert [scores[n] for n in results["labels"]] == pytest.approx(saved["probabilities/model"][i].tolist(), abs=1e-5)
     t = np.arange(SR) / SR
     scores = classifier({"raw": (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), "sampling_rate": SR}, top_k=None)
     assert {s["label"] for s in scores} == set(results["labels"]) and len(results["labels"]) == 7

@@ -5,7 +5,8 @@
   ``CORPORA`` and ``load_corpus`` / ``load_corpora``;
 - :mod:`~ser_hf.data.labels`: the unified emotion schema and the label sets (``seven``, ``realtime4``, ...);
 - :mod:`~ser_hf.data.prepare`: decoding and caching a scanned corpus (the preparation cache);
-- :mod:`~ser_hf.data.splits`: split protocols (ratio, speaker-independent, k-fold, LOSO) and the leakage report;
+- :mod:`~ser_hf.data.splits`: split protocols (ratio, speaker-independent, k-fold, LOSO, EmoBox's folds) and the
+  leakage report; :mod:`~ser_hf.data.emobox`: EmoBox's published folds and classes (package data);
 - :mod:`~ser_hf.data.augment`, :mod:`~ser_hf.data.balance`: offline / on-the-fly augmentation, class balancing;
 - :mod:`~ser_hf.data.summary`: per-corpus counts; :mod:`~ser_hf.data.synth`: the synthetic espeak-ng corpus;
 - :mod:`~ser_hf.data.cli`: ``python -m ser_hf.data prepare ...``.

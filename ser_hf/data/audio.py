@@ -15,6 +15,7 @@ import io
 import os
 import struct
 import wave as wavfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,12 +29,14 @@ class AudioError(ValueError):
 
 
 class AudioTooLongError(AudioError):
-    """A file whose header promises more than ``read_audio``'s ``max_seconds``; nothing of it was decoded."""
+    """A file longer than ``read_audio``'s ``max_seconds``: by its header (``exact``; nothing decoded), or, where the
+    container does not say, found by decoding no further than just past the limit (``seconds`` is then a floor)."""
 
-    def __init__(self, path: str | Path, seconds: float, max_seconds: float):
-        self.seconds, self.max_seconds = seconds, max_seconds
-        super().__init__(f"{path}: {seconds:.0f} s of audio by its header, longer than the {max_seconds:g}-s limit "
-                         "(not decoded)")
+    def __init__(self, path: str | Path, seconds: float, max_seconds: float, exact: bool = True):
+        self.seconds, self.max_seconds, self.exact = seconds, max_seconds, exact
+        how = f"{seconds:.0f} s of audio by its header" if exact else f"more than {seconds:.0f} s of audio"
+        super().__init__(f"{path}: {how}, longer than the {max_seconds:g}-s limit"
+                         + (" (not decoded)" if exact else " (decoding stopped there)"))
 
 
 def _check_length(path: Path, frames: int, sample_rate: int, max_seconds: float | None) -> None:
@@ -103,7 +106,8 @@ def _chunk_is_skipped(chunk: bytes, body: bytes) -> bool:
 
 
 def _read_plain_pcm16(
-    fd: int, header: bytes, file_size: int, path: Path | None = None, max_seconds: float | None = None
+    pread: Callable[[int, int], bytes], header: bytes, file_size: int, path: Path | None = None,
+    max_seconds: float | None = None,
 ) -> tuple[np.ndarray, int] | None:
     """A plain 16-bit PCM RIFF/WAVE file's samples, int16 (frames, channels), and rate; None for anything else.
 
@@ -144,7 +148,7 @@ def _read_plain_pcm16(
     if tail < file_size - 4:  # libsndfile parses the chunks after the data too, and a bad one fails the file
         if file_size - tail > 65536:
             return None
-        rest = os.pread(fd, file_size - tail, tail)
+        rest = pread(file_size - tail, tail)
         at = pad = 0
         while at < len(rest) - 4:  # libsndfile's end test comes before it skips a chunk's pad byte
             at += pad
@@ -157,7 +161,7 @@ def _read_plain_pcm16(
             at, pad = at + 8 + size, size & 1
     want = n_bytes - n_bytes % align
     _check_length(path, want // align, sr, max_seconds)
-    data = os.pread(fd, want, pos)  # short (and left to libsndfile) past 2 GiB or when the file shrank meanwhile
+    data = pread(want, pos)  # short (and left to libsndfile) past 2 GiB or when the file shrank meanwhile
     if len(data) != want or want < 4 or data[:4] in (b"wvpk", b"OggS"):  # refused by libsndfile (which peeks
         return None  # past a tiny chunk)
     return np.frombuffer(data, dtype="<i2", count=len(data) // align * channels).reshape(-1, channels), sr
@@ -178,39 +182,95 @@ def _pcm16_to_mono(samples: np.ndarray) -> np.ndarray:
     return np.multiply(mono, scale, out=mono)
 
 
+# Containers libsndfile does not read (AAC in MP4, WebM, WMA: phone and browser recordings), decoded with FFmpeg
+# through torchcodec, as datasets' Audio does.
+FFMPEG_SUFFIXES = frozenset({".m4a", ".aac", ".mp4", ".webm", ".wma"})
+
+
+def _read_with_ffmpeg(source: str | bytes, path: Path, max_seconds: float | None = None) -> tuple[np.ndarray, int, int]:
+    """float32 mono samples, rate and channels of a file in a container libsndfile does not read.
+
+    With ``max_seconds``, the container's duration is checked before decoding; where it gives none (a WebM written
+    by a browser's recorder) decoding stops just past the limit."""
+    try:
+        from torchcodec.decoders import AudioDecoder  # torch: imported only for such files
+    except ImportError as err:
+        raise AudioError(f"{path}: {path.suffix} files need FFmpeg through torchcodec (pip install torchcodec)") from err
+    try:
+        decoder = AudioDecoder(source)
+        if max_seconds is None:
+            samples = decoder.get_all_samples()
+        else:
+            meta = decoder.metadata
+            stated = meta.duration_seconds_from_header or meta.duration_seconds  # the container's figures
+            if stated is not None and stated > max_seconds:
+                raise AudioTooLongError(path, stated, max_seconds)
+            samples = decoder.get_samples_played_in_range(0.0, max_seconds + 1.0)
+            if samples.data.shape[1] > max_seconds * samples.sample_rate:
+                raise AudioTooLongError(path, samples.data.shape[1] / samples.sample_rate, max_seconds, exact=False)
+    except AudioError:
+        raise
+    except Exception as err:  # torchcodec raises RuntimeError / ValueError with FFmpeg's words
+        raise AudioError(f"{path}: not readable as audio ({str(err).splitlines()[0] if str(err) else err})") from err
+    data = samples.data.numpy()  # (channels, frames)
+    if not np.isfinite(data).all():
+        raise AudioError(f"{path}: non-finite samples ({int(np.count_nonzero(~np.isfinite(data)))} NaN or inf values)")
+    return (data.mean(axis=0) if data.shape[0] > 1 else data[0]).astype(np.float32), int(samples.sample_rate), data.shape[0]
+
+
+def read_pcm16_wav(data: bytes) -> tuple[np.ndarray, int] | None:
+    """The int16 samples (frames, channels) and rate of plain 16-bit PCM WAV bytes, as stored; None for other audio."""
+    return _read_plain_pcm16(lambda n, offset: data[offset : offset + n], data[:4096], len(data))
+
+
 def read_audio(
-    path: str | Path, sampling_rate: int | None = 16000, info: dict | None = None, max_seconds: float | None = None
+    path: str | Path | bytes, sampling_rate: int | None = 16000, info: dict | None = None, name: str | None = None,
+    max_seconds: float | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Decode ``path`` to float32 mono at ``sampling_rate`` (None keeps the file's rate).
+    """Decode ``path`` (or the encoded bytes of a file: a dataset's ``Audio`` bytes) to float32 mono at
+    ``sampling_rate`` (None keeps the file's rate). ``name`` is what messages call bytes (default ``<bytes>``).
 
     ``info``, when given, is filled with what the file itself holds: ``sample_rate``, ``frames``,
     ``channels``, and ``warnings`` (problems that still leave usable audio, e.g. a truncated file).
     ``max_seconds``, when given, refuses (:class:`AudioTooLongError`) a file whose header promises more audio,
     before any of it is decoded: the frame count of a WAV's data chunk, a FLAC's STREAMINFO, an OGG's last
-    granule position, an MP3's Xing/Info header (or libmpg123's estimate from the file size). libsndfile never
-    decodes more frames than that count, so a header that understates the length cuts the audio short
-    instead of decoding past the cap.
+    granule position, an MP3's Xing/Info header (or libmpg123's estimate from the file size), the duration an
+    MP4 / WebM container states (FFmpeg, through torchcodec). libsndfile never decodes more frames than its count,
+    so a header that understates the length cuts the audio short instead of decoding past the cap; FFmpeg
+    decodes no further than just past the cap.
     """
-    path = Path(path)
+    encoded = bytes(path) if isinstance(path, (bytes, bytearray, memoryview)) else None
+    path = Path(name or "<bytes>") if encoded is not None else Path(path)
     warnings: list[str] = []
     try:
-        file_size = path.stat().st_size
+        file_size = len(encoded) if encoded is not None else path.stat().st_size
         if file_size == 0:
             raise AudioError(f"{path}: empty file (0 bytes)")
-        # Opened here rather than by libsndfile, which reports every open failure as "System error."
-        fd = os.open(path, os.O_RDONLY)
+        if encoded is not None:  # a file's bytes in memory: the same two readers
+            fd: int | io.BytesIO = io.BytesIO(encoded)
+            pread: Callable[[int, int], bytes] = lambda n, offset: encoded[offset : offset + n]  # noqa: E731
+        else:
+            # Opened here rather than by libsndfile, which reports every open failure as "System error."
+            fd = os.open(path, os.O_RDONLY)
+            pread = lambda n, offset: os.pread(fd, n, offset)  # noqa: E731
         try:
-            header = os.pread(fd, 4096, 0)
+            header = pread(4096, 0)
             promised = _wav_promised_frames(header)
-            plain = _read_plain_pcm16(fd, header, file_size, path, max_seconds)
+            plain = _read_plain_pcm16(pread, header, file_size, path, max_seconds)
         except BaseException:
-            os.close(fd)
+            if encoded is None:
+                os.close(fd)
             raise
         if plain is not None:
-            os.close(fd)
+            if encoded is None:
+                os.close(fd)
             samples, sr = plain
             channels = samples.shape[1]
             wave = _pcm16_to_mono(samples)
+        elif path.suffix.lower() in FFMPEG_SUFFIXES:
+            if encoded is None:
+                os.close(fd)
+            wave, sr, channels = _read_with_ffmpeg(encoded if encoded is not None else str(path), path, max_seconds)
         else:
             with sf.SoundFile(fd, closefd=True) as fh:
                 _check_length(path, fh.frames, fh.samplerate, max_seconds)

@@ -3,9 +3,10 @@
     python -m ser_hf.data prepare --corpus ravdess --root /data/RAVDESS --out prepared/ravdess
     python -m ser_hf.data prepare --corpus all_en --root ravdess=/data/RAVDESS --root tess=/data/TESS --out prepared/en
     python -m ser_hf.data prepare --corpus ravdess --out prepared/synthetic   # no root: synthetic corpus
+    python -m ser_hf.data prepare --corpus csv:/data/interviews/labels.csv --out prepared/interviews --label-map joy=happy
 
-Writes a ``DatasetDict`` (``save_to_disk``) plus ``report.json``, ``leakage.json`` and ``summary.txt``
-to ``--out``; never writes into a corpus root.
+Writes a ``DatasetDict`` (``save_to_disk``) plus ``report.json``, ``leakage.json``, ``summary.txt`` and
+``preparation.json`` (the preprocessing settings) to ``--out``; never writes into a corpus root or a source's folder.
 """
 
 from __future__ import annotations
@@ -20,32 +21,58 @@ from pathlib import Path
 from ser_hf.data.audio import PreprocessConfig
 from ser_hf.data.corpora import CONSOLIDATED, CORPORA, expand_names, load_corpora
 from ser_hf.data.corpora.base import overlapping_root
-from ser_hf.data.labels import LABEL_SETS
+from ser_hf.data.corpora.own import PREPARATION_FILE, preparation_record
+from ser_hf.data.labels import LABEL_SETS, label_map_problem
+from ser_hf.data.sources import SOURCE_COLUMNS, SOURCE_KINDS, is_source, parse_source
 from ser_hf.data.splits import format_leakage_report, leakage_report, make_splits
 from ser_hf.data.summary import summarize
+from ser_hf.locks import StorageFullError
 
 
 def _parse_roots(values: list[str], corpora: list[str]) -> dict[str, str]:
     roots: dict[str, str] = {}
+    builtin = [c for c in corpora if not is_source(c)]
     for v in values:
         name, sep, path = v.partition("=")
         if sep and name in CORPORA:
             roots[name] = path
-        elif len(corpora) == 1:
-            roots[corpora[0]] = v
+        elif len(builtin) == 1:
+            roots[builtin[0]] = v
         else:
-            raise SystemExit(f"--root {v!r}: with several corpora give NAME=PATH (names: {', '.join(corpora)})")
+            raise SystemExit(f"--root {v!r}: with several corpora give NAME=PATH (names: {', '.join(builtin) or 'none'}"
+                             "; an own source needs no --root)")
     return roots
+
+
+def _pairs(values: list[str], flag: str, keys: tuple[str, ...] | None = None, commas: bool = True) -> dict[str, str]:
+    """``--flag KEY=VALUE`` (repeated, or comma-separated when ``commas``) as a dict; ``keys``: the keys allowed."""
+    out: dict[str, str] = {}
+    for value in (v for item in values for v in (item.split(",") if commas else [item]) if v.strip()):
+        key, sep, target = (part.strip() for part in value.partition("="))
+        if not sep or not key or not target:
+            raise ValueError(f"{flag} {value!r}: give KEY=VALUE")
+        if keys and key not in keys:
+            raise ValueError(f"{flag} {value!r}: {key!r} is not one of {', '.join(keys)}")
+        out[key] = target
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ser_hf.data", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prepare", help="read corpora from their download layout into a DatasetDict")
-    p.add_argument("--corpus", required=True, help=f"one of {sorted(CORPORA)} or {sorted(CONSOLIDATED)}, comma-separated")
+    p.add_argument("--corpus", required=True, help=f"one of {sorted(CORPORA)} or {sorted(CONSOLIDATED)}, or own data: "
+                   + "; ".join(SOURCE_KINDS.values()) + " (comma-separated; [NAME=]KIND:... names a source)")
     p.add_argument("--root", action="append", default=[], help="corpus root (NAME=PATH with several corpora)")
     p.add_argument("--out", required=True, help="output folder for the prepared DatasetDict")
-    p.add_argument("--label-set", default="seven", choices=sorted(LABEL_SETS), help="classes to keep (default: seven)")
+    p.add_argument("--label-set", default="seven", choices=sorted(LABEL_SETS),
+                   help="classes to keep (default: seven; source: an own source's labels as they are)")
+    p.add_argument("--label-map", action="append", default=[], metavar="LABEL=CLASS",
+                   help="own data: map a source label onto a class (repeat, or comma-separate: joy=happy,irritated=angry)")
+    p.add_argument("--column", action="append", default=[], metavar="NAME=COLUMN",
+                   help=f"own data: the source's column for {', '.join(SOURCE_COLUMNS)} (e.g. label=mood, speaker=actor)")
+    p.add_argument("--licence", action="append", default=[], metavar="SOURCE=LICENCE",
+                   help="own data: a source's licence, for the report and push-dataset (default: not stated)")
     p.add_argument("--split", default="seed003", help="seed003 | seed000 | seed001 | ratio:.. | speaker:.. | kfold:K:T | loso:T")
     p.add_argument("--seed", type=int, default=42, help="split seed")
     p.add_argument("--trim-db", type=float, default=25.0, help="silence trim threshold in dB (<= 0 disables)")
@@ -69,11 +96,15 @@ def prepare_command(args: argparse.Namespace) -> int:
         raise ValueError("--push-to-hub uploads Parquet shards: add --parquet-shards N (0 = one per 2000 rows)")
     corpora = expand_names(args.corpus)
     roots = _parse_roots(args.root, corpora)
+    problem = label_map_problem(_pairs(args.label_map, "--label-map"), args.label_set)
+    if problem:
+        raise ValueError(f"--label-map {problem}")
     out = Path(args.out).resolve()
-    name = overlapping_root(out, roots)
+    folders = {**roots, **{c: parse_source(c).folder for c in corpora if is_source(c)}}
+    name = overlapping_root(out, folders)
     if name:
         raise SystemExit(
-            f"error: --out {out} overlaps the {name} root {roots[name]} (the same folder, inside it, or holding it); "
+            f"error: --out {out} overlaps the {name} root {folders[name]} (the same folder, inside it, or holding it); "
             "corpus folders are never written to: choose an --out outside it"
         )
     cfg = PreprocessConfig(
@@ -91,6 +122,9 @@ def prepare_command(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
         return_report=True,
+        label_map=_pairs(args.label_map, "--label-map"),
+        columns=_pairs(args.column, "--column", tuple(SOURCE_COLUMNS)),
+        licences=_pairs(args.licence, "--licence", commas=False),
     )
     splits = make_splits(ds, args.split, args.seed)
     leakage = leakage_report(splits)
@@ -106,6 +140,7 @@ def prepare_command(args: argparse.Namespace) -> int:
         if args.push_to_hub:
             saved += f"\nPushed: {push_parquet_shards(out, args.push_to_hub)}"
     (out / "report.json").write_text(json.dumps([asdict(r) for r in reports], indent=1, ensure_ascii=False))
+    (out / PREPARATION_FILE).write_text(json.dumps(preparation_record(cfg), indent=1))  # read back by disk:/hub:
     (out / "leakage.json").write_text(json.dumps(leakage, indent=1))
     text = summarize(splits, reports) + "\n" + format_leakage_report(leakage)
     (out / "summary.txt").write_text(text + "\n")
@@ -119,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return prepare_command(args)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, StorageFullError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

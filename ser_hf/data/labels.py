@@ -49,15 +49,24 @@ class LabelSet:
     mapping: dict[str, str] = field(default_factory=dict)
     description: str = ""
     narrow: bool = False  # classes narrowed to the emotions present in the data
+    # corpus -> its own code (``raw_label``) -> class, consulted before ``mapping``: for classes a corpus names that the
+    # canonical vocabulary merges (JL-Corpus's five secondary emotions are all canonical "other")
+    by_raw_label: dict[str, dict[str, str]] = field(default_factory=dict)
+    keep_all: bool = False  # every name is its own class, canonical or not (label_set: source)
 
     def map(self, emotion: str) -> str | None:
-        return self.mapping.get(emotion)
+        return emotion if self.keep_all else self.mapping.get(emotion)
+
+    def map_row(self, emotion: str, corpus: str = "", raw_label: str = "") -> str | None:
+        """The class of one file, from its canonical emotion, or from its corpus's own code where the set says so."""
+        return self.by_raw_label.get(corpus, {}).get(raw_label) or self.map(emotion)
 
     def dropped(self) -> tuple[str, ...]:
-        return tuple(e for e in CANONICAL if e not in self.mapping)
+        return () if self.keep_all else tuple(e for e in CANONICAL if e not in self.mapping)
 
 
 SEVEN = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+JL_SECONDARY = ("anxious", "apologetic", "assertive", "concerned", "encouraging")  # JL-Corpus raw labels, canonical "other"
 
 LABEL_SETS: dict[str, LabelSet] = {
     # Seed 003: seven classes; RAVDESS calm is merged with neutral.
@@ -98,7 +107,67 @@ LABEL_SETS: dict[str, LabelSet] = {
         "Every emotion as its own class except neutral, which is dropped (seed 000's RAVDESS, seed 002 without neutral).",
         narrow=True,
     ),
+    # EmoBox's classes (emo-box/EmoBox data/<corpus>/label_map.json): what cross_validation=emobox trains on.
+    "emobox": LabelSet(
+        "emobox",
+        tuple(e for e in CANONICAL if e != "other") + JL_SECONDARY,
+        {e: e for e in CANONICAL if e != "other"},
+        "EmoBox's classes (its label_map.json per corpus): every emotion of the corpus as its own class, calm apart "
+        "from neutral, JL-Corpus's five secondary emotions as five classes.",
+        narrow=True,
+        by_raw_label={"jl_corpus": {e: e for e in JL_SECONDARY}},
+    ),
+    # Own data (ser_hf.data.corpora.own): a source's labels are kept as they are, for tasks that are not the
+    # emotions of the schema (positive/negative/neutral, stress/no stress, ...); built-in corpora keep their
+    # canonical emotions.
+    "source": LabelSet(
+        "source",
+        (),
+        {},
+        "Every source's own classes as they are (own data: positive/negative, stress/no stress, ...); built-in "
+        "corpora keep their canonical emotions.",
+        narrow=True,
+        keep_all=True,
+    ),
 }
+
+# Names a label of one's own data may carry for a canonical emotion (compared in lower case, with "_" and "-" as
+# spaces): the corpora's own words and the common three-letter codes (IEMOCAP, CREMA-D, MSP-Podcast).
+SYNONYMS: dict[str, str] = {
+    **{word: "angry" for word in ("anger", "ang", "mad")},
+    **{word: "disgust" for word in ("disgusted", "dis", "disgusting")},
+    **{word: "fear" for word in ("fearful", "fea", "afraid", "scared")},
+    **{word: "happy" for word in ("happiness", "joy", "joyful", "hap")},
+    **{word: "neutral" for word in ("neu", "neutrality", "no emotion")},
+    **{word: "sad" for word in ("sadness", "sorrow")},
+    **{word: "surprise" for word in ("surprised", "sur", "pleasant surprise", "ps")},
+    **{word: "calm" for word in ("calmness",)},
+    **{word: "boredom" for word in ("bored", "bor")},
+    **{word: "contempt" for word in ("contemptuous", "con")},
+    **{word: "excited" for word in ("excitement", "exc")},
+    **{word: "guilt" for word in ("guilty",)},
+    **{word: "other" for word in ("oth",)},
+}
+
+
+def canonical_emotion(name: str) -> str | None:
+    """The canonical emotion a label names (``"Joy"`` -> ``happy``, ``"ANG"`` -> ``angry``), or None."""
+    key = " ".join(str(name).strip().lower().replace("_", " ").replace("-", " ").split())
+    if key in CANONICAL:
+        return key
+    return SYNONYMS.get(key)
+
+
+def label_map_problem(label_map: dict[str, str], label_set: str) -> str | None:
+    """Why ``label_map`` (own data: source label -> class) cannot be used under ``label_set``, or None: under a set
+    of the schema every target must name a canonical emotion (under ``source`` any name is a class)."""
+    if get_label_set(label_set).keep_all:
+        return None
+    for label, target in label_map.items():
+        if canonical_emotion(target) is None:
+            return (f"{label}={target}: {target!r} is no emotion of the schema ({', '.join(CANONICAL)}, or a synonym "
+                    "such as joy); with label_set source any name is a class")
+    return None
 
 
 def get_label_set(name: str) -> LabelSet:
@@ -114,22 +183,28 @@ def apply_label_set(
     """Add a ``label`` ClassLabel column from ``emotion``; drop rows the set leaves out.
 
     Returns the new dataset and a Counter of dropped canonical emotions. For the narrowing
-    sets (``all``, ``all_but_neutral``) the classes are narrowed to the emotions present, in canonical order, so a model
-    gets no output that the data can never train.
+    sets (``all``, ``all_but_neutral``, ``emobox``) the classes are narrowed to those some row maps to, in the set's
+    order, so a model gets no output that the data can never train.
     """
     import datasets
 
     ls = get_label_set(label_set) if isinstance(label_set, str) else label_set
     emotions = ds["emotion"]
-    counts = Counter(emotions)
-    dropped = Counter({e: n for e, n in counts.items() if ls.map(e) is None})
+    if ls.by_raw_label and {"corpus", "raw_label"} <= set(ds.column_names):
+        mapped = [ls.map_row(e, c, r) for e, c, r in zip(emotions, ds["corpus"], ds["raw_label"])]
+    else:
+        mapped = [ls.map(e) for e in emotions]
+    dropped = Counter(e for e, m in zip(emotions, mapped) if m is None)
     classes = ls.classes
-    if ls.narrow:
-        classes = tuple(e for e in CANONICAL if e in counts)
+    if ls.narrow:  # the set's classes some row maps to, in the set's order
+        present = {m for m in mapped if m is not None}
+        classes = tuple(c for c in (CANONICAL if ls.keep_all else ls.classes) if c in present)
+        if ls.keep_all:  # a source's own classes after the canonical ones, in a fixed (sorted) order
+            classes += tuple(sorted(c for c in present if c not in CANONICAL))
     index = {c: i for i, c in enumerate(classes)}
     # Label every row (-1 = dropped) before selecting: add_column on an index-mapped dataset
     # would copy all the audio, select after it only records indices.
-    labels = [index[ls.map(e)] if ls.map(e) is not None else -1 for e in emotions]
+    labels = [index[m] if m is not None else -1 for m in mapped]
     if "label" in ds.column_names:
         ds = ds.remove_columns("label")
     ds = ds.add_column("label", labels, feature=datasets.ClassLabel(names=list(classes)))

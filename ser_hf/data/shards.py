@@ -61,7 +61,7 @@ def push_parquet_shards(folder: str | Path, repo_id: str, private: bool = True, 
     api = api or HfApi()
     api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     commit = api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(folder),
-                               allow_patterns=["data/*.parquet", "README.md"],
+                               allow_patterns=["data/*.parquet", "README.md", "report.json", "preparation.json"],
                                commit_message=f"ser-hf prepared corpus ({len(list((folder / 'data').glob('*.parquet')))} shards)")
     return str(getattr(commit, "commit_url", commit))
 

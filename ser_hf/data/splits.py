@@ -8,6 +8,10 @@
   (scikit-learn's ``StratifiedGroupKFold``); ``fold_split`` turns a fold into train/validation/test.
 * ``leakage_report``: speakers, identical audio (content hash) and sentences shared across parts.
 
+Rows of own data without a speaker column carry the speaker ``NAME:`` (an empty id): the speaker-independent
+protocols (``speaker:``, ``kfold:``, ``loso:``) refuse them (:class:`MissingSpeakersError`), and a ratio split
+of them is reported as speaker-dependent.
+
 Every assignment is a function of the rows' order (itself sorted by path at preparation) and
 the seed, never of the file system's walk order.
 """
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import datasets
 import numpy as np
@@ -32,6 +36,22 @@ PROTOCOLS = {
     "seed001": ("ratio", (0.7, 0.15, 0.15)),
     "seed002": ("ratio", (0.7, 0.3)),
 }
+
+
+class MissingSpeakersError(ValueError):
+    """A speaker-independent protocol asked of rows whose speakers are unknown (own data without a speaker column)."""
+
+
+def speakerless_sources(speakers: Iterable[str]) -> list[str]:
+    """The sources whose rows have no speaker: own data without a speaker column (speaker ``NAME:``)."""
+    return sorted({s[:-1] for s in set(speakers) if s.endswith(":")})
+
+
+def missing_speakers_message(protocol: str, sources: list[str]) -> str:
+    """One line: why ``protocol`` cannot run on these sources, and what can."""
+    return (f"{protocol} is speaker-independent, but {', '.join(sources)} has no speaker column (or rows without a "
+            "speaker): name it with columns.speaker=COLUMN (ser-hf prepare: --column speaker=COLUMN), or use a "
+            "speaker-dependent protocol (split=seed003, cross_validation=auto)")
 
 
 def _part_names(ratios: Sequence[float]) -> tuple[str, ...]:
@@ -198,14 +218,14 @@ def heldout_corpus_split(ds: datasets.Dataset, test_corpora: Sequence[str]) -> d
 
 
 SPLIT_SYNTAX = ("seed003/seed000/seed001/seed002, ratio:A,B[,C], speaker:A,B[,C], kfold:K:TEST[:VAL], loso:TEST[:VAL], "
-                "filekfold:K:TEST[:VAL] or corpus:NAME[+NAME...]")
+                "filekfold:K:TEST[:VAL], emobox:TEST or corpus:NAME[+NAME...]")
 
 
 def parse_split_protocol(protocol: str) -> tuple[str, tuple]:
     """``(kind, arguments)`` of a protocol string, or a ValueError naming what is wrong: checked before any data.
 
     ``("ratio", ratios)``, ``("speaker", ratios)``, ``("kfold", (k, test, val))``, ``("filekfold", (k, test, val))``,
-    ``("loso", (test, val))``, ``("corpus", names)``.
+    ``("loso", (test, val))``, ``("emobox", (test,))``, ``("corpus", names)``.
     """
     kind, _, rest = str(protocol).partition(":")
     try:
@@ -225,6 +245,11 @@ def parse_split_protocol(protocol: str) -> tuple[str, tuple]:
             if k < 2 or not 0 <= test < k or len(val) > 1 or (val and not 0 <= val[0] < k) or (val and val[0] == test):
                 raise ValueError("needs K >= 2 and different fold numbers TEST, VAL in 0..K-1")
             return kind, (k, test, val[0] if val else None)
+        if kind == "emobox":  # EmoBox's fold TEST (0-based) of the data's one corpus; checked against it in make_splits
+            test = int(rest)
+            if test < 0:
+                raise ValueError("needs an EmoBox fold number TEST >= 0 (0 is EmoBox's fold_1)")
+            return kind, (test,)
         if kind == "loso":
             test, *val = (int(x) for x in rest.split(":")) if rest else (0,)
             if test < 0 or len(val) > 1 or (val and (val[0] < 0 or val[0] == test)):
@@ -243,10 +268,15 @@ def make_splits(ds: datasets.Dataset, protocol: str = "seed003", seed: int = 42)
     ``seed003`` | ``seed000`` | ``seed001`` | ``seed002`` (named ratio splits),
     ``ratio:0.7,0.1,0.2``, ``speaker:0.7,0.1,0.2``, ``kfold:K:TEST[:VAL]``, ``loso:TEST[:VAL]``,
     ``filekfold:K:TEST[:VAL]`` (speaker-dependent stratified folds over files, for one-speaker data),
+    ``emobox:TEST`` (EmoBox's published fold TEST of the data's one corpus, :mod:`ser_hf.data.emobox`),
     ``corpus:NAME[+NAME...]`` (cross-corpus: those corpora are the test part)
     (``TEST``/``VAL`` are fold numbers; for loso the index of the speaker in sorted order).
     """
     kind, args = parse_split_protocol(protocol)
+    if kind in ("speaker", "kfold", "loso"):
+        missing = speakerless_sources(ds["speaker"])
+        if missing:
+            raise MissingSpeakersError(missing_speakers_message(f"split={protocol}", missing))
     if kind == "ratio":
         return ratio_split(ds, args, seed)
     if kind == "speaker":
@@ -259,6 +289,14 @@ def make_splits(ds: datasets.Dataset, protocol: str = "seed003", seed: int = 42)
         return fold_split(stratified_file_kfold(ds, k, seed), test, val)
     if kind == "corpus":  # cross-corpus: the named corpora are the test part, every other row trains
         return heldout_corpus_split(ds, args)
+    if kind == "emobox":  # EmoBox's published folds (ser_hf.data.emobox); EmoBox has no validation fold
+        from ser_hf.data.emobox import FOLD_COLUMN, assign_emobox_folds, emobox_folds_of
+
+        (test,) = args
+        folds = emobox_folds_of(ds).folds
+        if test >= folds:
+            raise ValueError(f"split emobox:{test}: EmoBox has {folds} fold(s) of this corpus (0..{folds - 1})")
+        return fold_split(assign_emobox_folds(ds), test, fold_column=FOLD_COLUMN)
     test, val = args
     return fold_split(leave_one_speaker_out(ds), test, val)
 

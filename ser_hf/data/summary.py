@@ -8,6 +8,7 @@ from collections import Counter
 import datasets
 
 from ser_hf.data.corpora import dropped_classes_note
+from ser_hf.data.corpora.own import unmapped_labels_note
 from ser_hf.data.prepare import PrepareReport
 
 
@@ -24,8 +25,10 @@ def summarize(data: datasets.Dataset | datasets.DatasetDict, reports: list[Prepa
     first = next(iter(parts.values()))
     names = _label_names(first)
     reports = reports or []
-    # What a label set dropped comes first: a class missing from a model is easy to overlook in a table.
-    lines = [f"NOTE: {dropped_classes_note(r)}" for r in reports if r.dropped_by_label]
+    # Own labels that mapped onto no class, then what a label set dropped, come first: a class missing from a
+    # model is easy to overlook in a table.
+    lines = [f"NOTE: {unmapped_labels_note(r.corpus, r.unmapped_labels)}" for r in reports if r.unmapped_labels]
+    lines += [f"NOTE: {dropped_classes_note(r)}" for r in reports if r.dropped_by_label]
     width = max([len(n) for n in names] + [8])
     lines.append("Files per class and split:")
     lines.append(f"  {'class':<{width}} " + " ".join(f"{p:>10}" for p in parts) + f" {'total':>8}")
@@ -61,8 +64,10 @@ def summarize(data: datasets.Dataset | datasets.DatasetDict, reports: list[Prepa
         lines.append("  per corpus " + ", ".join(f"{c}: {n}" for c, n in sorted(corpora.items())))
     for r in reports:
         lines.append(
-            f"{r.corpus}{' (synthetic)' if r.synthetic else ''}: {r.found} files found, {r.kept} kept; "
-            f"{len(r.skipped)} skipped (name or not a file), {len(r.duplicates)} duplicates, "
+            f"{r.corpus}{' (synthetic)' if r.synthetic else f' ({r.source})' if r.source else ''}: "
+            f"{r.found} files found, {r.kept} kept; "
+            f"{len(r.skipped)} skipped ({'row or file' if r.source else 'name or not a file'}), "
+            f"{len(r.duplicates)} duplicates, "
             f"{len(r.failed)} failed (audio), {len(r.warned)} kept with a warning"
         )
         if r.sample_rates:
@@ -75,7 +80,9 @@ def summarize(data: datasets.Dataset | datasets.DatasetDict, reports: list[Prepa
             lines.append(f"  WARNING (datasheet): {warning}")
         for what, rows in (("skipped", r.skipped), ("failed", r.failed), ("warned", r.warned)):
             reasons = Counter(reason.split(" (")[0] for _, reason in rows)
-            for reason, n in reasons.most_common(5):
+            for reason, n in reasons.most_common(8):
                 example = next(p for p, why in rows if why.startswith(reason))
                 lines.append(f"  {what} {n}x: {reason}  (e.g. {example})")
+        if r.duplicates:
+            lines.append(f"  duplicates {len(r.duplicates)}x: kept once  (e.g. {r.duplicates[0][0]}, kept: {r.duplicates[0][1]})")
     return "\n".join(lines)

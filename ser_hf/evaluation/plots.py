@@ -1,16 +1,22 @@
-"""Evaluation figures as PNG files: the confusion matrix (seeds 000-004) and one-vs-rest ROC curves (seed 000).
+"""Evaluation figures as PNG files: the confusion matrix (seeds 000-004) and one-vs-rest ROC curves (seed 000),
+cross-validation fold scores, the cross-corpus heat maps, the probe's layer weights and reliability diagrams.
 
 Figures are drawn on matplotlib's Agg canvas through ``matplotlib.figure.Figure`` rather than
 ``pyplot``: no display is needed, no global figure state is left behind, and nothing leaks
-when a training run draws a figure per evaluation.
+when a training run draws a figure per evaluation. Before a figure is saved its titles are wrapped until each
+lies inside the figure (:func:`fit_titles`): a centred title wider than the image loses both ends, and titles
+here name corpora, models and protocols of any length.
 """
 
 from __future__ import annotations
 
+import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_auc_score, roc_curve
@@ -22,7 +28,47 @@ def _new_figure(size: tuple[float, float]) -> Figure:
     return figure
 
 
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(textwrap.fill(line, width) if line else line for line in text.splitlines())
+
+
+def fit_titles(figure: Figure, margin_px: float = 4.0) -> None:
+    """Wrap the figure's titles (its suptitle, texts and axes titles) until each lies inside the figure.
+
+    A centred title may be as wide as twice its centre's distance to the nearer edge; in a grid of axes, an
+    axes title also stays within its column. Constrained layout moves the axes once a title gains lines, so
+    the check is repeated after each redraw.
+    """
+    texts = list(figure.texts) + [ax.title for ax in figure.axes]
+    originals = {id(t): t.get_text() for t in texts}
+    width = figure.bbox.width
+    for _ in range(8):
+        figure.canvas.draw()
+        renderer = figure.canvas.get_renderer()
+        changed = False
+        for text in texts:
+            shown = text.get_text()
+            if not shown.strip():
+                continue
+            box = text.get_window_extent(renderer)
+            centre = (box.x0 + box.x1) / 2
+            allowed = 2 * min(centre - margin_px, width - margin_px - centre)
+            axes = text.axes
+            spec = axes.get_subplotspec() if axes is not None else None
+            if spec is not None and spec.get_gridspec().ncols > 1:
+                allowed = min(allowed, width / spec.get_gridspec().ncols - 2 * margin_px)
+            if box.width <= allowed and box.x0 >= margin_px and box.x1 <= width - margin_px:
+                continue
+            chars = max(len(line) for line in shown.splitlines())
+            chars = max(6, min(chars - 1, math.floor(chars * max(allowed, 1.0) / box.width)))
+            text.set_text(_wrap(originals[id(text)], chars))
+            changed = True
+        if not changed:
+            return
+
+
 def _save(figure: Figure, path: str | Path) -> Path:
+    fit_titles(figure)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png", dpi=120)
@@ -123,24 +169,55 @@ def plot_fold_scores(rows: Sequence[dict], metric: str, path: str | Path, title:
     return _save(figure, path)
 
 
-def plot_matrix(values: np.ndarray, row_names: Sequence[str], column_names: Sequence[str], path: str | Path,
-                title: str = "", row_label: str = "train", column_label: str = "test") -> Path:
-    """A heat map with the value (per cent) in every cell: the cross-corpus matrix."""
-    values = np.asarray(values, dtype=float)
-    figure = _new_figure((1.1 * len(column_names) + 2.5, 0.8 * len(row_names) + 1.8))
-    ax = figure.add_subplot()
-    image = ax.imshow(100 * values, cmap="viridis", vmin=0, vmax=100)
-    for i in range(values.shape[0]):
-        for j in range(values.shape[1]):
-            ax.text(j, i, "n/a" if np.isnan(values[i, j]) else f"{100 * values[i, j]:.1f}", ha="center", va="center",
-                    color="white" if np.isnan(values[i, j]) or values[i, j] < 0.6 else "black", fontsize=8)
-    ax.set_xticks(range(len(column_names)), column_names, rotation=30, ha="right")
-    ax.set_yticks(range(len(row_names)), row_names)
-    ax.set_xlabel(column_label)
-    ax.set_ylabel(row_label)
-    ax.set_title(title, fontsize=9)
-    figure.colorbar(image, ax=ax, label="%")
-    return _save(figure, path)
+def short_label(name: str, width: int = 16, lines: int = 2) -> str:
+    """A tick label that fits: ``name`` wrapped to ``width`` characters a line, cut to ``lines`` lines with "…"."""
+    parts = textwrap.wrap(name, width, break_on_hyphens=False) or [name]
+    if len(parts) > lines:
+        parts = parts[:lines]
+        parts[-1] = parts[-1][: width - 1] + "…"
+    return "\n".join(parts)
+
+
+def matrix_figure(matrices: Sequence[tuple[str, np.ndarray]], row_names: Sequence[str],
+                  column_names: Sequence[str], title: str = "", row_label: str = "train",
+                  column_label: str = "test") -> Figure:
+    """Heat maps with the value (per cent) in every cell, one panel per named matrix (the cross-corpus
+    matrices, one per model), up to three panels a row, one colour scale; titles fitted to the figure."""
+    columns = min(len(matrices), 3)
+    rows = math.ceil(len(matrices) / columns)
+    panel = (1.0 * len(column_names) + 2.0, 0.8 * len(row_names) + 1.9)
+    figure = _new_figure((columns * panel[0] + 1.0, rows * panel[1] + 0.6))
+    grid = figure.subplots(rows, columns, squeeze=False)
+    used = list(grid.flat[: len(matrices)])
+    for ax in grid.flat[len(matrices):]:
+        ax.remove()
+    image = None
+    for ax, (name, values) in zip(used, matrices):
+        values = np.asarray(values, dtype=float)
+        image = ax.imshow(100 * values, cmap=colormaps["viridis"].with_extremes(bad="lightgrey"), vmin=0, vmax=100)
+        for i in range(values.shape[0]):
+            for j in range(values.shape[1]):
+                missing = np.isnan(values[i, j])
+                ax.text(j, i, "n/a" if missing else f"{100 * values[i, j]:.1f}", ha="center", va="center",
+                        color="white" if not missing and values[i, j] < 0.6 else "black", fontsize=8)
+        ax.set_xticks(range(len(column_names)), [short_label(c) for c in column_names], rotation=30, ha="right",
+                      fontsize=8)
+        ax.set_yticks(range(len(row_names)), [short_label(r) for r in row_names], fontsize=8)
+        ax.set_xlabel(column_label, fontsize=8)
+        ax.set_ylabel(row_label, fontsize=8)
+        ax.set_title(name, fontsize=9)
+    figure.colorbar(image, ax=used, label="%", shrink=0.9)
+    if title:
+        figure.suptitle(title, fontsize=9)
+    fit_titles(figure)
+    return figure
+
+
+def plot_matrices(matrices: Sequence[tuple[str, np.ndarray]], row_names: Sequence[str],
+                  column_names: Sequence[str], path: str | Path, title: str = "", row_label: str = "train",
+                  column_label: str = "test") -> Path:
+    """:func:`matrix_figure` written as a PNG: the cross-corpus heat map of one metric, a panel per model."""
+    return _save(matrix_figure(matrices, row_names, column_names, title, row_label, column_label), path)
 
 
 def plot_layer_weights(weights: Sequence[float], path: str | Path, title: str = "") -> Path:
@@ -155,3 +232,69 @@ def plot_layer_weights(weights: Sequence[float], path: str | Path, title: str = 
     ax.legend(fontsize=8)
     ax.set_title(title or "learned layer weights", fontsize=9)
     return _save(figure, path)
+
+
+def plot_reliability_diagram(calibration: dict, path: str | Path, title: str = "") -> Path:
+    """Accuracy against confidence per bin (``ser_hf.evaluation.calibration.calibration_report``): bars on the
+    diagonal are calibrated, below it over-confident. With a fitted temperature, the bins before scaling are drawn too;
+    the lower panel counts the files per bin."""
+    after = calibration["reliability"]
+    before = calibration.get("reliability_before")
+    edges = np.asarray(after["edges"])
+    width, centres = np.diff(edges), (edges[:-1] + edges[1:]) / 2
+    figure = _new_figure((4.8, 5.2))
+    top, bottom = figure.subplots(2, 1, height_ratios=[3, 1], sharex=True)
+    top.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
+    scaled = ("temperature scaling (per fold)" if calibration.get("temperature_per_fold")
+              else f"T = {calibration.get('temperature') or 1:.2f}")
+    panels = ([(before, "tab:red", f"before (ECE {100 * calibration['ece_before']:.1f} %)")] if before else []) + \
+        [(after, "tab:blue", (f"after {scaled} (ECE {100 * calibration['ece_after']:.1f} %)"
+                              if before else f"ECE {100 * calibration['ece']:.1f} %"))]
+    for bins, colour, label in panels:
+        accuracy = np.nan_to_num(np.asarray(bins["accuracy"], dtype=float))
+        top.bar(centres, accuracy, width=width, alpha=0.45 if before else 0.7, color=colour, edgecolor=colour, label=label)
+        bottom.bar(centres, bins["count"], width=width, alpha=0.45 if before else 0.7, color=colour)
+    top.set_xlim(0, 1)
+    top.set_ylim(0, 1)
+    top.set_ylabel("accuracy")
+    top.legend(fontsize=8, loc="upper left")
+    top.set_title(title or "reliability diagram (test part)", fontsize=9)
+    bottom.set_xlabel("confidence (top-class probability)")
+    bottom.set_ylabel("files")
+    return _save(figure, path)
+
+
+def plot_timeline(spans: Sequence[tuple[float, float]], labels: dict[str, Sequence[str]],
+                  confidences: dict[str, Sequence[float | None]], path: str | Path, title: str = "",
+                  silence: str = "silence") -> Path:
+    """Emotion and confidence over time, one panel per model, silence shaded grey: the Space's long-clip figure.
+
+    ``spans``: ``(start_s, end_s)`` per segment; ``labels[model]`` / ``confidences[model]`` (0-1): one per span.
+    """
+    names = list(labels)
+    classes = sorted({label for model in names for label in labels[model]} - {silence})
+    colours = {label: f"C{i % 10}" for i, label in enumerate(classes)}
+    figure = _new_figure((10.0, 1.8 + 1.4 * len(names)))
+    axes = figure.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, name in zip(axes, names):
+        for (start, end), label, confidence in zip(spans, labels[name], confidences[name]):
+            if label == silence:
+                ax.axvspan(start, end, color="0.85", lw=0)
+            else:
+                ax.bar(start, 100 * (confidence or 0.0), width=end - start, align="edge", color=colours[label],
+                       edgecolor="white", alpha=0.85)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel(f"{name}\nconfidence %", fontsize=8)
+    handles = [_patch(colour) for colour in colours.values()] + [_patch("0.85")]
+    figure.legend(handles, [*colours, silence], ncol=min(8, len(handles)), loc="outside upper center", frameon=False,
+                  fontsize=8)
+    axes[-1].set_xlabel("time (s)")
+    if title:
+        axes[0].set_title(title, fontsize=9)
+    return _save(figure, path)
+
+
+def _patch(colour: str):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((0, 0), 1, 1, color=colour)

@@ -28,6 +28,8 @@ import torch
 from transformers import AutoConfig, AutoFeatureExtractor, AutoModel, PreTrainedModel
 
 from ser_hf.features.extract import NetworkExtractor
+from ser_hf.inference import clip_inputs, pad_waveform_inputs
+from ser_hf.models.audio_encoders import mask_padding_in_feature_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +92,7 @@ class HFEncoderExtractor(NetworkExtractor):
             raise ValueError(f"{self.source} expects {self.feature_extractor.sampling_rate} Hz; ser-hf gives 16 kHz")
         self.revision = revision
         self.is_whisper = self.model.config.model_type == "whisper"
+        mask_padding_in_feature_encoder(self.model)
         num_states = self.model.config.num_hidden_layers + 1 if not self.is_whisper else \
             self.model.config.encoder_layers + 1
         self.num_states = num_states
@@ -109,7 +112,9 @@ class HFEncoderExtractor(NetworkExtractor):
         self.layer = layer if isinstance(layer, (int, str)) else [float(w) for w in layer]
 
     def extra_config(self) -> dict:
-        return {"source": self.source, "revision": self.revision, "layer": self.layer}
+        # "batching": since per-clip normalisation and masked padding, a file's frames no longer depend on its batch:
+        # embeddings cached before are not reused.
+        return {"source": self.source, "revision": self.revision, "layer": self.layer, "batching": "per-clip"}
 
     def _frame_counts(self, lengths: list[int]) -> list[int]:
         if self.is_whisper:
@@ -139,11 +144,10 @@ class HFEncoderExtractor(NetworkExtractor):
             inputs = self.feature_extractor(batch_waves, sampling_rate=self.sampling_rate, return_tensors="pt")
             model_inputs = {"input_features": inputs["input_features"].to(self.device)}
         else:
-            inputs = self.feature_extractor(batch_waves, sampling_rate=self.sampling_rate, return_tensors="pt",
-                                            padding=True)
-            model_inputs = {"input_values": inputs["input_values"].to(self.device)}
-            if "attention_mask" in inputs and self.feature_extractor.return_attention_mask:
-                model_inputs["attention_mask"] = inputs["attention_mask"].to(self.device)
+            # Each clip normalised alone, padded, masked (the group-norm CNN told to ignore the padding in __init__):
+            # a file's embedding is what it gives alone, whichever files share its batch, so it can be cached per file.
+            inputs = pad_waveform_inputs([clip_inputs(self.feature_extractor, w) for w in batch_waves])
+            model_inputs = {k: v.to(self.device) for k, v in inputs.items()}
         hidden = self._select(self.model(**model_inputs, output_hidden_states=True).hidden_states).float().cpu()
         counts = self._frame_counts(lengths)
         out: list[np.ndarray | None] = [None] * len(waves)

@@ -13,7 +13,8 @@ openSMILE functionals and MFCC statistics one row per file. :func:`extract` then
 The result is cached per file under ``cache_dir`` (default ``$SER_HF_CACHE/embeddings``), keyed by
 the file's audio bytes, the extractor's full configuration including a hash of its weights, and the
 pooling: change any of them and the embeddings are recomputed, never mixed; any other dataset holding
-the same files (another fold, another recipe) reads them back.
+the same files (another fold, another recipe) reads them back. Each entry carries a checksum: a truncated or
+altered one is extracted again, with a warning, never used.
 
 Extractors by name (:func:`build_extractor`): ``vggish``, ``yamnet``, ``egemaps``, ``compare``,
 ``mfcc`` and ``hf:<model id or folder>`` (HuBERT, wav2vec2, WavLM, Whisper encoder, ...).
@@ -24,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,12 +36,14 @@ import torch
 import xxhash
 from tqdm.auto import tqdm
 
+from ser_hf import guards
 from ser_hf.hardware import available_cpus
+from ser_hf.locks import bytes_digest, owned_name, stale_owned, storage_guard
 
 logger = logging.getLogger(__name__)
 
 POOLINGS = ("mean", "frames")
-CACHE_FORMAT = 2  # 2: one entry per file
+CACHE_FORMAT = 3  # 2: one entry per file; 3: with a checksum trailer
 
 
 def default_device() -> str:
@@ -270,11 +272,56 @@ def _embedded_batches(extractor: EmbeddingExtractor, dataset: datasets.Dataset, 
             yield pending.popleft().result()
 
 
+ENTRY_MAGIC = b"SERHFx64"  # after an entry's .npy bytes: this, then the xxh3-64 of those bytes
+
+
 def _save_npy(path: Path, array: np.ndarray) -> None:
+    """One cache entry: the array as .npy bytes, then a checksum trailer (``np.load`` reads the array and ignores
+    it). Written under ``<name>.partial-<host>-<pid>`` and renamed: a reader never sees half a file, two writers on
+    one shared cache never clash; a write that runs out of space leaves no partial and raises one line."""
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    data = buffer.getbuffer()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy", delete=False) as tmp:
-        np.save(tmp, array)
-    os.replace(tmp.name, path)  # atomic: a reader never sees half a file, two writers never clash
+    partial = path.with_name(owned_name(path.name))
+    try:
+        with storage_guard(partial, "writing the embedding cache", "earlier entries of the cache are intact"):
+            with open(partial, "wb") as fh:
+                fh.write(data)
+                fh.write(ENTRY_MAGIC + bytes_digest(data))
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, path)
+
+
+def _load_npy(path: Path) -> np.ndarray | None:
+    """A cache entry's array, or None when there is none; a truncated or altered one is reported and left to be
+    extracted again (never used)."""
+    import io
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    body, magic, digest = data[:-16], data[-16:-8], data[-8:]
+    if magic == ENTRY_MAGIC and bytes_digest(body) == digest:
+        try:
+            return np.load(io.BytesIO(body), allow_pickle=False)
+        except ValueError:
+            pass
+    logger.warning("embedding cache entry %s is corrupt (%s): extracting it again", path,
+                   "truncated" if magic != ENTRY_MAGIC else "checksum mismatch")
+    return None
+
+
+def remove_stale_partials(folders) -> None:
+    """Remove the partial entries that killed writers left (this host's dead processes; any host's after 10 min)."""
+    for folder in folders:
+        for path in stale_owned(folder):
+            path.unlink(missing_ok=True)
 
 
 def distributed_state():
@@ -301,15 +348,13 @@ def _gather_shards(per_file: list, missing: list[int], mine: list[int], keys: li
     by an all-gather of the arrays. Every process takes the same branch: the decision is gathered first."""
     from accelerate.utils import gather_object
 
-    state.wait_for_everyone()  # every shard is in the cache now
+    guards.barrier("embeddings extracted")  # every shard is in the cache now (on a file, however long it took)
     unread = []
     if use_cache:
         for row in missing:
             if per_file[row] is None:
-                path = _entry(folder, keys[row])
-                if path.is_file():
-                    per_file[row] = np.load(path, allow_pickle=False)
-                else:
+                per_file[row] = _load_npy(_entry(folder, keys[row]))
+                if per_file[row] is None:
                     unread.append(row)
     if not use_cache or any(gather_object([len(unread)])):
         if use_cache:
@@ -371,10 +416,8 @@ def extract(
     if use_cache:
         missing = []
         for i, key in enumerate(keys):
-            path = _entry(folder, key)
-            if path.is_file():
-                per_file[i] = np.load(path, allow_pickle=False)
-            else:
+            per_file[i] = _load_npy(_entry(folder, key))
+            if per_file[i] is None:
                 missing.append(i)
     state = distributed_state() if distributed is not False else None
     if state is not None:
@@ -421,6 +464,7 @@ def extract(
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / "config.json").write_text(json.dumps(
                     {"pooling": pooling, "extractor": extractor.cache_config()}, indent=1, default=str))
+            remove_stale_partials({_entry(folder, keys[row]).parent for row in mine})
             for row in mine:
                 _save_npy(_entry(folder, keys[row]), per_file[row])
     if state is not None and missing:

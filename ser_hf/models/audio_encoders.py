@@ -12,8 +12,10 @@ there. A tiny model goes through exactly the code path of the real one.
 
 from __future__ import annotations
 
+import functools
 import logging
 
+import torch
 from transformers import (
     ASTFeatureExtractor,
     AutoConfig,
@@ -107,6 +109,86 @@ def apply_spec_augment(config: PretrainedConfig, spec_augment: dict) -> None:
         config.apply_spec_augment = bool(spec_augment.get("mask_time_prob") or spec_augment.get("mask_feature_prob"))
 
 
+class PaddingMaskedGroupNorm(torch.nn.GroupNorm):
+    """The per-channel normalisation of a wav2vec2-style CNN's first layer (group norm with one group per channel:
+    hubert-base, wav2vec2-base, wavlm-base), computed over each clip's own frames only.
+
+    The stock layer normalises over the whole padded width, so a clip's features depend on how much zero padding
+    its batch gave it, and a model trained on padded batches meets other inputs in ``pipeline()``, which runs one
+    clip unpadded. With the frame counts of the batch set (from the attention mask, by the hook that
+    :func:`mask_padding_in_feature_encoder` installs), every real frame is normalised exactly as it would be alone;
+    later CNN layers never reach past a clip's last full frame, and the transformer and pooling mask the rest, so a
+    padded batch gives each clip its unpadded logits. Without frame counts (inference: one clip, no mask) it is the
+    stock layer, and the saved weights are the stock ones.
+    """
+
+    frame_lengths: torch.Tensor | None = None
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        lengths = self.frame_lengths
+        if lengths is None or lengths.shape[0] != hidden.shape[0] or bool((lengths >= hidden.shape[-1]).all()):
+            return super().forward(hidden)
+        # Each clip through the stock kernel on its own frames (in float32, as autocast runs group_norm): the very
+        # computation of the clip alone, and ~10x cheaper than masked statistics over the padded batch (a dozen
+        # passes over batch x 512 x frames). Padding frames stay 0; no later layer reads them for a real frame.
+        out = hidden.new_zeros(hidden.shape, dtype=torch.float32)
+        weight, bias = self.weight.float(), self.bias.float()
+        for i, n in enumerate(lengths.clamp(min=1, max=hidden.shape[-1]).tolist()):
+            out[i, :, :n] = torch.nn.functional.group_norm(hidden[i : i + 1, :, :n].float(), self.num_groups, weight,
+                                                           bias, self.eps)[0]
+        # Under autocast group_norm gives float32 (the next convolution casts it back); without autocast (a model cast
+        # to bf16 by DeepSpeed, FSDP2's mixed-precision policy) the stock layer keeps the input's dtype, and so must this.
+        return out if torch.is_autocast_enabled(hidden.device.type) else out.to(hidden.dtype)
+
+
+def _record_frame_lengths(norm_path: str, conv_path: str, model, args, kwargs) -> None:
+    """Forward pre-hook: the first CNN layer's output frames per clip, from the attention mask over the samples."""
+    norm, conv = model.get_submodule(norm_path), model.get_submodule(conv_path)
+    mask = kwargs.get("attention_mask")
+    if mask is None:
+        norm.frame_lengths = None
+        return
+    samples = mask.sum(-1)
+    norm.frame_lengths = torch.div(samples - conv.kernel_size[0], conv.stride[0], rounding_mode="floor") + 1
+
+
+def mask_padding_in_feature_encoder(model: PreTrainedModel) -> bool:
+    """Make a group-norm CNN feature encoder ignore batch padding (:class:`PaddingMaskedGroupNorm`); True if it
+    has one. Layer-norm CNNs (wav2vec2-large-lv60, data2vec-audio) normalise each frame alone and need nothing."""
+    base_name = model.base_model_prefix if hasattr(model, model.base_model_prefix) else ""  # a bare encoder is its own base
+    base = model.get_submodule(base_name)
+    layers = getattr(getattr(base, "feature_extractor", None), "conv_layers", None)
+    norm = getattr(layers[0], "layer_norm", None) if layers else None
+    if not isinstance(norm, torch.nn.GroupNorm) or norm.num_groups != norm.num_channels:
+        return False
+    if isinstance(norm, PaddingMaskedGroupNorm):
+        return True  # installed already
+    norm.__class__ = PaddingMaskedGroupNorm  # same parameters, same state dict: save_pretrained is unchanged
+    prefix = ".".join(filter(None, (base_name, "feature_extractor.conv_layers.0")))
+    # a partial of paths, not a closure over modules: deep copies of the model keep pointing at their own layers
+    model.register_forward_pre_hook(functools.partial(_record_frame_lengths, f"{prefix}.layer_norm", f"{prefix}.conv"),
+                                    with_kwargs=True)
+    return True
+
+
+def feature_encoder_output(model: PreTrainedModel, input_values: torch.Tensor,
+                           attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The CNN feature encoder's output (batch, channels, frames) for a zero-padded batch of clips, each clip's frames
+    as that clip alone gives them: a :class:`PaddingMaskedGroupNorm` is told the batch's frame counts, as the model's
+    own forward hook tells it (that hook runs on the whole model's forward, not on the encoder's)."""
+    prefix = f"{model.base_model_prefix}.feature_extractor.conv_layers.0"
+    encoder = model.get_submodule(f"{model.base_model_prefix}.feature_extractor")
+    norm = getattr(encoder.conv_layers[0], "layer_norm", None)
+    masked = isinstance(norm, PaddingMaskedGroupNorm)
+    if masked:
+        _record_frame_lengths(f"{prefix}.layer_norm", f"{prefix}.conv", model, (), {"attention_mask": attention_mask})
+    try:
+        return encoder(input_values)
+    finally:
+        if masked:
+            norm.frame_lengths = None
+
+
 def freeze_feature_encoder(model: PreTrainedModel) -> bool:
     """Freeze the convolutional feature encoder where the architecture has one."""
     if hasattr(model, "freeze_feature_encoder"):
@@ -162,6 +244,7 @@ def build_model(
         raise ValueError(f"{model_name_or_path} expects {extractor.sampling_rate} Hz audio; ser-hf prepares 16 kHz")
     if freeze_feature_encoder_:
         freeze_feature_encoder(model)
+    mask_padding_in_feature_encoder(model)
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     n_all = sum(p.numel() for p in model.parameters())
     logger.info("model %s: %.2fM parameters, %.2fM trainable", model.config.model_type, n_all / 1e6, n_train / 1e6)

@@ -3,7 +3,9 @@
 ``render_card(run_dir, repo_id)`` reads what a run left (``config.json``, ``results.json``,
 ``recipe.yaml``, ``leakage.json``, ``data_report.json``) and returns a ``ModelCard`` whose
 ``model-index`` has one result per corpus and split (accuracy, weighted F1, macro F1, UAR), so the
-Hub and ``huggingface_hub.metadata_load`` read the scores back.
+Hub and ``huggingface_hub.metadata_load`` read the scores back. A cell of a cross-corpus run
+(``OUTPUT_DIR/train-A__test-B``) also shows its model's cross-corpus matrices from ``../cross_corpus.json``,
+the diagonal's statistic named.
 """
 
 from __future__ import annotations
@@ -53,25 +55,52 @@ def _split_description(split: str) -> str:
         "speaker": f"speaker-independent split {rest} (speakers dealt per corpus and gender)",
         "kfold": f"speaker-independent k-fold, fold spec {rest}",
         "loso": f"leave-one-speaker-out, fold spec {rest}",
+        "emobox": f"EmoBox's published fold_{int(rest) + 1 if rest.isdigit() else rest} (emo-box/EmoBox)",
+        "corpus": f"cross-corpus: every file of {rest} is the test part, the other corpora train",
     }.get(kind, split)
+
+
+def _interval_cell(intervals: dict | None, key: str) -> str:
+    """``[low, high] %`` of one metric, or ``n/a`` (a run written before intervals were reported)."""
+    if not intervals or key not in intervals:
+        return "n/a"
+    low, high = intervals[key]
+    return f"[{100 * low:.2f}, {100 * high:.2f}] %"
 
 
 def _label_rows(label_set: str, corpora: list[str]) -> tuple[list[dict], str]:
     ls = get_label_set(label_set)
+    tables = {name: getattr(__import__(f"ser_hf.data.corpora.{name}", fromlist=["EMOTIONS"]), "EMOTIONS", {})
+              for name in corpora if name in CORPORA}  # each corpus's code -> canonical (own data: own_source_rows)
     rows = []
-    classes = ls.classes
-    for cls in classes:
+    for cls in ls.classes:
         codes = []
-        for name in corpora:
-            module = __import__(f"ser_hf.data.corpora.{name}", fromlist=["EMOTIONS"])
-            table = getattr(module, "EMOTIONS", {})
-            mine = [code for code, emotion in table.items() if ls.map(emotion) == cls]
+        for name, table in tables.items():
+            mine = [code for code, emotion in table.items() if ls.map_row(emotion, name, code) == cls]
             if mine:
                 codes.append(f"{name}: {', '.join(mine)}")
         if codes:
             rows.append({"cls": cls, "codes": "; ".join(codes)})
-    dropped = ", ".join(e for e in CANONICAL if ls.map(e) is None)
+    kept = {emotion for name, table in tables.items() for code, emotion in table.items()
+            if ls.map_row(emotion, name, code) is not None}  # JL's secondary emotions: "other" kept by code
+    dropped = ", ".join(e for e in CANONICAL if ls.map(e) is None and e not in kept)
     return rows, dropped
+
+
+def own_source_rows(reports: dict[str, dict], recipe: dict) -> list[dict]:
+    """One row per own source of a run (``data_report.json``): its name, spelling, size, classes, speakers, licence."""
+    rows = []
+    for name, r in reports.items():
+        if not r.get("source"):
+            continue
+        licence = r.get("licence") or recipe.get("licences", {}).get(name) or ""
+        rows.append({
+            "name": name, "source": r["source"], "files": r.get("kept", "?"),
+            "classes": ", ".join(f"{c} {n}" for c, n in r.get("classes", {}).items()) or "see results.json",
+            "speakers": r.get("speakers") or "unknown (no speaker column)",
+            "licence": licence or "not stated", "licence_stated": bool(licence),
+        })
+    return rows
 
 
 def _base_model(recipe: dict) -> str | None:
@@ -124,6 +153,35 @@ def _training_summary(recipe: dict, results: dict) -> str:
     )
 
 
+def _cross_corpus(run_dir: Path, results: dict) -> dict | None:
+    """This model's matrices when ``run_dir`` is a cell of a cross-corpus run (``../cross_corpus.json`` names it)."""
+    xc = _read_json(run_dir.parent / "cross_corpus.json", {})
+    where = [(i, j) for i, row in enumerate(xc.get("cells", [])) for j, name in enumerate(row) if name == run_dir.name]
+    if not where or not xc.get("models"):
+        return None
+    best = results.get("best", {})
+    if best.get("embedding"):  # the card's model is the cell's best row
+        row = (best["embedding"], best.get("classifier"))
+        mine = [m for m in xc["models"] if (m.get("extractor"), m.get("classifier")) == row]
+    else:
+        mine = xc["models"] if len(xc["models"]) == 1 else []
+    if not mine:
+        return None
+    model, (i, j), groups = mine[0], where[0], xc["test"]
+    tables = []
+    for key, name in (("uar", "UAR"), ("accuracy", "accuracy")):
+        rows = []
+        for r, train in enumerate(xc["train"]):
+            cells = [f"{100 * v:.2f}" for v in model["metrics"][key][r]]
+            if "diagonal" in model:
+                cells[r] += f" ± {100 * model['diagonal']['std'][key][r]:.2f}"
+            rows.append({"train": train, "cells": cells})
+        tables.append({"metric": name, "rows": rows})
+    return {"train": xc["train"][i], "test": groups[j], "groups": groups, "model": model["model"],
+            "protocol": xc["protocol"], "classes": xc["label_names"], "tables": tables,
+            "others": len(xc["models"]) - 1}
+
+
 def card_data(run_dir: Path, repo_id: str) -> tuple[ModelCardData, dict]:
     config = _read_json(run_dir / "config.json", {})
     results = _read_json(run_dir / "results.json", None)
@@ -150,9 +208,11 @@ def card_data(run_dir: Path, repo_id: str) -> tuple[ModelCardData, dict]:
                 metric_name=f"{name} (mean over {cv['folds']} folds)", metric_value=round(float(cv["mean"][key]), 4),
                 metric_config={"weighted_f1": "weighted", "macro_f1": "macro"}.get(key),
                 metric_args={"std": round(float(cv["std"][key]), 4), "folds": cv["folds"],
-                             "protocol": cv["protocol"]["description"]}))
+                             "protocol": cv["protocol"]["description"],
+                             **({"ci_95": [round(float(v), 4) for v in cv["ci"][key]]} if cv.get("ci") else {})}))
     per_corpus = metrics.get("per_group", {}).get("corpus", {})
     overall = "+".join(corpora) or "test"
+    test_ci = (results.get("intervals") or {}).get("ci", {})
     # The whole test split first (the card's headline numbers), then each corpus on its own.
     groups = {overall: metrics, **{c: v for c, v in per_corpus.items() if c != overall}}
     for corpus, scores in groups.items():
@@ -173,6 +233,9 @@ def card_data(run_dir: Path, repo_id: str) -> tuple[ModelCardData, dict]:
                     metric_name=name,
                     metric_value=round(float(full[key]), 4),
                     metric_config={"weighted_f1": "weighted", "macro_f1": "macro"}.get(key),
+                    metric_args=({"ci_95": [round(float(v), 4) for v in test_ci[key]],
+                                  "ci_resampled": results["intervals"]["unit"] + "s"}
+                                 if corpus == overall and key in test_ci else None),
                 )
             )
     languages = sorted({CORPORA[c].language.split("+")[0] for c in corpora if c in CORPORA} | ({"zh"} if "esd" in corpora else set()))
@@ -206,8 +269,9 @@ def render_card(run_dir: str | Path, repo_id: str = "ser-hf/model", template: st
     label_set = recipe.get("label_set", results.get("label_set", "seven"))
     label_rows, dropped = _label_rows(label_set, ctx["corpora"])
     split_sizes = results.get("split_sizes", {})
+    own_sources = own_source_rows(reports, recipe)
     corpora_rows = []
-    for name in ctx["corpora"]:
+    for name in (c for c in ctx["corpora"] if c not in {o["name"] for o in own_sources}):
         info = CORPORA.get(name)
         kept = reports.get(name, {}).get("kept")
         corpora_rows.append({
@@ -244,6 +308,7 @@ def render_card(run_dir: str | Path, repo_id: str = "ser-hf/model", template: st
         run_revision=run_revision if run_revision != revision else None,
         base_model_text=_model_text(recipe),
         method=recipe.get("method", "finetune"),
+        results=results,  # the template reads results.run (main's 177ddaf left it unpassed)
         baselines=results.get("baselines", []),
         best_embedding=best.get("embedding"),
         best_classifier_file=Path(best.get("classifier_path") or "classifier.skops").name,
@@ -275,6 +340,13 @@ def render_card(run_dir: str | Path, repo_id: str = "ser-hf/model", template: st
         training_summary=training_summary,
         recipe_yaml=yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True).strip(),
         cross_validation=results.get("cross_validation"),
+        intervals=results.get("intervals") or {},
+        calibration=results.get("calibration"),
+        interval=_interval_cell,
+        cross_corpus=_cross_corpus(run_dir, results),
         citations=SEED_CITATIONS,
         corpus_citations=[c for c in citations if c],
+        own_sources=own_sources,
+        own_unstated=[o["name"] for o in own_sources if not o["licence_stated"]],
+        speakers_unknown=results.get("speakers_unknown", []),
     )

@@ -7,11 +7,12 @@
 A run goes to its own branch (``--revision``, default ``run-<date>-<hash of the results>``); a branch
 that exists already is never overwritten without ``--force``. The first push to a repository also fills
 ``main`` (so ``pipeline("audio-classification", model="ORG/NAME")`` gets that model); later runs stay on
-their branch until ``--promote`` copies them to ``main``. What is uploaded is staged in a folder first
-(model weights, config, feature extractor, model card, results, plots, recipe, long-clip results; never
-checkpoints, optimiser states or pickles); a temporary staging folder is removed afterwards. The token
-comes only from ``HF_TOKEN`` or ``hf auth login``, is checked before anything is staged, and is never
-printed or written.
+their branch until ``--promote`` copies them to ``main``. Each step is one atomic commit, the branch first and
+``main`` only then, so a push that fails half-way leaves ``main`` as it was and the same command completes it.
+What is uploaded is staged in a folder first (model weights, config, feature extractor, model card, results,
+plots, recipe, long-clip results; never checkpoints, optimiser states or pickles); a temporary staging folder is
+removed afterwards. The token comes only from ``HF_TOKEN`` or ``hf auth login``, is checked before anything is
+staged, and is never printed or written.
 """
 
 from __future__ import annotations
@@ -134,15 +135,6 @@ def require_token() -> None:
                            "or pass --dry-run to stage without uploading")
 
 
-def _branches(api, repo_id: str, repo_type: str) -> set[str]:
-    from huggingface_hub.errors import RepositoryNotFoundError
-
-    try:
-        return {b.name for b in api.list_repo_refs(repo_id, repo_type=repo_type).branches}
-    except RepositoryNotFoundError:
-        return set()
-
-
 def _main_has_model(api, repo_id: str, repo_type: str) -> bool:
     from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
 
@@ -152,38 +144,78 @@ def _main_has_model(api, repo_id: str, repo_type: str) -> bool:
         return False
 
 
-def upload(plan: UploadPlan, force: bool = False, api=None, promote: bool = False) -> str:
-    """Create the repo and the branch, upload the staged folder there, and to ``main`` when ``promote``;
-    returns the URL of the branch's commit."""
-    api = api or _api()
+def staged_digest(folder: Path, files: list[str]) -> str:
+    """What a staged upload holds (every file's name and bytes), short: it names the upload in its commit message,
+    so a rerun recognises a branch that already holds exactly this upload."""
+    digest = hashlib.sha1()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha1((folder / name).read_bytes()).digest())
+    return digest.hexdigest()[:12]
+
+
+def _refs(api, repo_id: str, repo_type: str) -> dict[str, str]:
+    """Branch name -> head commit id ({} for a repository that does not exist yet)."""
+    from huggingface_hub.errors import RepositoryNotFoundError
+
     try:
-        if plan.revision in _branches(api, plan.repo_id, plan.repo_type) and not force:
-            raise PublishError(f"{plan.repo_id}@{plan.revision} exists already; pass --force to overwrite it, or another --revision")
+        return {b.name: b.target_commit for b in api.list_repo_refs(repo_id, repo_type=repo_type).branches}
+    except RepositoryNotFoundError:
+        return {}
+
+
+def upload(plan: UploadPlan, force: bool = False, api=None, promote: bool = False) -> str:
+    """Upload the staged folder to the run's branch in one commit, then, with ``promote``, make ``main`` exactly
+    those files in one more commit; returns the URL of the branch's commit.
+
+    A commit on the Hub is atomic (every file or none), and ``main`` changes only after the branch holds the whole
+    run: a push that fails half-way (network, quota) leaves ``main`` as it was, and the same command again completes
+    it. A branch that already holds exactly this upload (its head commit names the staged files' digest) is not
+    uploaded again; one that is still a bare copy of ``main`` (a push that stopped after creating it) is reused;
+    any other existing branch is another run's, overwritten only with ``force``."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    api = api or _api()
+    digest = staged_digest(plan.folder, plan.files)
+    message = f"ser-hf: {plan.revision} [{digest}]"
+
+    def adds() -> list:  # fresh operations per commit: huggingface_hub refuses to commit one twice
+        return [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(plan.folder / name)) for name in plan.files]
+
+    url = f"{plan.repo_id}@{plan.revision}"
+    try:
+        refs = _refs(api, plan.repo_id, plan.repo_type)
+        uploaded = False
+        if plan.revision in refs and plan.revision != "main":
+            head = api.list_repo_commits(plan.repo_id, repo_type=plan.repo_type, revision=plan.revision)[0]
+            uploaded = head.title == message
+            if not uploaded and refs[plan.revision] != refs.get("main") and not force:
+                raise PublishError(f"{plan.repo_id}@{plan.revision} exists already; pass --force to overwrite it, "
+                                   "or another --revision")
+            if uploaded:
+                logger.info("%s holds this upload already (%s): not uploaded again", url, digest)
         api.create_repo(plan.repo_id, repo_type=plan.repo_type, private=plan.private, exist_ok=True)
-        if plan.revision != "main":
+        if plan.revision != "main" and plan.revision not in refs:
             api.create_branch(plan.repo_id, branch=plan.revision, repo_type=plan.repo_type, exist_ok=True)
-        commit = api.upload_folder(
-            repo_id=plan.repo_id,
-            folder_path=str(plan.folder),
-            revision=plan.revision,
-            repo_type=plan.repo_type,
-            commit_message=f"ser-hf: {plan.revision}",
-        )
+        if not uploaded:
+            commit = api.create_commit(plan.repo_id, operations=adds(), commit_message=message,
+                                       revision=plan.revision, repo_type=plan.repo_type)
+            url = str(getattr(commit, "commit_url", commit))
         if promote and plan.revision != "main":
-            # main mirrors the run exactly: files of an older run that this one lacks go (.gitattributes stays)
-            api.upload_folder(
-                repo_id=plan.repo_id,
-                folder_path=str(plan.folder),
-                revision="main",
-                repo_type=plan.repo_type,
-                commit_message=f"ser-hf: promote {plan.revision} to main",
-                delete_patterns="*",
-            )
+            # main mirrors the run exactly: files of an older run that this one lacks go, in the same commit
+            # (.gitattributes stays); it is based on the main seen now, so a concurrent change is not overwritten.
+            main_head = _refs(api, plan.repo_id, plan.repo_type).get("main")
+            present = api.list_repo_files(plan.repo_id, revision="main", repo_type=plan.repo_type)
+            stale = [CommitOperationDelete(path_in_repo=p) for p in present
+                     if p not in plan.files and p != ".gitattributes"]
+            api.create_commit(plan.repo_id, operations=adds() + stale, revision="main", repo_type=plan.repo_type,
+                              commit_message=f"ser-hf: promote {plan.revision} [{digest}] to main",
+                              parent_commit=main_head)
     except PublishError:
         raise
     except Exception as err:  # network, auth, permissions: say which repo, never echo the token
-        raise PublishError(f"upload to {plan.repo_id}@{plan.revision} failed: {type(err).__name__}: {_redact(str(err))}") from None
-    return str(getattr(commit, "commit_url", commit))
+        raise PublishError(f"upload to {plan.repo_id}@{plan.revision} failed: {type(err).__name__}: {_redact(str(err))} "
+                           "(main is as it was; the same command again completes the push)") from None
+    return url
 
 
 def _redact(text: str) -> str:
@@ -272,10 +304,19 @@ def push_space(repo_id: str, models: list[str], private: bool = False, dry_run: 
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def push_dataset(prepared_dir: str | Path, repo_id: str, private: bool = True, accept_licence: bool = False, dry_run: bool = False):
+def push_dataset(prepared_dir: str | Path, repo_id: str, private: bool = True, accept_licence: bool = False,
+                 dry_run: bool = False, api=None):
     """Push a ``python -m ser_hf.data prepare`` output. Corpora whose terms forbid redistribution need
-    ``accept_licence`` (you confirm you hold the right to share them), and the repo is private by default."""
+    ``accept_licence`` (you confirm you hold the right to share them), and the repo is private by default.
+
+    Uploaded: every split as Parquet shards in the Hub's layout (``data/<split>-00000-of-0000N.parquet``), with the
+    preparation's ``report.json`` and ``preparation.json``, so ``hub:ORG/NAME`` reads it back (as own data) with its
+    audio as prepared. ``api``: an ``HfApi``-like object (tests inject one).
+    """
     import datasets
+
+    from ser_hf.data.corpora.own import PREPARATION_FILE
+    from ser_hf.data.shards import push_parquet_shards, write_parquet_shards
 
     prepared_dir = Path(prepared_dir)
     if not (prepared_dir / "report.json").is_file():
@@ -285,22 +326,32 @@ def push_dataset(prepared_dir: str | Path, repo_id: str, private: bool = True, a
     reports = json.loads((prepared_dir / "report.json").read_text())
     corpora = {r["corpus"] for r in reports if not r.get("synthetic")}
     restricted = {c: why for c, why in NO_REDISTRIBUTION.items() if c in corpora}
+    unstated = sorted(r["corpus"] for r in reports if r.get("source") and not r.get("licence"))
     warning = (
         "Corpus licences: " + "; ".join(f"{c}: {why}" for c, why in sorted(restricted.items()))
         + ". Redistributing this audio may break those terms."
     ) if restricted else "Check every corpus licence before sharing its audio (several are non-commercial)."
+    if unstated:
+        warning += f" The licence of {', '.join(unstated)} (own data) is not stated."
     logger.warning(warning)
     if restricted and not accept_licence:
         raise PublishError(warning + " Pass --accept-licence only if you hold the right to share it.")
-    if not dry_run:
+    if not dry_run and api is None:
         require_token()
     dd = datasets.load_from_disk(str(prepared_dir / "data"))
     if dry_run:
         return {"repo_id": repo_id, "splits": {k: len(v) for k, v in dd.items()}, "private": private, "warning": warning}
+    staging = Path(tempfile.mkdtemp(prefix="ser_hf_dataset_"))
     try:
-        dd.push_to_hub(repo_id, private=private)
+        write_parquet_shards(dd, staging)
+        for name in ("report.json", PREPARATION_FILE):
+            if (prepared_dir / name).is_file():
+                shutil.copy2(prepared_dir / name, staging / name)
+        push_parquet_shards(staging, repo_id, private=private, api=api or _api())
     except Exception as err:
         raise PublishError(f"dataset upload to {repo_id} failed: {type(err).__name__}: {_redact(str(err))}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return repo_id
 
 

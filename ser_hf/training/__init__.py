@@ -4,7 +4,9 @@
   every method so all of them see the same files;
 - :mod:`~ser_hf.training.trainer`: the batch collator, the sampler, the ``Trainer`` and resuming (the Trainer
   methods: ``finetune``, ``image_cnn``, ``cnn_blstm``, ``patch_finetune``);
-- :mod:`~ser_hf.training.embeddings`: ``method: embeddings``, frozen embeddings x classifiers in one table.
+- :mod:`~ser_hf.training.embeddings`: ``method: embeddings``, frozen embeddings x classifiers in one table;
+- :mod:`~ser_hf.training.probe`, :mod:`~ser_hf.training.emobox_probe`: ``method: probe`` (weighted layers, EmoBox's
+  head); :mod:`~ser_hf.training.calibrate`: the temperature of a Trainer run, fitted on its validation part.
 
 The names below import on first use.
 """
@@ -21,6 +23,7 @@ _EXPORTS = {
     "model_view": "data",
     "prepare_data": "data",
     "AudioCollator": "trainer",
+    "InferenceCollator": "trainer",
     "SERTrainer": "trainer",
     "bf16_enabled": "trainer",
     "build_trainer": "trainer",

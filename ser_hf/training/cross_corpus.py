@@ -1,15 +1,30 @@
 """Cross-corpus transfer: train on each corpus (or group) and test on every other, on the classes they all share.
 
-``cross_corpus: true`` with ``cross_corpus_groups`` (or ``corpora``) of N groups gives an N x N matrix per metric.
-Off the diagonal, cell (A, B) is one run on corpora A + B with split ``corpus:B`` (B is the test part; a Trainer
-method's early-stopping validation is carved from A). On the diagonal, the in-corpus score: the recipe's
-``cross_validation`` (mean over folds) when it has one, else one run on its ``split``. Every cell runs through the
-single-run (or cross-validation) code in ``output_dir/train-A__test-B/`` and is skipped when a relaunch finds it
-finished. Rows keep only the classes present in every group (or ``keep_classes``, checked against them), so a
-model never sees a class the other side cannot have.
+``cross_corpus: true`` with ``cross_corpus_groups`` (or ``corpora``) of N groups gives, for every model, an N x N
+matrix per metric: one model per extractor x classifier for the embeddings method, the recipe's one model for the
+others. Off the diagonal, cell (A, B) is one run on corpora A + B with split ``corpus:B`` (B is the test part; a
+Trainer method's early-stopping validation is carved from A), scored on all of B's files. On the diagonal, the
+in-corpus score: with the recipe's ``cross_validation``, the **mean over folds** (the std over folds and the score
+pooled over all folds' test predictions are kept beside it); without, one run on its ``split``. Every cell runs
+through the single-run (or cross-validation) code in ``output_dir/train-A__test-B/`` and is skipped when a relaunch
+finds it finished with every model of the recipe. Rows keep only the classes present in every group (or
+``keep_classes``, checked against them), so a model never sees a class the other side cannot have.
 
-``output_dir`` gets ``cross_corpus.json`` (``train``, ``test``, ``label_names``, a matrix per metric), a heat map per
-metric (``cross_corpus_<metric>.png``) and ``cross_corpus.md``.
+``output_dir`` gets:
+
+- ``cross_corpus.json``: ``train`` / ``test`` (the groups: rows and columns), ``label_names``, ``method``,
+  ``protocol`` (``off_diagonal``, ``diagonal``, ``diagonal_statistic``: "mean over folds" or "single split",
+  ``diagonal_folds`` per group, ``label_set``), ``cells`` (each cell's folder name), ``models`` (a list, one
+  entry per model: ``model`` (its name), ``cell_row`` (the row's name in the cells' ``cv_results.json`` /
+  ``predictions.npz``), ``extractor`` and ``classifier`` for the embeddings method, ``metrics`` (a matrix per
+  metric, rows = train) and, with cross-validation, ``diagonal`` (``std`` and ``pooled`` per metric, one value
+  per group)) and ``best_per_cell`` (per metric and cell: ``model`` with the highest score, ``value`` and, on a
+  tie, ``tied_with``);
+- ``cross_corpus.md``: the best model per cell, then a table per model and metric;
+- ``cross_corpus_accuracy.png`` / ``cross_corpus_uar.png``: the heat maps, a panel per model.
+
+The best model per cell is picked on that cell's own test data: an upper bound on what the methods reach, not a
+model selection.
 """
 
 from __future__ import annotations
@@ -22,13 +37,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_hf.data.corpora import expand_names
-from ser_hf.evaluation.plots import plot_matrix
+from ser_hf.data.corpora import corpus_names
+from ser_hf.data.sources import source_name
+from ser_hf.evaluation.metrics import compute_classification_metrics
+from ser_hf.evaluation.plots import plot_matrices
+from ser_hf.evaluation.results import load_predictions
 from ser_hf.recipe import Recipe, RecipeError
+from ser_hf.training.cross_validation import METRICS, fold_done
 
 logger = logging.getLogger(__name__)
 
-METRICS = ("accuracy", "uar", "macro_f1", "weighted_f1")
+PLOTTED = {"accuracy": "accuracy", "uar": "UAR"}  # metric -> how tables and plots name it
+MEAN_OVER_FOLDS, SINGLE_SPLIT = "mean over folds", "single split"
 
 
 def shared_classes(recipe: Recipe, groups: list[str]) -> list[str]:
@@ -59,22 +79,59 @@ def shared_classes(recipe: Recipe, groups: list[str]) -> list[str]:
 
 
 def cell_dir(out: Path, train: str, test: str) -> Path:
-    return out / f"train-{train}__test-{test}"
+    return out / f"train-{source_name(train)}__test-{source_name(test)}"  # an own source by its name, not its path
 
 
-def _cell_metrics(path: Path, cross_validated: bool) -> dict | None:
+def cell_models(path: Path, cross_validated: bool) -> dict[str, dict] | None:
+    """Each model's scores in a finished cell, keyed by its row name there; None while the cell is unfinished.
+
+    A cross-validated cell: its ``cv_results.json`` rows (``value`` = mean over folds, with ``std``, ``pooled``
+    and the fold ``protocol``). A single run: every model in its ``predictions.npz`` scored on the whole test
+    part (the embeddings table's file-level rows; the one model of the other methods).
+    """
     if cross_validated:
         cv_path = path / "cv_results.json"
         if not cv_path.is_file():
             return None
         cv = json.loads(cv_path.read_text())
-        best = next(r for r in cv["rows"] if r["name"] == cv["best"])
-        return {k: best["mean"][k] for k in METRICS}
-    results = path / "results.json"
-    if not results.is_file() or not (path / "predictions.npz").is_file():
+        return {r["name"]: {"value": {k: r["mean"][k] for k in METRICS}, "std": {k: r["std"][k] for k in METRICS},
+                            "pooled": {k: r["pooled"][k] for k in METRICS}, "protocol": cv["protocol"]["description"]}
+                for r in cv["rows"]}
+    if not fold_done(path):
         return None
-    test = json.loads(results.read_text())["test"]
-    return {k: test[k] for k in METRICS}
+    saved = load_predictions(path / "predictions.npz")
+    scores = {}
+    for name, probabilities in saved["probabilities"].items():
+        m = compute_classification_metrics(saved["labels"], probabilities.argmax(axis=1), saved["label_names"],
+                                           probabilities=probabilities)
+        scores[name] = {"value": {k: float(m[k]) for k in METRICS}}
+    return scores
+
+
+def expected_models(recipe: Recipe) -> list[dict]:
+    """The models every cell must hold: ``cell_row`` (the row's name in a cell's files) and ``model`` (its name in
+    the matrices). The embeddings method: one per extractor x classifier; the others: one (``cell_row`` None:
+    whatever the cell calls its single model), named by method and network."""
+    if recipe.method == "embeddings":
+        from ser_hf.training.embeddings import row_name
+
+        models = []
+        for extractor in recipe.extractors:
+            for classifier in recipe.classifiers:
+                name = row_name({"embedding": extractor, "classifier": classifier})
+                models.append({"model": name, "cell_row": name, "extractor": extractor, "classifier": classifier})
+        return models
+    if recipe.method in ("finetune", "probe"):
+        network = recipe.tiny_model or recipe.model_name_or_path
+    else:
+        network = recipe.backbone or recipe.cnn_blstm_variant
+    return [{"model": f"{recipe.method} {'tiny random ' if recipe.tiny_model else ''}{network}", "cell_row": None}]
+
+
+def _finished(models: dict | None, expected: list[dict]) -> bool:
+    if models is None:
+        return False
+    return all(e["cell_row"] in models for e in expected) if expected[0]["cell_row"] else len(models) == 1
 
 
 def run_cross_corpus(recipe: Recipe) -> dict | None:
@@ -84,6 +141,9 @@ def run_cross_corpus(recipe: Recipe) -> dict | None:
     from ser_hf.training.run import run_recipe, setup_logging
     from ser_hf.training.trainer import training_arguments
 
+    if recipe.push_to_hub:  # no single model to push; each cell folder can be pushed on its own
+        raise RecipeError("push_to_hub: a cross-corpus run has no single model to push; push a cell folder "
+                          "(OUTPUT_DIR/train-A__test-B) with python -m ser_hf.publish push")
     args = training_arguments(recipe)
     setup_logging(args)
     groups = list(recipe.cross_corpus_groups or recipe.corpora)
@@ -91,11 +151,12 @@ def run_cross_corpus(recipe: Recipe) -> dict | None:
         classes = shared_classes(recipe, groups)
     out = Path(recipe.output_dir)
     diagonal_cv = recipe.cross_validation != "none"
-    logger.info("cross-corpus over %s on classes %s", groups, classes)
+    expected = expected_models(recipe)
+    logger.info("cross-corpus over %s on classes %s, %d model(s)", groups, classes, len(expected))
     for train in groups:
         for test in groups:
             where = cell_dir(out, train, test)
-            if _cell_metrics(where, diagonal_cv and train == test) is not None:
+            if _finished(cell_models(where, diagonal_cv and train == test), expected):
                 logger.info("cross-corpus %s -> %s: finished earlier, skipped", train, test)
                 continue
             common = dict(keep_classes=classes, output_dir=str(where), cross_corpus=False, cross_corpus_groups=[],
@@ -104,40 +165,110 @@ def run_cross_corpus(recipe: Recipe) -> dict | None:
                 cell = dataclasses.replace(recipe, corpora=[train], **common)
                 run_cross_validation(cell) if diagonal_cv else run_recipe(cell)
             else:
-                held_out = "+".join(expand_names([test]))
+                held_out = "+".join(corpus_names([test]))
                 run_recipe(dataclasses.replace(recipe, corpora=[train, test], split=f"corpus:{held_out}",
                                                cross_validation="none", **common))
     if args.process_index != 0:
         return None
-    matrices = {k: np.full((len(groups), len(groups)), np.nan) for k in METRICS}
-    for i, train in enumerate(groups):
-        for j, test in enumerate(groups):
-            cell = _cell_metrics(cell_dir(out, train, test), diagonal_cv and train == test)
-            for k in METRICS:
-                matrices[k][i, j] = cell[k]
-    diagonal = (f"in-corpus, cross_validation={recipe.cross_validation} (mean over folds)" if diagonal_cv
-                else f"in-corpus, split={recipe.split}")
-    result = {"train": groups, "test": groups, "label_names": classes, "method": recipe.method,
-              "protocol": {"off_diagonal": "train on the row's corpora, test on all of the column's",
-                           "diagonal": diagonal, "label_set": recipe.label_set},
-              "metrics": {k: v.tolist() for k, v in matrices.items()}}
+    result = collect_matrices(out, recipe, groups, classes)
     (out / "cross_corpus.json").write_text(json.dumps(result, indent=1))
-    for k in ("accuracy", "uar"):
-        plot_matrix(matrices[k], groups, groups, out / f"cross_corpus_{k}.png",
-                    title=f"{k} (%) on {len(classes)} shared classes; diagonal: {diagonal}")
+    protocol = result["protocol"]
+    for k, shown in PLOTTED.items():
+        plot_matrices([(m["model"], np.asarray(m["metrics"][k])) for m in result["models"]], result["train"], result["test"],
+                      out / f"cross_corpus_{k}.png",
+                      title=f"{shown} (%) on {len(classes)} shared classes; rows: training corpus, columns: test "
+                            f"corpus; diagonal: {protocol['diagonal']}, {protocol['diagonal_statistic']}")
     (out / "cross_corpus.md").write_text(format_cross_corpus(result))
     logger.info("cross-corpus matrices written to %s\n%s", out, format_cross_corpus(result))
     return result
 
 
+def collect_matrices(out: Path, recipe: Recipe, groups: list[str], classes: list[str]) -> dict:
+    """What ``cross_corpus.json`` holds (see the module docstring), read from the finished cells in ``out``."""
+    diagonal_cv = recipe.cross_validation != "none"
+    n = len(groups)
+    cells = {}
+    for train in groups:
+        for test in groups:
+            where = cell_dir(out, train, test)
+            models = cell_models(where, diagonal_cv and train == test)
+            if models is None:
+                raise RecipeError(f"cross_corpus: {where} is not finished (no results in it)")
+            cells[train, test] = models
+    models = []
+    for spec in expected_models(recipe):
+        entry = dict(spec, metrics={k: np.full((n, n), np.nan) for k in METRICS})
+        for i, train in enumerate(groups):
+            for j, test in enumerate(groups):
+                found = cells[train, test]
+                row = spec["cell_row"] or next(iter(found))
+                if row not in found:
+                    raise RecipeError(f"cross_corpus: {cell_dir(out, train, test)} has no results for {row!r} (it "
+                                      f"holds {sorted(found)}): a run with other extractors or classifiers left it "
+                                      f"there; remove that folder or use another output_dir")
+                entry["cell_row"] = row
+                for k in METRICS:
+                    entry["metrics"][k][i, j] = found[row]["value"][k]
+        entry["metrics"] = {k: v.tolist() for k, v in entry["metrics"].items()}
+        if diagonal_cv:
+            entry["diagonal"] = {stat: {k: [cells[g, g][entry["cell_row"]][stat][k] for g in groups]
+                                        for k in METRICS} for stat in ("std", "pooled")}
+        models.append(entry)
+    best = {k: [[_best(models, k, i, j) for j in range(n)] for i in range(n)] for k in METRICS}
+    protocol = {"off_diagonal": "one run, trained on the row's corpus and tested on all of the column's files",
+                "diagonal": (f"in-corpus, cross_validation={recipe.cross_validation}" if diagonal_cv
+                             else f"in-corpus, split={recipe.split}"),
+                "diagonal_statistic": MEAN_OVER_FOLDS if diagonal_cv else SINGLE_SPLIT,
+                "label_set": recipe.label_set}
+    if diagonal_cv:
+        protocol["diagonal_folds"] = {source_name(g): next(iter(cells[g, g].values()))["protocol"] for g in groups}
+    names = [source_name(g) for g in groups]  # an own source by its name, not its path
+    return {"train": names, "test": names, "label_names": classes, "method": recipe.method, "protocol": protocol,
+            "cells": [[cell_dir(out, a, b).name for b in groups] for a in groups], "models": models,
+            "best_per_cell": {"chosen_on": "each cell's own test data: an upper bound, not a model selection",
+                              **best}}
+
+
+def _best(models: list[dict], metric: str, i: int, j: int) -> dict:
+    """The model with the highest ``metric`` in cell (i, j), and any that tie with it."""
+    top = max(m["metrics"][metric][i][j] for m in models)
+    tied = [m["model"] for m in models if m["metrics"][metric][i][j] == top]
+    return {"model": tied[0], "value": top, **({"tied_with": tied[1:]} if len(tied) > 1 else {})}
+
+
+def _table(groups: list[str], rows: list[str], cells: list[list[str]]) -> list[str]:
+    lines = ["| train \\ test | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
+    return lines + [f"| {name} | " + " | ".join(row) + " |" for name, row in zip(rows, cells)]
+
+
 def format_cross_corpus(result: dict) -> str:
-    """Markdown: one table per metric, rows = training corpus, columns = test corpus, per cent."""
-    groups = result["test"]
-    lines = [f"Cross-corpus on {len(result['label_names'])} shared classes ({', '.join(result['label_names'])}); "
-             f"off the diagonal: {result['protocol']['off_diagonal']}; diagonal: {result['protocol']['diagonal']}."]
-    for metric in ("accuracy", "uar"):
-        lines += ["", f"**{metric} (%)**", "", "| train \\ test | " + " | ".join(groups) + " |",
-                  "|---|" + "---|" * len(groups)]
-        for name, row in zip(result["train"], result["metrics"][metric]):
-            lines.append(f"| {name} | " + " | ".join(f"{100 * v:.2f}" for v in row) + " |")
+    """Markdown: the best model per cell (with several models), then one table per model and metric, per cent;
+    rows = training corpus, columns = test corpus; the diagonal's statistic named."""
+    groups, protocol, models = result["test"], result["protocol"], result["models"]
+    statistic = protocol["diagonal_statistic"]
+    folds = "".join(f"; {g}: {d}" for g, d in protocol.get("diagonal_folds", {}).items())
+    lines = [f"Cross-corpus on {len(result['label_names'])} shared classes ({', '.join(result['label_names'])}), "
+             f"{len(models)} model(s). Off the diagonal: {protocol['off_diagonal']}. Diagonal: {protocol['diagonal']}, "
+             f"**{statistic}**{folds}."]
+    if len(models) > 1:
+        lines += ["", "## Best model per cell", "",
+                  f"The model with the highest score in each cell, chosen on {result['best_per_cell']['chosen_on']}."]
+        for k, shown in PLOTTED.items():
+            cells = [[f"{100 * b['value']:.2f} ({' = '.join([b['model'], *b.get('tied_with', [])])})" for b in row]
+                     for row in result["best_per_cell"][k]]
+            lines += ["", f"**{shown} (%)**", "", *_table(groups, result["train"], cells)]
+    for model in models:
+        lines += ["", f"## {model['model']}"]
+        for k, shown in PLOTTED.items():
+            values = model["metrics"][k]
+            cells = [[f"{100 * v:.2f}" for v in row] for row in values]
+            note = f"diagonal: {statistic}"
+            if "diagonal" in model:
+                note = f"diagonal: {statistic} ± std"
+                for i, std in enumerate(model["diagonal"]["std"][k]):
+                    cells[i][i] += f" ± {100 * std:.2f}"
+            lines += ["", f"**{shown} (%)** ({note})", "", *_table(groups, result["train"], cells)]
+            if "diagonal" in model:
+                pooled = ", ".join(f"{g} {100 * v:.2f}" for g, v in zip(groups, model["diagonal"]["pooled"][k]))
+                lines += ["", f"Diagonal pooled over all folds' test predictions instead: {pooled}."]
     return "\n".join(lines) + "\n"

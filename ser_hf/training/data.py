@@ -13,11 +13,13 @@ from pathlib import Path
 import datasets
 import numpy as np
 
+from ser_hf import guards
 from ser_hf.data.audio import PreprocessConfig
 from ser_hf.data.balance import balance
 from ser_hf.data.corpora import CorpusRootError, load_corpora
 from ser_hf.data.corpora.base import overlapping_root
-from ser_hf.data.splits import leakage_report, make_splits
+from ser_hf.data.sources import is_source, parse_source
+from ser_hf.data.splits import MissingSpeakersError, leakage_report, make_splits
 from ser_hf.recipe import Recipe, RecipeError
 from ser_hf.registry import FROZEN_FEATURE_METHODS
 
@@ -42,12 +44,11 @@ def check_roots(recipe: Recipe) -> dict[str, str | None]:
     An output_dir that is, holds or lies inside a corpus root is refused: nothing is written under a corpus.
     """
     roots = recipe.corpus_roots()
-    name = overlapping_root(recipe.output_dir, roots)
-    if name:
-        raise RecipeError(
-            f"output_dir: {recipe.output_dir} overlaps the {name} root {roots[name]}; corpus folders are never "
-            "written to: choose an output_dir outside it"
-        )
+    check_output_dir(recipe, roots)
+    sources = own_folders(recipe)
+    gone = [n for n, folder in sources.items() if folder is not None and not folder.is_dir()]
+    if gone:
+        raise CorpusRootError("own data not found: " + "; ".join(f"{n} ({sources[n]} is not a folder)" for n in gone))
     missing = {name: root for name, root in roots.items() if root is not None and not Path(root).is_dir()}
     if missing:
         lines = "\n".join(f"  {name}: {root}  (set roots.{name}=/path/to/{name})" for name, root in missing.items())
@@ -58,15 +59,35 @@ def check_roots(recipe: Recipe) -> dict[str, str | None]:
     return roots
 
 
+def check_output_dir(recipe: Recipe, roots: dict[str, str | None] | None = None) -> None:
+    """An output_dir that is, holds or lies inside a corpus root is refused: nothing is written under a corpus."""
+    if roots is None:
+        try:
+            roots = recipe.corpus_roots()
+        except RecipeError:  # no root given: the run stops on that, with its own message, before it reads anything
+            roots = {}
+    folders = {**roots, **own_folders(recipe)}  # own data's folders are never written to either
+    name = overlapping_root(recipe.output_dir, folders)
+    if name:
+        raise RecipeError(
+            f"output_dir: {recipe.output_dir} overlaps the {name} root {folders[name]}; corpus folders are never "
+            "written to: choose an output_dir outside it"
+        )
+
+
+def own_folders(recipe: Recipe) -> dict:
+    """The folder of each own-data source of ``corpora`` (None for a Hub dataset, which has none)."""
+    return {n: parse_source(n).folder for n in recipe.corpora if is_source(n)}
+
+
 def preparation_first(recipe: Recipe):
-    """The barrier around corpus preparation, for every method. ``prepare_on: shared`` lets the world's main
+    """The sync point around corpus preparation, for every method. ``prepare_on: shared`` lets the world's main
     process (node 0) prepare while all others wait, so nodes on one shared file system never write the same cache
     at once; ``node`` lets each node's main process prepare into its node-local cache ($SER_HF_CACHE on a local
-    disk) while the other processes of that node wait. One process alone: no barrier."""
-    from accelerate import PartialState  # the state TrainingArguments formed (gloo on CPU, NCCL on GPUs)
-
-    state = PartialState()
-    return state.local_main_process_first() if recipe.prepare_on == "node" else state.main_process_first()
+    disk) while the other processes of that node wait. Under train.py the others wait on the preparing process's
+    status file, for as long as it takes while it lives (:func:`ser_hf.guards.main_first`), not in a collective.
+    One process alone: no wait."""
+    return guards.main_first("corpus preparation", local=recipe.prepare_on == "node")
 
 
 def load_recipe_dataset(recipe: Recipe) -> tuple[datasets.Dataset, list]:
@@ -81,6 +102,9 @@ def load_recipe_dataset(recipe: Recipe) -> tuple[datasets.Dataset, list]:
         num_proc=recipe.num_proc,
         use_cache=recipe.cache,
         return_report=True,
+        label_map=recipe.label_map,
+        columns=recipe.columns,
+        licences=recipe.licences,
     )
     if recipe.languages:
         before = len(ds)
@@ -96,7 +120,10 @@ def load_recipe_dataset(recipe: Recipe) -> tuple[datasets.Dataset, list]:
 def prepare_data(recipe: Recipe) -> PreparedData:
     """Corpora -> label set -> split -> (debug subset) -> balance and augment the training part only."""
     ds, reports = load_recipe_dataset(recipe)
-    splits = make_splits(ds, recipe.split, recipe.split_seed)
+    try:
+        splits = make_splits(ds, recipe.split, recipe.split_seed)
+    except MissingSpeakersError as err:  # own data without speakers: the recipe's protocol cannot hold
+        raise RecipeError(str(err)) from None
     note = ""
     if "validation" not in splits and recipe.method not in FROZEN_FEATURE_METHODS:
         # 80/20-style protocols: a Trainer's early stopping needs a held-out part of train. The classifiers of

@@ -19,6 +19,7 @@ import numpy as np
 
 from ser_hf.features.extract import build_extractor, distributed_state, extract
 from ser_hf.classifiers.table import format_table, run_baselines_table
+from ser_hf.evaluation.calibration import NO_VALIDATION
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,8 @@ def run_embeddings_recipe(recipe) -> dict | None:
                                   "roc_auc_ovr", "fit_seconds")} for r in rows]
     extra = {"method": "embeddings", "best": {"embedding": best["embedding"], "classifier": best["classifier"],
                                               "classifier_path": best.get("classifier_path"), "selected_by": key},
-             "baselines": summary, "run": {"runtime_s": seconds, "rows": len(rows)}}
+             "baselines": summary, "run": {"runtime_s": seconds, "rows": len(rows)},
+             "calibration": {"not_fitted": NO_VALIDATION}}
     write_results(out, recipe, data, best["metrics"], best["probabilities"], best["references"], extra,
                   label_names=best["label_names"])
     save_predictions(out, {row_name(r): full_probabilities(r, data.label_names) for r in rows if r["level"] == "file"},

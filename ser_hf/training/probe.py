@@ -1,10 +1,11 @@
 """``method: probe``: a frozen audio encoder's layers, weighted by learned softmax weights, into a small head.
 
-The protocol of SUPERB and EmoBox: the encoder (HuBERT, wav2vec2, WavLM, data2vec-audio, the Whisper encoder) runs
-once per file and every layer's time-pooled hidden state is kept (``HFEncoderExtractor(layer="all")``, cached per
-file by :func:`ser_hf.features.extract.extract`, so every fold and every later run reuses it). What trains is tiny:
-one weight per layer (softmax-normalised) and a linear head (or one hidden layer, ``probe_hidden_size``), full batch
-on the cached table, in seconds. Each layer is standardised with the training rows' statistics first, so the learned
+SUPERB's protocol (``probe_head: weighted_layers``; ``emobox`` is EmoBox's head, :mod:`ser_hf.training.emobox_probe`):
+the encoder (HuBERT, wav2vec2, WavLM, data2vec-audio, the Whisper encoder) runs once per file and every layer's
+time-pooled hidden state is kept (``HFEncoderExtractor(layer="all")``, cached per file by
+:func:`ser_hf.features.extract.extract`, so every fold and every later run reuses it). What trains is tiny: one weight
+per layer (softmax-normalised) and a linear head (or one hidden layer, ``probe_hidden_size``), full batch on the cached
+table, in seconds. Each layer is standardised with the training rows' statistics first, so the learned
 weights compare layers rather than their scales. ``results.json`` gets ``layer_weights``, ``layer_weights.png`` plots
 them, and the probe is saved as ``probe.safetensors`` + ``probe.json``.
 """
@@ -15,18 +16,22 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from ser_hf.evaluation.calibration import NO_VALIDATION
 from ser_hf.evaluation.metrics import compute_classification_metrics
 from ser_hf.evaluation.plots import plot_layer_weights
 from ser_hf.evaluation.results import save_predictions, write_results
 from ser_hf.features.encoder_layers import HFEncoderExtractor
 from ser_hf.features.extract import distributed_state, extract
 from ser_hf.recipe import Recipe
+from ser_hf.registry import PROBE_HEADS, resolve
 from ser_hf.training.data import preparation_first, prepare_data
 
 logger = logging.getLogger(__name__)
@@ -48,8 +53,9 @@ class LayerWeightedProbe(nn.Module):
         return self.head(torch.einsum("l,bld->bd", self.layer_weights(), layers))
 
 
-def build_encoder_extractor(recipe: Recipe) -> HFEncoderExtractor:
-    """The recipe's encoder, every layer kept; ``tiny_model`` gives a tiny random one (seeded, so cacheable)."""
+def build_encoder_extractor(recipe: Recipe, layer: int | str = "all") -> HFEncoderExtractor:
+    """The recipe's encoder, every layer kept (or the one ``layer``); ``tiny_model`` gives a tiny random one (seeded,
+    so cacheable)."""
     if recipe.tiny_model:
         from transformers import AutoModel
 
@@ -57,9 +63,9 @@ def build_encoder_extractor(recipe: Recipe) -> HFEncoderExtractor:
 
         torch.manual_seed(recipe.seed)
         config = tiny_config(recipe.tiny_model, ["x"])
-        return HFEncoderExtractor(AutoModel.from_config(config), layer="all",
+        return HFEncoderExtractor(AutoModel.from_config(config), layer=layer,
                                   feature_extractor=tiny_feature_extractor(config))
-    return HFEncoderExtractor(recipe.model_name_or_path, layer="all")
+    return HFEncoderExtractor(recipe.model_name_or_path, layer=layer)
 
 
 def fit_probe(x: np.ndarray, y: np.ndarray, num_labels: int, epochs: int, learning_rate: float, hidden_size: int,
@@ -84,7 +90,25 @@ def fit_probe(x: np.ndarray, y: np.ndarray, num_labels: int, epochs: int, learni
     return probe.eval()
 
 
+def extracted_parts(read: Callable[[str], Any]) -> tuple[Any, Any, float] | None:
+    """``read("train")`` and ``read("test")`` on every process (each extracts its shard of the files into the cache)
+    and the seconds they took; None on the processes other than the main one, which then have nothing left to do."""
+    started = time.perf_counter()
+    train, test = read("train"), read("test")
+    seconds = time.perf_counter() - started
+    state = distributed_state()
+    if state is not None and not state.is_main_process:
+        logger.info("rank %d done (extracted its shard)", state.process_index)
+        return None
+    return train, test, seconds
+
+
 def run_probe_recipe(recipe: Recipe) -> dict | None:
+    """``method: probe``: the recipe's ``probe_head`` (:data:`ser_hf.registry.PROBE_HEADS`) on the frozen encoder."""
+    return resolve(PROBE_HEADS[recipe.probe_head])(recipe)
+
+
+def run_weighted_layer_probe(recipe: Recipe) -> dict | None:
     """Extract (cached) -> standardise per layer -> fit the probe -> test metrics, layer weights, run folder.
 
     Launched as several processes, each extracts its shard of the files (gathered in row order through the
@@ -100,13 +124,10 @@ def run_probe_recipe(recipe: Recipe) -> dict | None:
                       progress=False)
         return emb.features.reshape(len(emb.features), layers, -1)
 
-    started = time.perf_counter()
-    x_train, x_test = table("train"), table("test")
-    extract_seconds = time.perf_counter() - started
-    state = distributed_state()
-    if state is not None and not state.is_main_process:
-        logger.info("rank %d done (extracted its shard)", state.process_index)
+    parts = extracted_parts(table)
+    if parts is None:
         return None
+    x_train, x_test, extract_seconds = parts
     mean, std = x_train.mean(axis=0, keepdims=True), x_train.std(axis=0, keepdims=True) + 1e-6
     x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
     y_train, y_test = np.asarray(data.splits["train"]["label"]), np.asarray(data.splits["test"]["label"])
@@ -122,7 +143,8 @@ def run_probe_recipe(recipe: Recipe) -> dict | None:
                                              groups=groups)
     run = {"method": "probe", "encoder": extractor.source, "layers": layers, "extract_seconds": extract_seconds,
            "fit_seconds": fit_seconds, "model": f"layer probe on {extractor.source}"}
-    write_results(out, recipe, data, metrics, probs, y_test, {"method": "probe", "layer_weights": weights, "run": run})
+    write_results(out, recipe, data, metrics, probs, y_test, {"method": "probe", "layer_weights": weights, "run": run,
+                                                              "calibration": {"not_fitted": NO_VALIDATION}})
     save_predictions(out, {"probe": probs}, data.splits["test"], data.label_names)
     if recipe.plots:
         plot_layer_weights(weights, out / "layer_weights.png", title=f"learned layer weights ({extractor.source})")

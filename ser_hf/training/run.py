@@ -17,10 +17,18 @@ from pathlib import Path
 import yaml
 from transformers import set_seed
 
-from ser_hf.evaluation.results import long_clip_results, save_predictions, test_metrics, write_results
+from ser_hf import guards
+from ser_hf.evaluation.results import (
+    PIPELINE_EVALUATION,
+    long_clip_results,
+    save_predictions,
+    test_metrics,
+    write_results,
+)
 from ser_hf.models.build import build_recipe_model
 from ser_hf.recipe import Recipe, RecipeError
 from ser_hf.registry import FROZEN_FEATURE_METHODS, METHODS, resolve
+from ser_hf.training.calibrate import calibrate_trainer_model
 from ser_hf.training.data import model_view, prepare_data, preparation_first
 from ser_hf.training.trainer import (
     build_trainer,
@@ -123,8 +131,9 @@ def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
     if train_stream is None:  # a stream has no length list to compute it from
         padding = epoch_padding_fraction(trainer, recipe)
         logger.info("padding fraction of a training epoch (%s): %.1f %%", "grouped by length" if recipe.group_by_length else "random order", 100 * padding)
-    # output_dir is shared by every node (checkpoints are written by the world's main process only).
-    with args.main_process_first(local=False, desc="checkpoint lookup"):
+    # output_dir is shared by every node (checkpoints are written by the world's main process only); the others
+    # wait on a file while it looks (and removes a checkpoint cut off by a kill), not in a collective.
+    with guards.main_first("checkpoint lookup"):
         checkpoint = last_complete_checkpoint(out, trainer.is_world_process_zero()) if recipe.resume else None
     start_step = 0
     if checkpoint:
@@ -139,6 +148,7 @@ def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model()  # the best model (load_best_model_at_end) and the feature extractor
     trainer.save_state()
+    calibration = calibrate_trainer_model(trainer, data, recipe)  # T fitted on validation, folded in, saved again
 
     # 4. Test: every process predicts its share; the main one writes the one result set.
     started = time.perf_counter()
@@ -165,11 +175,13 @@ def run_trainer_recipe(recipe: Recipe, args) -> dict | None:
         "precision": precision,
         "train_shards": recipe.train_shards,
         "test_runtime_s": test_seconds,
+        "evaluation": PIPELINE_EVALUATION,
         "method": recipe.method,
         "model": model_description(recipe),
     }
     long_clip_summary = {k: v for k, v in long_clip.items() if k != "segments"}
-    write_results(out, recipe, data, metrics, probs, data.splits["test"]["label"], {"run": run, "long_clip": long_clip_summary})
+    write_results(out, recipe, data, metrics, probs, data.splits["test"]["label"], {"run": run, "long_clip": long_clip_summary,
+                                                                                       "calibration": calibration})
     logger.info(
         "test accuracy %.2f %%, UAR %.2f %%, macro F1 %.2f %% (%d files); results written to %s",
         100 * metrics["accuracy"], 100 * metrics["uar"], 100 * metrics["macro_f1"], len(data.splits["test"]), out,

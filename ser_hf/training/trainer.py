@@ -1,18 +1,25 @@
-"""The Trainer side of ``train.py``: the batch collator, the sampler, the ``Trainer`` and resuming.
+"""The Trainer side of ``train.py``: the batch collators, the sampler, the ``Trainer`` and resuming.
+
+What a run reports is what its saved model gives through ``pipeline("audio-classification")``, file by file:
+
+* validation and test (every fold and cross-corpus cell too) run through :class:`InferenceCollator` and
+  :meth:`SERTrainer.prediction_step`: each clip whole, through the saved feature extractor alone, in float32, and
+  only clips whose inputs have the same shape share a forward pass (:func:`ser_hf.inference.pipeline_logits`'s
+  rule), so nothing is cropped or padded and the logits are the pipeline's;
+* training batches (:class:`AudioCollator`) normalise each clip alone, as the pipeline does, then zero-pad and
+  pass an attention mask; the group-norm CNN of hubert-base-style encoders ignores that padding
+  (:class:`ser_hf.models.audio_encoders.PaddingMaskedGroupNorm`), so a clip trains on the features it will have
+  at inference whatever its batch.
 
 Speed choices, measured in ``benchmarks/train.py`` (throughput) and ``benchmarks/time_to_accuracy.py``
-(against the stock Hugging Face recipe):
+(against the stock Hugging Face recipe, both scored through the pipeline):
 
 * audio stays as 16-kHz WAV bytes (``Audio(decode=False)``) and is decoded with soundfile in the
   collator: no torchcodec and no resampling per step;
-* training batches are drawn in random order by default; with ``group_by_length`` they are grouped by
-  the stored ``duration`` column (no audio read) and served in random order
-  (:class:`ShuffledLengthGroupedSampler`);
-* evaluation and test rows run longest first, so batches carry almost no padding, and predictions come
-  back in row order (:meth:`SERTrainer.predict`);
-* training clips are randomly cropped to ``max_train_seconds`` (evaluation clips centre-cropped to
-  ``max_eval_seconds``) and batches padded to a multiple of ``pad_to_multiple_seconds``, so padded
-  shapes come from a small fixed set.
+* training clips are randomly cropped to ``max_train_seconds``; with ``group_by_length`` batches are grouped
+  by the stored ``duration`` column (no audio read) and served in random order (:class:`ShuffledLengthGroupedSampler`);
+* evaluation and test rows run longest first, so clips of equal length meet in a batch, and predictions come
+  back in row order (:meth:`SERTrainer.predict`).
 """
 
 from __future__ import annotations
@@ -33,10 +40,13 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, Traini
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 from transformers.trainer_utils import PredictionOutput, get_last_checkpoint
 
+from ser_hf import guards
 from ser_hf.data.audio import decode_wav_bytes
 from ser_hf.data.balance import class_weights
 from ser_hf.evaluation.metrics import make_compute_metrics
 from ser_hf.hardware import cpu_has_bf16
+from ser_hf.inference import clip_inputs, equal_shape_batches, model_logits, pad_waveform_inputs
+from ser_hf.locks import storage_guard
 from ser_hf.recipe import Recipe
 from ser_hf.training.data import SAMPLING_RATE, PreparedData, model_view
 
@@ -52,20 +62,35 @@ def fixed_input_seconds(extractor) -> float | None:
     return None
 
 
+def takes_waveforms(extractor) -> bool:
+    """A wav2vec2-style extractor: the model reads the (normalised) samples as ``input_values``, any length."""
+    return fixed_input_seconds(extractor) is None and "input_values" in getattr(extractor, "model_input_names", ())
+
+
+def decode_row(row: dict) -> np.ndarray:
+    wave, sr = decode_wav_bytes(row["audio"]["bytes"])
+    if sr != SAMPLING_RATE:
+        raise ValueError(f"{row['audio'].get('path')}: {sr} Hz audio in a 16-kHz dataset")
+    return wave
+
+
 @dataclass
 class AudioCollator:
-    """Decode, crop (random at train time, centred otherwise), augment, normalise and pad a batch.
+    """Training batches: decode, crop (random at train time, centred otherwise), augment, extract and pad.
 
-    ``stats`` counts real and padded samples (in the process that runs the collator: with
-    dataloader workers, each worker has its own copy; :func:`padding_fraction` is the exact
-    figure computed from the sampler order without touching audio).
+    Waveform models get each clip through the feature extractor alone (its normalisation sees that clip only, as
+    in ``pipeline()``), then zero padding to the longest clip (to a multiple of ``pad_to_multiple_seconds`` when
+    set) and an attention mask, which every wav2vec2-family model takes; extractors of a fixed input size batch
+    as they are. ``stats`` counts real and padded samples (in the process that runs the collator: with dataloader
+    workers, each worker has its own copy; :func:`padding_fraction` is the exact figure computed from the sampler
+    order without touching audio).
     """
 
     feature_extractor: object
     max_seconds: float
     train: bool = False
     augment: Callable[[np.ndarray], np.ndarray] | None = None  # ser_hf.data.augment.OnTheFlyAugment
-    pad_to_multiple_seconds: float = 0.5
+    pad_to_multiple_seconds: float | None = None
     stats: dict = field(default_factory=lambda: {"real": 0, "padded": 0, "batches": 0, "examples": 0})
 
     def _crop(self, wave: np.ndarray) -> np.ndarray:
@@ -79,30 +104,18 @@ class AudioCollator:
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         waves = []
         for row in rows:
-            wave, sr = decode_wav_bytes(row["audio"]["bytes"])
-            if sr != SAMPLING_RATE:
-                raise ValueError(f"{row['audio'].get('path')}: {sr} Hz audio in a 16-kHz dataset")
-            wave = self._crop(wave)
+            wave = self._crop(decode_row(row))
             if self.train and self.augment is not None:
                 wave = self.augment(wave)
             waves.append(wave)
-        fixed = fixed_input_seconds(self.feature_extractor)
-        if fixed is not None:  # the extractor pads/truncates to its own fixed length
-            batch = self.feature_extractor(waves, sampling_rate=SAMPLING_RATE, return_tensors="pt")
-            width = int(fixed * SAMPLING_RATE)
-        else:
-            batch = self.feature_extractor(
-                waves,
-                sampling_rate=SAMPLING_RATE,
-                padding="longest",
-                pad_to_multiple_of=max(1, int(self.pad_to_multiple_seconds * SAMPLING_RATE)),
-                return_attention_mask=True,
-                return_tensors="pt",
-            )
-            if not getattr(self.feature_extractor, "return_attention_mask", True):
-                batch.pop("attention_mask", None)  # group-norm checkpoints (hubert-base, wav2vec2-base) take none
-            # VGGish/YAMNet patch extractors return patches, not padded samples: count the longest clip
-            width = batch["input_values"].shape[-1] if "input_values" in batch else max(len(w) for w in waves)
+        if takes_waveforms(self.feature_extractor):
+            multiple = max(1, int((self.pad_to_multiple_seconds or 0) * SAMPLING_RATE))
+            batch = pad_waveform_inputs([clip_inputs(self.feature_extractor, w) for w in waves], multiple)
+            width = batch["input_values"].shape[-1]
+        else:  # fixed-size inputs (Whisper, AST, spectrogram images) or an extractor that pads its own way (patches)
+            batch = dict(self.feature_extractor(waves, sampling_rate=SAMPLING_RATE, return_tensors="pt"))
+            fixed = fixed_input_seconds(self.feature_extractor)
+            width = int(fixed * SAMPLING_RATE) if fixed is not None else max(len(w) for w in waves)
         real = sum(min(len(w), width) for w in waves)
         self.stats["real"] += real
         self.stats["padded"] += width * len(waves) - real
@@ -117,15 +130,35 @@ class AudioCollator:
         return self.stats["padded"] / total if total else 0.0
 
 
+@dataclass
+class InferenceCollator:
+    """Evaluation batches that give ``pipeline()``'s logits: each clip whole through the feature extractor alone,
+    grouped into sub-batches of identical input shape (:func:`ser_hf.inference.equal_shape_batches`), which
+    :meth:`SERTrainer.prediction_step` runs one by one. ``labels`` comes first: the Trainer counts rows by it."""
+
+    feature_extractor: object
+
+    def __call__(self, rows: list[dict]) -> dict:
+        inputs = [clip_inputs(self.feature_extractor, decode_row(row)) for row in rows]
+        groups = [{"rows": torch.tensor(index, dtype=torch.long), "inputs": batch}
+                  for index, batch in equal_shape_batches(inputs, len(rows))]
+        return {"labels": torch.tensor([int(r["label"]) for r in rows], dtype=torch.long), "clip_groups": groups}
+
+
+def padding_fraction(self) -> float:
+        total = self.stats["real"] + self.stats["padded"]
+        return self.stats["padded"] / total if total else 0.0
+
+
 def padding_fraction(
     durations: Sequence[float],
     batches: Iterable[Sequence[int]],
     max_seconds: float,
-    pad_to_multiple_seconds: float,
+    pad_to_multiple_seconds: float | None,
     fixed_seconds: float | None = None,
 ) -> float:
     """Share of padded samples in ``batches`` (index lists), from the stored durations alone."""
-    multiple = max(1, int(pad_to_multiple_seconds * SAMPLING_RATE))
+    multiple = max(1, int((pad_to_multiple_seconds or 0) * SAMPLING_RATE))
     limit = int(max_seconds * SAMPLING_RATE)
     real = padded = 0
     for batch in batches:
@@ -191,13 +224,11 @@ def _take(values, index: np.ndarray):
 
 # ---------------------------------------------------------------- trainer
 class SERTrainer(Trainer):
-    """Trainer with a separate evaluation collator (no random crop, no augmentation), shuffled
-    length-grouped training batches, and evaluation longest first with predictions returned in row
-    order (so test predictions line up with the test rows' corpus and language).
-
-    Evaluating in length order is what makes validation and test match inference: the pipeline and
-    the Space see one clip at a time, unpadded, while a batch in row order pads short clips several
-    times over, and the group-norm CNN of wav2vec2-style encoders normalises over that padding.
+    """Trainer whose evaluation is inference: the :class:`InferenceCollator`'s whole clips, run in float32 by
+    :meth:`prediction_step` in sub-batches of equal shape, so validation and test logits are what
+    ``pipeline("audio-classification")`` gives the saved model for each file. Also: shuffled length-grouped
+    training batches, and evaluation longest first (equal lengths meet) with predictions returned in row order
+    (so test predictions line up with the test rows' corpus and language).
     """
 
     def __init__(self, *args, eval_collator=None, **kwargs):
@@ -229,6 +260,43 @@ class SERTrainer(Trainer):
     def get_test_dataloader(self, test_dataset):
         return self._with_eval_collator(super().get_test_dataloader, test_dataset)
 
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        if "clip_groups" not in inputs:
+            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+        labels = inputs["labels"]
+        model.eval()
+        with torch.no_grad():
+            if self.is_fsdp_enabled or self.is_deepspeed_enabled:
+                logits = self._sharded_clip_logits(model, inputs["clip_groups"], len(labels))
+            else:
+                logits = None
+                for group in inputs["clip_groups"]:
+                    out = model_logits(model, group["inputs"])
+                    if logits is None:
+                        logits = out.new_empty(len(labels), out.shape[1])
+                    logits[group["rows"]] = out
+            if self.compute_loss_func is not None:
+                loss = self.compute_loss_func({"logits": logits}, labels)
+            else:
+                loss = torch.nn.functional.cross_entropy(logits, labels)
+        return loss.detach(), None if prediction_loss_only else logits, labels
+
+    def _sharded_clip_logits(self, model, groups: list[dict], rows: int) -> torch.Tensor:
+        """A sharded model gathers its weights in every forward pass, a collective: each process must make as many
+        calls as every other. One call per clip, and repeats of the last one up to the evaluation batch size (the
+        batches of every process are that size, but the last one, which accelerate evens out)."""
+        singles = [({k: v[j : j + 1] for k, v in g["inputs"].items()}, int(g["rows"][j]))
+                   for g in groups for j in range(len(g["rows"]))]
+        logits = None
+        for call in range(max(rows, self.args.per_device_eval_batch_size)):
+            batch, row = singles[min(call, len(singles) - 1)]
+            out = model_logits(model, batch)
+            if logits is None:
+                logits = out.new_empty(rows, out.shape[1])
+            if call < len(singles):
+                logits[row] = out[0]
+        return logits
+
     def _get_train_sampler(self, train_dataset=None):
         dataset = self.train_dataset if train_dataset is None else train_dataset
         if self.args.train_sampling_strategy != "group_by_length" or length_order(dataset) is None:
@@ -247,6 +315,27 @@ class SERTrainer(Trainer):
         order = length_order(dataset)
         return super().evaluate(dataset if order is None else dataset.select(order), ignore_keys, metric_key_prefix)
 
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        # The main process writes the model while the others wait on a file (a large model on a slow shared disk
+        # takes minutes), not in the collective that follows: Trainer's barrier in _save_checkpoint, or predict.
+        folder = Path(output_dir or self.args.output_dir)
+        if _internal_call:  # part of _save_checkpoint, which reports a failed write itself
+            super().save_model(output_dir, _internal_call)
+        else:
+            with storage_guard(folder, "saving the model", kept=_kept_checkpoint(folder)):
+                super().save_model(output_dir, _internal_call)
+        guards.barrier(f"model written to {folder.name}")
+
+    def _save_checkpoint(self, model, trial) -> None:
+        # A checkpoint cut off by a full disk is removed (the last complete one stays, and a relaunch resumes from
+        # it); the others wait on a file until the main process has written the optimizer state too.
+        run_dir = Path(self._get_output_dir(trial=trial))
+        folder = run_dir / f"checkpoint-{self.state.global_step}"
+        with storage_guard(folder, f"saving {folder.name}", kept=_kept_checkpoint(run_dir),
+                           remove=folder if self.args.should_save else None):
+            super()._save_checkpoint(model, trial)
+        guards.barrier(f"{folder.name} saved")
+
     def predict(self, test_dataset, ignore_keys=None, metric_key_prefix: str = "test") -> PredictionOutput:
         order = length_order(test_dataset)
         if order is None:
@@ -255,6 +344,15 @@ class SERTrainer(Trainer):
         back = np.empty_like(order)
         back[order] = np.arange(len(order))
         return PredictionOutput(_take(out.predictions, back), _take(out.label_ids, back), out.metrics)
+
+
+def _kept_checkpoint(run_dir: Path) -> str:
+    """What a failed save leaves to resume from, for its error message."""
+    complete = [p for p in run_dir.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+    if not complete:
+        return "no complete checkpoint yet: a relaunch starts over"
+    last = max(complete, key=lambda p: int(p.name.split("-")[1]))
+    return f"the last complete checkpoint, {last.name}, is intact: a relaunch resumes from it"
 
 
 def weighted_cross_entropy(weights: torch.Tensor):
@@ -333,9 +431,12 @@ def training_arguments(recipe: Recipe, **overrides) -> TrainingArguments:
         accelerator_config={"dispatch_batches": False} if recipe.train_shards else None,
         report_to="none",
         push_to_hub=False,  # publishing is a separate, explicit step (ser_hf.publish.hub)
+        ddp_timeout=recipe.ddp_timeout,
     )
     kwargs.update(overrides)
-    return TrainingArguments(**kwargs)
+    args = TrainingArguments(**kwargs)
+    guards.set_collective_timeout(args.ddp_timeout)  # on CPU TrainingArguments leaves gloo's 30 minutes
+    return args
 
 
 def build_trainer(recipe: Recipe, args: TrainingArguments, model, extractor, data: PreparedData,
@@ -351,7 +452,7 @@ def build_trainer(recipe: Recipe, args: TrainingArguments, model, extractor, dat
         augment = OnTheFlyAugment(recipe.online_augment_preset or recipe.augment_preset, recipe.augment_online_p, recipe.seed)
     train_collator = AudioCollator(extractor, recipe.max_train_seconds, train=True, augment=augment,
                                    pad_to_multiple_seconds=recipe.pad_to_multiple_seconds)
-    eval_collator = AudioCollator(extractor, recipe.max_eval_seconds, pad_to_multiple_seconds=recipe.pad_to_multiple_seconds)
+    eval_collator = InferenceCollator(extractor)
     loss_func = None
     if recipe.balance == "class_weights":
         weights = class_weights(data.splits["train"]["label"], len(data.label_names))
@@ -360,10 +461,17 @@ def build_trainer(recipe: Recipe, args: TrainingArguments, model, extractor, dat
     callbacks = [EarlyStoppingCallback(recipe.early_stopping_patience)] if recipe.early_stopping_patience else []
     if args.world_size > 1:
         callbacks.append(ParameterShareLog())
+    train_view = model_view(data.splits["train"] if train_dataset is None else train_dataset)
+    if recipe.cache_frozen_features:  # the frozen CNN runs once per clip, not every step (training/feature_cache.py)
+        from ser_hf.training.feature_cache import cached_training_part
+
+        uncropped = AudioCollator(extractor, max_seconds=1e9)  # no crop: every clip whole
+        train_view, train_collator, remove_cache = cached_training_part(recipe, args, model, train_view, uncropped)
+        callbacks.append(remove_cache)
     return SERTrainer(
         model=model,
         args=args,
-        train_dataset=model_view(data.splits["train"] if train_dataset is None else train_dataset),
+        train_dataset=train_view,
         eval_dataset=model_view(data.splits["validation"]),
         data_collator=train_collator,
         eval_collator=eval_collator,
@@ -480,7 +588,7 @@ def last_complete_checkpoint(output_dir: str | Path, is_main_process: bool = Tru
 
     ``Trainer`` writes ``trainer_state.json`` last, so a checkpoint without it was cut off (a
     SIGKILL while saving). The main process removes such a folder and takes the one before; call
-    this under ``args.main_process_first()`` so the other processes see the cleaned folder.
+    this under ``ser_hf.guards.main_first()`` so the other processes see the cleaned folder.
     """
     output_dir = Path(output_dir)
     if not output_dir.is_dir():

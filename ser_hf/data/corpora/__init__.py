@@ -4,6 +4,10 @@
 (``audio`` at 16 kHz, ``label``, ``emotion``, ``raw_label``, ``corpus``, ``language``, ``speaker``,
 ``gender``, ``sentence``, ``intensity``, ``duration``, ``path``, ``content_hash``). Without a root,
 the project's synthetic espeak-ng corpus in that corpus's layout is generated and used.
+
+Own data goes wherever a corpus name does: ``load_corpus("csv:/data/interviews/labels.csv")``,
+``load_corpora(["audiofolder:/data/calls", "ravdess"], roots=...)`` (spellings: :mod:`ser_hf.data.sources`;
+reading: :mod:`ser_hf.data.corpora.own`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from ser_hf.data.labels import apply_label_set, get_label_set
 from ser_hf.data.prepare import PrepareReport, prepare_corpus
 from ser_hf.data.corpora import banglaser, crema_d, demos, emodb, esd, jl_corpus, ravdess, savee, subesco, tess
 from ser_hf.data.corpora.base import CorpusFile, CorpusInfo, CorpusRootError, datasheet_warnings
+from ser_hf.data.sources import is_source, parse_source, source_name
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +45,7 @@ __all__ = [
     "CorpusInfo",
     "CorpusRootError",
     "PrepareReport",
+    "corpus_names",
     "expand_names",
     "get_corpus",
     "load_corpus",
@@ -56,16 +62,35 @@ def get_corpus(name: str) -> CorpusInfo:
 
 
 def expand_names(names: str | list[str] | tuple[str, ...]) -> list[str]:
-    """``"all_en"`` -> its corpora; a list may mix single and consolidated names."""
+    """``"all_en"`` -> its corpora; a list may mix single and consolidated names and own sources (spelled as
+    :func:`ser_hf.data.sources.parse_source` writes them). Two sources of one name, or a source named like a
+    corpus, is an error."""
     if isinstance(names, str):
         names = [n for n in names.split(",") if n]
     out: list[str] = []
     for n in names:
+        if is_source(n):
+            spec = parse_source(n)
+            if spec.name in CORPORA or spec.name in CONSOLIDATED:
+                raise ValueError(f"{spec.text} is named {spec.name!r}, like the built-in corpus: name it, e.g. "
+                                 f"my_{spec.name}={spec.text}")
+            twin = next((m for m in out if is_source(m) and source_name(m) == spec.name and m != spec.text), None)
+            if twin:
+                raise ValueError(f"{twin} and {spec.text} are both named {spec.name!r}: name one, e.g. "
+                                 f"{spec.name}_2={spec.text}")
+            if spec.text not in out:
+                out.append(spec.text)
+            continue
         for m in CONSOLIDATED.get(n, (n,)):
             get_corpus(m)
             if m not in out:
                 out.append(m)
     return out
+
+
+def corpus_names(names: str | list[str] | tuple[str, ...]) -> list[str]:
+    """The ``corpus`` column values of ``names`` (an own source: its name), e.g. for ``split=corpus:...``."""
+    return [source_name(n) for n in expand_names(names)]
 
 
 def prepare(
@@ -105,16 +130,20 @@ def load_corpus(
     cache_dir: str | Path | None = None,
     return_report: bool = False,
     use_cache: bool = True,
+    label_map: dict[str, str] | None = None,
+    columns: dict[str, str] | None = None,
+    licence: str = "",
 ):
-    """One corpus as a ``datasets.Dataset`` with a ``label`` column of ``label_set``.
+    """One corpus (or own source) as a ``datasets.Dataset`` with a ``label`` column of ``label_set``.
 
     With ``return_report=True`` returns ``(dataset, report)``; the report lists skipped,
-    duplicate and undecodable files and the emotions the label set dropped.
+    duplicate and undecodable files and the emotions the label set dropped. ``label_map``, ``columns`` and
+    ``licence``: an own source's (see :func:`load_corpora`).
     """
-    get_corpus(name)
+    expand_names([name]) if is_source(name) else get_corpus(name)
     ds, reports = load_corpora(
         [name], {name: root}, label_set, preprocess, synthetic_size, num_proc, cache_dir, return_report=True,
-        use_cache=use_cache,
+        use_cache=use_cache, label_map=label_map, columns=columns, licences={source_name(name): licence},
     )
     return (ds, reports[0]) if return_report else ds
 
@@ -129,19 +158,33 @@ def load_corpora(
     cache_dir: str | Path | None = None,
     return_report: bool = False,
     use_cache: bool = True,
+    label_map: dict[str, str] | None = None,
+    columns: dict[str, str] | None = None,
+    licences: dict[str, str] | None = None,
 ):
     """Union of several corpora (``"all_en"``, ``["ravdess", "emodb"]``, ...) under one label set.
 
     A corpus missing from ``roots`` uses its synthetic stand-in; pass ``roots={name: None}`` for
     the same explicitly. The label set is applied after the union so every corpus shares one
     ``ClassLabel``. ``use_cache=False`` decodes every file again (and replaces the cached result).
+    Own sources among ``names`` read their labels through ``label_map`` (source label -> class), their columns
+    through ``columns`` (schema column -> the source's) and state ``licences[name]`` in their report.
     """
+    from ser_hf.data.corpora.own import prepare_source
+
     roots = roots or {}
     parts, reports = [], []
     for name in expand_names(names):
-        ds, report = prepare(
-            name, roots.get(name), preprocess, synthetic_size, num_proc=num_proc, cache_dir=cache_dir, use_cache=use_cache
-        )
+        if is_source(name):
+            ds, report = prepare_source(
+                name, label_set, label_map, columns, preprocess, num_proc=num_proc, cache_dir=cache_dir,
+                use_cache=use_cache, licence=(licences or {}).get(source_name(name), ""),
+            )
+        else:
+            ds, report = prepare(
+                name, roots.get(name), preprocess, synthetic_size, num_proc=num_proc, cache_dir=cache_dir,
+                use_cache=use_cache
+            )
         parts.append(ds)
         reports.append(report)
     ds = datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
@@ -149,7 +192,10 @@ def load_corpora(
     mapping = get_label_set(label_set)
     for part, report in zip(parts, reports):
         report.label_set = mapping.name
-        report.dropped_by_label = dict(Counter(e for e in part["emotion"] if mapping.map(e) is None))
+        mapped = [mapping.map_row(e, report.corpus, r) for e, r in zip(part["emotion"], part["raw_label"])]
+        report.dropped_by_label = dict(Counter(e for e, m in zip(part["emotion"], mapped) if m is None))
+        report.classes = dict(sorted(Counter(m for m in mapped if m is not None).items()))
+        report.speakers = len({s for s in part["speaker"] if not s.endswith(":")})  # NAME: = no speaker
         _log_report(report)
         if report.dropped_by_label:
             logger.warning("%s", dropped_classes_note(report))

@@ -20,18 +20,31 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *[line(r) for r in rows]]
 
 
-def format_results_table(metrics: dict) -> str:
-    """Headline metrics, per-class rows, per-group rows and the most frequent confusions, as Markdown."""
+def format_interval(interval: list[float] | None) -> str:
+    """``[low, high]`` in per cent, as tables show a 95 % interval."""
+    return "n/a" if not interval else f"[{_pct(interval[0])}, {_pct(interval[1])}]"
+
+
+def format_results_table(metrics: dict, intervals: dict | None = None) -> str:
+    """Headline metrics (with their 95 % bootstrap intervals when given: ``ser_hf.evaluation.intervals``), per-class
+    rows, per-group rows and the most frequent confusions, as Markdown."""
     lines: list[str] = []
     headline = [("accuracy (%)", "accuracy"), ("weighted F1 (%)", "weighted_f1"), ("macro F1 (%)", "macro_f1"),
                 ("UAR (%)", "uar")]
-    rows = [[name, _pct(metrics.get(key))] for name, key in headline if key in metrics]
+    ci = (intervals or {}).get("ci", {})
+    rows = [[name, _pct(metrics.get(key))] + ([format_interval(ci.get(key))] if ci else [])
+            for name, key in headline if key in metrics]
+    blank = [""] if ci else []
     if "roc_auc_ovr" in metrics:
         auc = metrics["roc_auc_ovr"]
-        rows.append(["ROC-AUC (macro one-vs-rest)", "n/a" if auc is None else f"{auc:.4f}"])
+        rows.append(["ROC-AUC (macro one-vs-rest)", "n/a" if auc is None else f"{auc:.4f}"] + blank)
     if "n" in metrics:
-        rows.append(["examples", str(metrics["n"])])
-    lines += _table(["metric", "value"], rows)
+        rows.append(["examples", str(metrics["n"])] + blank)
+    lines += _table(["metric", "value"] + (["95 % interval"] if ci else []), rows)
+    if ci:
+        note = f" ({intervals['note']})" if intervals.get("note") else ""
+        lines += ["", f"Intervals: {intervals['samples']} bootstrap resamples of "
+                      f"{'speakers' if intervals['unit'] == 'speaker' else 'files'}{note} (percentile)."]
 
     per_class = metrics.get("per_class") or {}
     if per_class:
