@@ -4,6 +4,9 @@ Decoding goes through ``soundfile`` (libsndfile; plain 16-bit PCM WAVs are read 
 numpy, to the same samples) and resampling through ``soxr``: on a 2-core machine this is ~30x
 cheaper per file than ``datasets``' torchcodec path, which is why preparation decodes the
 original files once and stores 16-kHz PCM WAV bytes in a normal ``datasets.Audio`` column.
+
+``read_audio(..., max_seconds=)`` refuses a file whose header promises more audio than that before decoding any of
+it: a small compressed upload (an MP3 or OGG of silence) can decode to hours of samples, gigabytes of memory.
 """
 
 from __future__ import annotations
@@ -23,6 +26,23 @@ import soxr
 
 class AudioError(ValueError):
     """A file that cannot be used as audio; the message names the file and the problem."""
+
+
+class AudioTooLongError(AudioError):
+    """A file longer than ``read_audio``'s ``max_seconds``: by its header (``exact``; nothing decoded), or, where the
+    container does not say, found by decoding no further than just past the limit (``seconds`` is then a floor)."""
+
+    def __init__(self, path: str | Path, seconds: float, max_seconds: float, exact: bool = True):
+        self.seconds, self.max_seconds, self.exact = seconds, max_seconds, exact
+        how = f"{seconds:.0f} s of audio by its header" if exact else f"more than {seconds:.0f} s of audio"
+        super().__init__(f"{path}: {how}, longer than the {max_seconds:g}-s limit"
+                         + (" (not decoded)" if exact else " (decoding stopped there)"))
+
+
+def _check_length(path: Path, frames: int, sample_rate: int, max_seconds: float | None) -> None:
+    """Refuse, before decoding, what the header says is longer than ``max_seconds``."""
+    if max_seconds is not None and frames > max_seconds * sample_rate:
+        raise AudioTooLongError(path, frames / sample_rate, max_seconds)
 
 
 @dataclass(frozen=True)
@@ -85,7 +105,10 @@ def _chunk_is_skipped(chunk: bytes, body: bytes) -> bool:
     return pos == len(body)
 
 
-def _read_plain_pcm16(pread: Callable[[int, int], bytes], header: bytes, file_size: int) -> tuple[np.ndarray, int] | None:
+def _read_plain_pcm16(
+    pread: Callable[[int, int], bytes], header: bytes, file_size: int, path: Path | None = None,
+    max_seconds: float | None = None,
+) -> tuple[np.ndarray, int] | None:
     """A plain 16-bit PCM RIFF/WAVE file's samples, int16 (frames, channels), and rate; None for anything else.
 
     One pread and np.frombuffer skip libsndfile's open, ~0.08 instead of ~0.3 ms for a 3-s 48-kHz file. Only files
@@ -137,6 +160,7 @@ def _read_plain_pcm16(pread: Callable[[int, int], bytes], header: bytes, file_si
                 return None
             at, pad = at + 8 + size, size & 1
     want = n_bytes - n_bytes % align
+    _check_length(path, want // align, sr, max_seconds)
     data = pread(want, pos)  # short (and left to libsndfile) past 2 GiB or when the file shrank meanwhile
     if len(data) != want or want < 4 or data[:4] in (b"wvpk", b"OggS"):  # refused by libsndfile (which peeks
         return None  # past a tiny chunk)
@@ -163,14 +187,29 @@ def _pcm16_to_mono(samples: np.ndarray) -> np.ndarray:
 FFMPEG_SUFFIXES = frozenset({".m4a", ".aac", ".mp4", ".webm", ".wma"})
 
 
-def _read_with_ffmpeg(source: str | bytes, path: Path) -> tuple[np.ndarray, int, int]:
-    """float32 mono samples, rate and channels of a file in a container libsndfile does not read."""
+def _read_with_ffmpeg(source: str | bytes, path: Path, max_seconds: float | None = None) -> tuple[np.ndarray, int, int]:
+    """float32 mono samples, rate and channels of a file in a container libsndfile does not read.
+
+    With ``max_seconds``, the container's duration is checked before decoding; where it gives none (a WebM written
+    by a browser's recorder) decoding stops just past the limit."""
     try:
         from torchcodec.decoders import AudioDecoder  # torch: imported only for such files
     except ImportError as err:
         raise AudioError(f"{path}: {path.suffix} files need FFmpeg through torchcodec (pip install torchcodec)") from err
     try:
-        samples = AudioDecoder(source).get_all_samples()
+        decoder = AudioDecoder(source)
+        if max_seconds is None:
+            samples = decoder.get_all_samples()
+        else:
+            meta = decoder.metadata
+            stated = meta.duration_seconds_from_header or meta.duration_seconds  # the container's figures
+            if stated is not None and stated > max_seconds:
+                raise AudioTooLongError(path, stated, max_seconds)
+            samples = decoder.get_samples_played_in_range(0.0, max_seconds + 1.0)
+            if samples.data.shape[1] > max_seconds * samples.sample_rate:
+                raise AudioTooLongError(path, samples.data.shape[1] / samples.sample_rate, max_seconds, exact=False)
+    except AudioError:
+        raise
     except Exception as err:  # torchcodec raises RuntimeError / ValueError with FFmpeg's words
         raise AudioError(f"{path}: not readable as audio ({str(err).splitlines()[0] if str(err) else err})") from err
     data = samples.data.numpy()  # (channels, frames)
@@ -185,13 +224,20 @@ def read_pcm16_wav(data: bytes) -> tuple[np.ndarray, int] | None:
 
 
 def read_audio(
-    path: str | Path | bytes, sampling_rate: int | None = 16000, info: dict | None = None, name: str | None = None
+    path: str | Path | bytes, sampling_rate: int | None = 16000, info: dict | None = None, name: str | None = None,
+    max_seconds: float | None = None,
 ) -> tuple[np.ndarray, int]:
     """Decode ``path`` (or the encoded bytes of a file: a dataset's ``Audio`` bytes) to float32 mono at
     ``sampling_rate`` (None keeps the file's rate). ``name`` is what messages call bytes (default ``<bytes>``).
 
     ``info``, when given, is filled with what the file itself holds: ``sample_rate``, ``frames``,
     ``channels``, and ``warnings`` (problems that still leave usable audio, e.g. a truncated file).
+    ``max_seconds``, when given, refuses (:class:`AudioTooLongError`) a file whose header promises more audio,
+    before any of it is decoded: the frame count of a WAV's data chunk, a FLAC's STREAMINFO, an OGG's last
+    granule position, an MP3's Xing/Info header (or libmpg123's estimate from the file size), the duration an
+    MP4 / WebM container states (FFmpeg, through torchcodec). libsndfile never decodes more frames than its count,
+    so a header that understates the length cuts the audio short instead of decoding past the cap; FFmpeg
+    decodes no further than just past the cap.
     """
     encoded = bytes(path) if isinstance(path, (bytes, bytearray, memoryview)) else None
     path = Path(name or "<bytes>") if encoded is not None else Path(path)
@@ -210,7 +256,7 @@ def read_audio(
         try:
             header = pread(4096, 0)
             promised = _wav_promised_frames(header)
-            plain = _read_plain_pcm16(pread, header, file_size)
+            plain = _read_plain_pcm16(pread, header, file_size, path, max_seconds)
         except BaseException:
             if encoded is None:
                 os.close(fd)
@@ -224,9 +270,10 @@ def read_audio(
         elif path.suffix.lower() in FFMPEG_SUFFIXES:
             if encoded is None:
                 os.close(fd)
-            wave, sr, channels = _read_with_ffmpeg(encoded if encoded is not None else str(path), path)
+            wave, sr, channels = _read_with_ffmpeg(encoded if encoded is not None else str(path), path, max_seconds)
         else:
             with sf.SoundFile(fd, closefd=True) as fh:
+                _check_length(path, fh.frames, fh.samplerate, max_seconds)
                 # libsndfile's int16 -> float conversion costs ~5x the read; convert in numpy instead.
                 if fh.subtype == "PCM_16":
                     wave = _pcm16_to_mono(fh.read(dtype="int16", always_2d=True))

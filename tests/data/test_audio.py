@@ -1,5 +1,8 @@
 import os
 import struct
+import subprocess
+import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +11,7 @@ import soundfile as sf
 from ser_hf.data import audio as audio_module
 from ser_hf.data.audio import (
     AudioError,
+    AudioTooLongError,
     PreprocessConfig,
     decode_wav_bytes,
     encode_wav,
@@ -43,6 +47,62 @@ def test_bad_files_raise_with_the_name(tmp_path, content, reason):
     with pytest.raises(AudioError, match=reason) as info:
         read_audio(path)
     assert "bad.wav" in str(info.value)
+
+
+def long_silence(path: Path, seconds: float = 900.0) -> Path:
+    """A compressed "decompression bomb": ``seconds`` of 8-kHz digital silence, a few hundred kB on disk."""
+    codec = {".mp3": ["-c:a", "libmp3lame", "-b:a", "8k"], ".ogg": ["-c:a", "libvorbis", "-q:a", "0"], ".flac": [],
+             ".m4a": ["-c:a", "aac", "-b:a", "16k"], ".aac": ["-c:a", "aac", "-b:a", "16k", "-f", "adts"]}
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", str(seconds),
+                    *codec[path.suffix], str(path)], check=True, timeout=120)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".mp3", ".ogg", ".flac", ".m4a"])  # libsndfile; FFmpeg through torchcodec
+def test_compressed_file_past_the_cap_is_refused_before_decoding(tmp_path, suffix):
+    """15 min of silence in < 1 MB decodes to 29 MB of float32 samples (a 10-h file: 1.2 GB); with a cap the
+    header alone refuses it, and the reader's memory peak stays far below even one second's decoding buffer."""
+    path = long_silence(tmp_path / f"bomb{suffix}")
+    assert path.stat().st_size < 1_000_000
+    import torchcodec.decoders  # noqa: F401 - imported (with torch) before memory is traced: the m4a reader needs it
+    tracemalloc.start()
+    try:
+        with pytest.raises(AudioTooLongError, match=r"bomb.*: 900 s of audio by its header, longer than the 60-s limit") as caught:
+            read_audio(path, 16000, max_seconds=60)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200_000, f"{peak} bytes allocated: samples were decoded"
+    assert caught.value.seconds == pytest.approx(900, abs=1) and caught.value.max_seconds == 60
+    assert isinstance(caught.value, AudioError)  # callers that catch AudioError keep working
+    wave, sr = read_audio(path, None, max_seconds=901)  # within the cap: decoded whole
+    assert sr == 8000 and len(wave) == pytest.approx(900 * 8000, abs=2000)
+
+
+def test_container_that_understates_its_length_is_decoded_no_further_than_the_cap(tmp_path):
+    """Raw ADTS AAC states no duration: FFmpeg estimates one from the bitrate (below the truth for this file). Past
+    such an estimate, decoding stops just after the cap and the file is refused."""
+    from torchcodec.decoders import AudioDecoder
+
+    path = long_silence(tmp_path / "raw.aac", seconds=300)
+    stated = AudioDecoder(str(path)).metadata.duration_seconds
+    if stated is None or stated > 298:
+        pytest.skip(f"this FFmpeg states {stated} s for a 300-s ADTS stream: nothing understated to test")
+    limit = float(int(stated) + 1)
+    with pytest.raises(AudioTooLongError, match=r"raw.aac: more than \d+ s of audio, longer than .*decoding stopped") as caught:
+        read_audio(path, 16000, max_seconds=limit)
+    assert not caught.value.exact and limit < caught.value.seconds <= limit + 1.1
+
+
+def test_plain_wav_past_the_cap_is_refused_before_reading(tmp_path):
+    path = write_tone(tmp_path / "long.wav", seconds=3.0, silence=0.0)
+    with pytest.raises(AudioTooLongError, match="long.wav: 3 s of audio by its header, longer than the 2.5-s limit"):
+        read_audio(path, 16000, max_seconds=2.5)
+    assert len(read_audio(path, 16000, max_seconds=3.0)[0]) == 48000
+    for subtype in ("PCM_24", "FLOAT"):  # through libsndfile
+        other = write_tone(tmp_path / f"long_{subtype}.wav", seconds=3.0, silence=0.0, subtype=subtype)
+        with pytest.raises(AudioTooLongError):
+            read_audio(other, 16000, max_seconds=2.5)
 
 
 def test_trim_matches_librosa():

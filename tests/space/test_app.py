@@ -4,6 +4,8 @@ and the page in a real headless Chromium (a screenshot is written)."""
 import importlib.util
 import shutil
 import socket
+import subprocess
+import time
 import sys
 import threading
 from pathlib import Path
@@ -79,6 +81,9 @@ def clips(tmp_path_factory):
     sf.write(d / "empty.wav", np.zeros(0, dtype=np.float32), 16000)
     sf.write(d / "silent.wav", np.zeros(16000 * 2, dtype=np.float32), 16000)  # 2 s of digital silence
     sf.write(d / "too_long.wav", np.zeros(16000 * 61, dtype=np.float32) + 0.1, 16000)
+    # 700 s of silence in ~60 kB of Vorbis: decoded, 45 MB of samples; refused by its header
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "700",
+                    "-c:a", "libvorbis", "-q:a", "0", str(d / "bomb.ogg")], check=True, timeout=120)
     return d
 
 
@@ -118,7 +123,8 @@ def test_silent_clip_runs_no_model(app, clips, monkeypatch):
     assert "no model ran" in app._clip_outputs(str(clips / "silent.wav"), "model's classes")[-1]
 
 
-@pytest.mark.parametrize("name, message", [("text.wav", "not readable as audio"), ("empty.wav", "empty|no audio|too short"), ("too_long.wav", "longer than")])
+@pytest.mark.parametrize("name, message", [("text.wav", "not readable as audio"), ("empty.wav", "empty|no audio|too short"),
+                                           ("too_long.wav", "longer than"), ("bomb.ogg", "700 s is longer than the 60-s limit")])
 def test_bad_input_is_a_clear_gradio_error(app, clips, name, message):
     import gradio as gr
 
@@ -129,6 +135,40 @@ def test_bad_input_is_a_clear_gradio_error(app, clips, name, message):
     assert str(clips) not in text and "/" not in text.split(".", 1)[0] and "libsndfile" not in text and "Error opening" not in text
     with pytest.raises(gr.Error, match="No audio"):
         app.predict_clip(None)
+
+
+def test_small_file_that_decodes_to_long_audio_is_refused_in_every_tab(app, clips):
+    """A compressed file whose header promises more than a tab's cap is refused before decoding, in every tab (a live
+    chunk too: the live tab reads the file the browser uploads, capped at a few seconds)."""
+    import gradio as gr
+
+    assert (clips / "bomb.ogg").stat().st_size < 200_000
+    with pytest.raises(gr.Error, match="bomb.ogg: 700 s is longer than the 600-s limit"):
+        app.analyse_long_clip(str(clips / "bomb.ogg"))
+    with pytest.raises(gr.Error, match="bomb.ogg: 700 s is longer than the 5-s limit"):
+        app.stream_step(str(clips / "bomb.ogg"), None)
+
+
+def test_stream_reads_chunk_files(app, clips, tmp_path):
+    """The live tab's microphone hands over files (what the page uploads): the same timeline as from arrays."""
+    wave, _ = sf.read(clips / "long.wav", dtype="float32")
+    state_files = state_arrays = None
+    for i, start in enumerate(range(0, 5 * 16000, 8000)):
+        piece = wave[start:start + 8000]
+        sf.write(tmp_path / f"{i}.wav", piece, 16000, subtype="FLOAT")  # the same samples as the array
+        state_files, *_ = app.stream_step(str(tmp_path / f"{i}.wav"), state_files, overlap=0.5, smoothing="none")
+        state_arrays, *_ = app.stream_step((16000, piece), state_arrays, overlap=0.5, smoothing="none")
+    assert [r["start"] for r in state_files["rows"]] == [0, 1, 2, 3]
+    first = app.models().names[0]
+    assert [r[first] for r in state_files["rows"]] == [r[first] for r in state_arrays["rows"]]
+
+
+def test_stream_keeps_a_bounded_table(app, monkeypatch):
+    monkeypatch.setattr(app, "LIVE_TABLE_ROWS", 3)
+    state = None
+    for _ in range(5):  # silence: no model runs, rows still pile up
+        state, current, table, *_ = app.stream_step((16000, np.zeros(32000, dtype=np.float32)), state, overlap=0.0)
+    assert len(state["rows"]) == 3 and len(table) == 3 and list(table["start"]) == [4.0, 6.0, 8.0]
 
 
 def test_stream_marks_silence_without_running_a_model(app, clips, monkeypatch):
@@ -190,6 +230,9 @@ def test_config_upload_cap_must_hold_the_longest_clip(app, tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({**config, "max_upload_mb": 25}))
     with pytest.raises(ValueError, match="max_upload_mb 25 is below the 117 MB that max_long_clip_seconds 600 needs"):
         app.load_config(tmp_path / "config.yaml")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({**config, "long_clip_concurrency": 0, "live_max_waiting": 2.5}))
+    with pytest.raises(ValueError, match="live_max_waiting: 2.5, long_clip_concurrency: 0: must be a whole number >= 1"):
+        app.load_config(tmp_path / "config.yaml")
     del config["silence_rms"]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     with pytest.raises(ValueError, match="config.yaml: missing key.*silence_rms"):
@@ -229,3 +272,76 @@ def test_real_browser_drives_every_tab(running_app, app, clips, request):
     seen = drive_space(running_app, app.models().names, set(SEVEN), clips, ARTIFACTS / f"space_{kind}")
     assert "segments" in seen["long_summary"] and seen["live"]
     assert (ARTIFACTS / f"space_{kind}" / "long_clip_tab.png").stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def limited_app(tmp_path_factory, clips):
+    """The app with one worker and a short waiting line per tab, running on a free port; and a 120-s speech clip."""
+    d = tmp_path_factory.mktemp("limited")
+    tiny_classifier(d / "model", SEVEN)
+    config = yaml.safe_load((ROOT / "space" / "config.yaml").read_text())
+    config.update(file_concurrency=1, file_max_waiting=1, live_concurrency=1, live_max_waiting=1,
+                  long_clip_concurrency=1, long_clip_max_waiting=2)
+    (d / "config.yaml").write_text(yaml.safe_dump(config))
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SER_HF_SPACE_CONFIG", str(d / "config.yaml"))
+    mp.setenv("SER_HF_SPACE_MODELS", f"tiny={d / 'model'}")
+    module = load_app("space_app_limited")
+    mp.undo()
+    wave, _ = sf.read(clips / "long.wav", dtype="float32")
+    sf.write(d / "long120.wav", np.tile(wave, 10)[: 120 * 16000], 16000)
+    sf.write(d / "chunk.wav", wave[:8000], 16000)  # 0.5 s of speech: one microphone chunk
+    port = _free_port()
+    demo = module.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield module, f"http://127.0.0.1:{port}/", demo, d
+    demo.close()
+
+
+def _wait_for(predicate, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_long_clips_do_not_block_the_live_tab_and_a_full_line_says_busy(limited_app):
+    """Three long clips occupy the Long-clip tab (one running, two waiting: its whole line); meanwhile a live stream
+    is served, chunk after chunk, before the last long clip is done. A fourth long clip, and a live stream past the
+    live tab's line (one streaming, one waiting), get the "Busy: ... Try again" answer at once."""
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import ValidationError
+
+    from tests.space.client import Busy, LiveStream
+
+    app, url, demo, d = limited_app
+    client = Client(url, verbose=False)
+    long_jobs = [client.submit(handle_file(str(d / "long120.wav")), "model's classes", api_name="/analyse_long_clip")
+                 for _ in range(3)]
+    _wait_for(lambda: app.waiting_in(demo, "long_clip") == 2, "two long clips waiting behind the first")
+    start = time.monotonic()
+    with pytest.raises(ValidationError, match="Busy: 2 requests are waiting for the Long clip tab. Try again"):
+        client.predict(handle_file(str(d / "long120.wav")), "model's classes", api_name="/analyse_long_clip")
+    assert time.monotonic() - start < 10  # refused at once, not after the clips ahead of it
+
+    live, waiting, served = LiveStream(client, smoothing="none"), LiveStream(client), {}
+    try:
+        live.open(d / "chunk.wav")
+        outputs = [live.send(d / "chunk.wav")[0] for _ in range(4)]  # 2.5 s of audio: two 2-s windows (hop 1 s)
+        assert not long_jobs[-1].done(), "the long clips were done before the live stream was served: nothing shown"
+        assert "%" in outputs[-1][1] and "ms" in outputs[-1][3]  # a label with its confidence; the latency line
+
+        # the only live slot is taken: a second stream waits in the live line, a third is told "busy"
+        opener = threading.Thread(target=lambda: served.setdefault("first", waiting.open(d / "chunk.wav")), daemon=True)
+        opener.start()
+        _wait_for(lambda: app.waiting_in(demo, "live") == 1, "a live stream waiting for the slot")
+        refused = LiveStream(client)
+        with pytest.raises(Busy, match="Busy: all 1 live streams are in use and 1 more are waiting. Try again"):
+            refused.open(d / "chunk.wav")
+        refused.close()
+    finally:
+        live.close()
+    opener.join(timeout=60)
+    assert "first" in served  # the waiting stream got the slot once the first one closed
+    waiting.close()
+    for job in long_jobs:
+        assert "60 segments" in job.result(timeout=600)[-1]
