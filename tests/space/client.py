@@ -1,4 +1,4 @@
-"""Drive a running Space's live tab over HTTP as the browser does (tests/test_space.py, benchmarks/space_load.py).
+"""Drive a running Space's live tab over HTTP as the browser does (tests/space/test_app.py, benchmarks/space_load.py).
 
 The live tab is a Gradio *stream* event: the page joins the queue once, then posts every microphone chunk to
 ``/gradio_api/stream/<event_id>`` and reads one output per chunk from the session's server-sent events;
