@@ -97,6 +97,12 @@ def load_config(path: Path | None = None) -> dict:
         local = beside if beside.exists() else here
         resolved[str(name)] = str(local) if local.exists() or source.startswith((".", "/")) else source
     config["models"] = resolved
+    if "fast_cpu" in config:
+        raise ValueError(f"{path.name}: 'fast_cpu' was replaced in 0.2.0 by 'fast_cpu_tabs' (a list of tabs: "
+                         f"{', '.join(TABS)}); the File tab stays float32 to give pipeline()'s scores")
+    config.setdefault("fast_cpu_tabs", [])
+    if not isinstance(config["fast_cpu_tabs"], list) or not set(config["fast_cpu_tabs"]) <= set(TABS):
+        raise ValueError(f"{path.name}: fast_cpu_tabs {config['fast_cpu_tabs']!r}: must be a list of {', '.join(TABS)}")
     config.setdefault("live_overlap", 0.0)
     config.setdefault("live_smoothing", "none")
     config.setdefault("smoothing_alpha", 0.5)
@@ -108,10 +114,16 @@ def load_config(path: Path | None = None) -> dict:
 CONFIG = load_config()
 
 
-@lru_cache(maxsize=1)
-def models() -> EmotionModels:
-    """Loaded once per process, on first use."""
-    return EmotionModels.load(CONFIG["models"], fast=bool(CONFIG.get("fast_cpu", False)))
+def models(tab: str = "file") -> EmotionModels:
+    """The models ``tab`` runs: the CPU fast path where ``fast_cpu_tabs`` names the tab, else float32 (the File
+    tab's default: exactly the scores ``pipeline("audio-classification")`` gives for the file)."""
+    return _loaded(tab in CONFIG["fast_cpu_tabs"])
+
+
+@lru_cache(maxsize=2)
+def _loaded(fast: bool) -> EmotionModels:
+    """Each variant loaded once per process, on first use."""
+    return EmotionModels.load(CONFIG["models"], fast=fast)
 
 
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform.startswith("linux") else None
@@ -198,7 +210,8 @@ def _clip_outputs(path: str | None, view: str):
     return (*probs, _times_text(times))
 
 
-def _segment_row(start: float, end: float, wave: np.ndarray, view: str, smoothers: dict | None = None) -> tuple[dict, dict]:
+def _segment_row(start: float, end: float, wave: np.ndarray, view: str, smoothers: dict | None = None,
+                 tab: str = "live") -> tuple[dict, dict]:
     """One table row (label and confidence per model) and the probability dicts behind it."""
     energy = rms(wave)
     row = {"start": round(start, 2), "end": round(end, 2), "rms": round(energy, 4)}
@@ -209,7 +222,7 @@ def _segment_row(start: float, end: float, wave: np.ndarray, view: str, smoother
         for n in names:
             row[n], row[f"{n} %"], row[f"{n} ms"] = SILENCE, None, 0.0
         return row, {n: {SILENCE: 1.0} for n in names}
-    results = models().predict(wave)
+    results = models(tab).predict(wave)
     distributions = {}
     for name, r in results.items():
         probs = to_label_view(r["probabilities"], _view(view)) or {"neutral": 1.0}
@@ -321,7 +334,7 @@ def analyse_long_clip(path: str | None, view: str = "model"):
     wave = read_clip(path, CONFIG["max_long_clip_seconds"])
     names = models().names
     rows = [
-        _segment_row(seg.start_s, seg.end_s, seg.samples, view)[0]
+        _segment_row(seg.start_s, seg.end_s, seg.samples, view, tab="long_clip")[0]
         for seg in segment_clip(wave, SR, CONFIG["segment_seconds"], silence_rms=CONFIG["silence_rms"])
     ]
     distributions = {}
@@ -440,6 +453,8 @@ def launch(**kwargs) -> gr.Blocks:
 
     Gradio's queue holds at most the sum of the tabs' waiting lines; past it Gradio refuses with its own "busy"
     answer (HTTP 503; the page: "This application is currently busy. Please try again.")."""
+    for tab in TABS:  # every variant loaded before the first request (not inside a request, twice at once)
+        models(tab)
     demo = build_demo()
     max_size = sum(CONFIG[f"{tab}_max_waiting"] for tab in TABS)
     kwargs.setdefault("state_session_capacity", SESSIONS_KEPT)

@@ -63,7 +63,7 @@ def app(request, tmp_path_factory):
         mp.setenv("SER_HF_SPACE_MODELS", f"hubert={models / 'a'};twin={models / 'b'}")
     module = load_app(f"space_app_{request.param}")
     mp.undo()
-    module.models()  # load while the fixture owns the process's attention
+    module.models(), module.models("live")  # load while the fixture owns the process's attention
     yield module
 
 
@@ -94,6 +94,21 @@ def test_models_load_and_share_one_encoder(app):
     else:
         assert models.names == ["hubert", "twin"]
         assert len(models.groups) == 1  # identical encoders: one pass serves both heads
+
+
+def test_file_tab_gives_what_the_pipeline_gives(app, clips):
+    """The File tab runs float32 whatever the live tab's fast path: its scores are pipeline()'s for the file."""
+    from transformers import pipeline
+
+    assert "file" not in app.CONFIG["fast_cpu_tabs"] and "live" in app.CONFIG["fast_cpu_tabs"]  # as shipped
+    assert not app.models().fast and app.models("live").fast
+    classify = pipeline("audio-classification", model=app.CONFIG["models"][app.models().names[0]], device=-1)
+    for name in ("mic.wav", "stereo_44k.wav"):
+        wave, _ = app.read_audio(str(clips / name), 16000)
+        expected = {s["label"]: s["score"] for s in classify({"raw": wave, "sampling_rate": 16000}, top_k=None)}
+        got = app.predict_clip(str(clips / name))[0]
+        assert got.keys() == expected.keys()
+        assert [got[k] for k in expected] == pytest.approx(list(expected.values()), abs=1e-5)
 
 
 def test_predict_clip_odd_rate_and_channels(app, clips):
@@ -174,8 +189,8 @@ def test_stream_keeps_a_bounded_table(app, monkeypatch):
 def test_stream_marks_silence_without_running_a_model(app, clips, monkeypatch):
     wave, _ = sf.read(clips / "long.wav", dtype="float32")
     calls = []
-    real = app.models().predict
-    monkeypatch.setattr(app.models(), "predict", lambda w: calls.append(len(w)) or real(w))
+    real = app.models("live").predict
+    monkeypatch.setattr(app.models("live"), "predict", lambda w: calls.append(len(w)) or real(w))
     state = None
     for start in range(0, len(wave), 8000):  # 0.5-s microphone chunks, int16 at 16 kHz
         chunk = (16000, (wave[start:start + 8000] * 32767).astype(np.int16))
@@ -222,6 +237,16 @@ def test_long_clip_timeline_and_distribution(app, clips):
     assert "3 silent" in summary and "3 voiced" in summary
     out = app._long_outputs(str(clips / "long.wav"), "model's classes")
     assert len(out) == 3 + len(app.models().names)
+
+
+def test_config_fast_cpu_tabs_are_checked(app, tmp_path):
+    shipped = yaml.safe_load((ROOT / "space" / "config.yaml").read_text())
+    for bad, message in (({"fast_cpu": True}, "replaced in 0.2.0 by 'fast_cpu_tabs'"),
+                         ({"fast_cpu_tabs": ["files"]}, "fast_cpu_tabs .*must be a list of file, live, long_clip")):
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump({**shipped, **bad}))
+        with pytest.raises(ValueError, match=message):
+            app.load_config(path)
 
 
 def test_config_upload_cap_must_hold_the_longest_clip(app, tmp_path):
