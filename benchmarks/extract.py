@@ -240,7 +240,7 @@ def tone_benchmarks(args) -> dict:
     from transformers import HubertConfig, HubertModel
 
     from ser_hf.classifiers.mlp import MLPConfig, train_mlp
-    from ser_hf.classifiers.pipelines import CLASSIFIER_NAMES, fit_classifier
+    from ser_hf.classifiers.pipelines import fit_classifier, pipeline_classifiers
     from ser_hf.features.encoder_layers import HFEncoderExtractor
     from ser_hf.features.extract import build_extractor, extract
 
@@ -280,12 +280,12 @@ def tone_benchmarks(args) -> dict:
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 7, args.fit_rows)
     print(f"\nfit seconds on {args.fit_rows} rows, 7 classes (rows resampled from the embeddings + 1 % noise)")
-    print(f"{'embedding':32s} " + " ".join(f"{c:>19s}" for c in (*CLASSIFIER_NAMES, f"mlp {args.mlp_epochs} ep")))
+    print(f"{'embedding':32s} " + " ".join(f"{c:>19s}" for c in (*pipeline_classifiers(), f"mlp {args.mlp_epochs} ep")))
     for name, rows in features.items():
         x = rows[rng.integers(0, len(rows), args.fit_rows)]
         x = (x + 0.01 * x.std(0, keepdims=True) * rng.standard_normal(x.shape)).astype(np.float32)
         times = []
-        for clf in CLASSIFIER_NAMES:
+        for clf in pipeline_classifiers():
             start = time.perf_counter()
             fit_classifier(clf, x, labels, seed=0)
             times.append(time.perf_counter() - start)
@@ -296,7 +296,7 @@ def tone_benchmarks(args) -> dict:
         train_mlp(config, x[:cut], labels[:cut], x[cut:], labels[cut:], device="cpu")
         times.append(time.perf_counter() - start)
         print(f"{name:32s} " + " ".join(f"{t:19.2f}" for t in times))
-        figures["fit_seconds"].append({"embedding": name, **dict(zip((*CLASSIFIER_NAMES, "mlp_config"), times))})
+        figures["fit_seconds"].append({"embedding": name, **dict(zip((*pipeline_classifiers(), "mlp_config"), times))})
     return figures
 
 

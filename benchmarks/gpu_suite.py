@@ -325,7 +325,7 @@ def base_model(labels: list[str], recipe, tiny: bool):
     label2id, id2label = label_maps(labels)
     config = tiny_config("hubert", labels) if tiny else \
         HubertConfig(num_labels=len(labels), label2id=label2id, id2label=id2label)  # base: 12 x 768, CNN 7 x 512
-    apply_spec_augment(config, {k: getattr(recipe, k) for k in ("mask_time_prob", "mask_time_length",
+    apply_spec_augment(config, {k: getattr(recipe.model, k) for k in ("mask_time_prob", "mask_time_length",
                                                                 "mask_feature_prob", "mask_feature_length")})
     model = AutoModelForAudioClassification.from_config(config)
     freeze_feature_encoder(model)
@@ -360,7 +360,7 @@ def flops_per_audio_second(model, seconds: float, device, cached: bool) -> float
     return counter.get_total_flops() / seconds
 
 
-def warm_shapes(model, recipe, device, cached: bool) -> None:
+def warm_shapes(model, args, device, cached: bool) -> None:
     """One forward + backward per padded width the run can meet, so cuDNN's autotuner meets each shape before the
     timed steps (as it would over a real run's thousands of steps)."""
     import torch
@@ -373,8 +373,8 @@ def warm_shapes(model, recipe, device, cached: bool) -> None:
 
         accept_cached_features(model)
     geometry = conv_geometry(model.config)
-    batch, step = recipe.per_device_train_batch_size, int(recipe.pad_to_multiple_seconds * SR)
-    for width in range(step, int(recipe.max_train_seconds * SR) + step, step):
+    batch, step = args.per_device_train_batch_size, int(args.pad_to_multiple_seconds * SR)
+    for width in range(step, int(args.max_train_seconds * SR) + step, step):
         if cached:
             frames = frames_for_samples(geometry, width)
             inputs = {"input_values": torch.randn(batch, frames, model.config.conv_dim[-1], device=device),
@@ -394,16 +394,16 @@ def measure_setting(name: str, recipe_overrides: list[str], argument_overrides: 
     import torch
 
     from ser_hf.recipe import load_recipe
-    from ser_hf.training import build_trainer, epoch_padding_fraction, training_arguments
+    from ser_hf.training import build_trainer, epoch_padding_fraction
     from ser_hf.training.feature_cache import conv_geometry
 
     cuda = torch.cuda.is_available()
     with tempfile.TemporaryDirectory() as out:
         recipe = load_recipe("hubert_bilingual", [*base_overrides, *recipe_overrides, f"output_dir={out}"])
         model = copy.deepcopy(pristine)
-        args = training_arguments(recipe, max_steps=warmup + steps, eval_strategy="no", save_strategy="no",
-                                  load_best_model_at_end=False, logging_steps=10**9, logging_first_step=False,
-                                  disable_tqdm=True, **argument_overrides)
+        args = recipe.training.replace(max_steps=warmup + steps, eval_strategy="no", save_strategy="no",
+                                       load_best_model_at_end=False, logging_steps=10**9, logging_first_step=False,
+                                       disable_tqdm=True, **argument_overrides)
         torch.backends.cudnn.benchmark = cudnn_benchmark
         if cuda:
             torch.cuda.reset_peak_memory_stats()
@@ -415,9 +415,9 @@ def measure_setting(name: str, recipe_overrides: list[str], argument_overrides: 
             count_steps(trainer, counts)
             timer = make_timer(warmup, counts, cuda)
             trainer.add_callback(timer)
-            padding_estimate = epoch_padding_fraction(trainer, recipe)
-            if cudnn_benchmark and recipe.pad_to_multiple_seconds:
-                warm_shapes(pristine, recipe, args.device, recipe.cache_frozen_features)
+            padding_estimate = epoch_padding_fraction(trainer)
+            if cudnn_benchmark and recipe.training.pad_to_multiple_seconds:
+                warm_shapes(pristine, args, args.device, recipe.model.cache_frozen_features)
             trainer.train()
             peak_memory = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
         finally:
@@ -427,11 +427,11 @@ def measure_setting(name: str, recipe_overrides: list[str], argument_overrides: 
     seconds = timer.end - timer.start
     real, total, examples = (float(b - a) for a, b in zip(timer.at_start, timer.at_end))
     audio_per_s = real * math.prod(stride for _, stride in conv_geometry(pristine.config)) / SR / seconds
-    per_audio_s = flops["cached" if recipe.cache_frozen_features else "audio"]
+    per_audio_s = flops["cached" if recipe.model.cache_frozen_features else "audio"]
     row = {
         "setting": name, "recipe_overrides": recipe_overrides, "training_arguments": argument_overrides,
-        "cudnn_benchmark": cudnn_benchmark, "batch": f"{recipe.per_device_train_batch_size} x "
-                                                    f"{recipe.gradient_accumulation_steps}",
+        "cudnn_benchmark": cudnn_benchmark, "batch": f"{recipe.training.per_device_train_batch_size} x "
+                                                    f"{recipe.training.gradient_accumulation_steps}",
         "steps_timed": steps, "seconds": seconds, "samples_per_s": examples / seconds,
         "audio_seconds_per_s": audio_per_s, "padding_fraction": 1 - real / total,
         "padding_fraction_epoch_estimate": padding_estimate, "model_tflops": per_audio_s * audio_per_s / 1e12,

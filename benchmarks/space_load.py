@@ -14,7 +14,7 @@ session, for ``--warmup-seconds`` (not counted) and then ``--seconds``: each pic
   stereo, FLAC 48 kHz, MP3 and OGG, through ``/predict_clip``; one in 30 is a 64-kB OGG that decodes to 700 s of
   silence (a "decompression bomb"), which must be refused with the length message;
 * **live** (35 %): a 10-30-s live-microphone stream, a 0.5-s 48-kHz chunk every 0.5 s, driven as the page drives
-  it (tests/space_client.py: gradio_client 2.7 cannot follow a stream event);
+  it (tests/space/client.py: gradio_client 2.7 cannot follow a stream event);
 * **long clip** (15 %): a 120-, 300- or 600-s recording through ``/analyse_long_clip``.
 
 Reported per tab: requests served, refused busy (the Space's "Busy: ..." line of a tab, or Gradio's full queue),
@@ -58,12 +58,14 @@ CHUNK_SECONDS = 0.5  # the page's stream_every
 
 def tiny_models(folder: Path) -> dict[str, str]:
     """The shipped config's model (its real folder when it exists) plus two tiny random HuBERTs of their own."""
-    from tests.test_space import SEVEN, tiny_classifier
+    from tests.space.test_app import SEVEN, tiny_classifier
 
     shipped = yaml.safe_load((ROOT / "space" / "config.yaml").read_text())["models"]
     models = {}
     for i, (name, source) in enumerate(shipped.items()):
-        local = (ROOT / "space" / str(source)).resolve()
+        # as the app resolves it: beside its config, else from the working directory (the repository here)
+        beside = (ROOT / "space" / str(source)).resolve()
+        local = beside if beside.exists() else (ROOT / str(source)).resolve()
         models[name] = str(local) if local.is_dir() else str(tiny_classifier(folder / name, SEVEN, seed=i))
     for i in (1, 2):
         models[f"extra{i}"] = str(tiny_classifier(folder / f"extra{i}", SEVEN, seed=100 + i))
@@ -187,7 +189,7 @@ class Tally:
 
 
 def classify(err: Exception) -> str:
-    from tests.space_client import BUSY_WORDS
+    from tests.space.client import BUSY_WORDS
 
     text = str(err)
     if any(w in text for w in BUSY_WORDS):
@@ -252,7 +254,7 @@ class User(threading.Thread):
         self.tally.add("long_clip", "ok", seconds)
 
     def live(self, seconds: float | None = None) -> None:
-        from tests.space_client import LiveStream
+        from tests.space.client import LiveStream
 
         chunks = self.material["chunks"]
         n = int((seconds or self.rng.uniform(10, 30)) / CHUNK_SECONDS)

@@ -106,10 +106,10 @@ def run_stock(work: Path, init: Path, seed: int, epochs: float, recipe, crop: fl
     result_file = work / f"{name}.json"
     command = [sys.executable, str(ROOT / "benchmarks" / "stock_audio_classification.py"),
                "--data-dir", str(work / "audiofolder"), "--model", str(init), "--output-dir", str(out),
-               "--epochs", str(epochs), "--learning-rate", str(recipe.learning_rate),
-               "--warmup-ratio", str(recipe.warmup_ratio), "--batch-size", str(recipe.per_device_train_batch_size),
-               "--eval-batch-size", str(recipe.per_device_eval_batch_size),
-               "--freeze-feature-encoder", str(recipe.freeze_feature_encoder).lower(), "--seed", str(seed),
+               "--epochs", str(epochs), "--learning-rate", str(recipe.training.learning_rate),
+               "--warmup-ratio", str(recipe.training.warmup_steps), "--batch-size", str(recipe.training.per_device_train_batch_size),
+               "--eval-batch-size", str(recipe.training.per_device_eval_batch_size),
+               "--freeze-feature-encoder", str(recipe.model.freeze_feature_encoder).lower(), "--seed", str(seed),
                "--json", str(result_file), *(["--max-length-seconds", str(crop)] if crop else []),
                *(["--bf16"] if bf16 else [])]
     wall, cpu, rc = timed(command, work / f"{name}.log")
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict:
         # Alternated per seed and precision, so load from elsewhere on the machine falls on every tool alike.
         for precision in precisions:
             bf16 = precision == "bf16"
-            crops = [None] + ([recipe.max_train_seconds] if args.stock_with_crop else [])
+            crops = [None] + ([recipe.training.max_train_seconds] if args.stock_with_crop else [])
             for crop in crops:
                 rows.append(run_stock(work, init, seed, args.epochs, recipe, crop=crop, bf16=bf16))
                 print(json.dumps(rows[-1]), flush=True)

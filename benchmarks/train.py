@@ -45,7 +45,6 @@ from ser_hf.training import (  # noqa: E402
     build_trainer,
     epoch_padding_fraction,
     prepare_data,
-    training_arguments,
 )
 
 GFLOP_PER_AUDIO_SECOND_HUBERT_BASE = 31.7
@@ -135,8 +134,8 @@ def warm_every_shape(trainer, recipe) -> None:
     shape, so otherwise whichever setting runs first pays for them inside its timing."""
     model = trainer.model.to(trainer.args.device).train()
     batch = trainer.args.per_device_train_batch_size
-    multiple = int((recipe.pad_to_multiple_seconds or 0.5) * SAMPLING_RATE)  # unrounded widths: the usual ones
-    for width in range(multiple, int(recipe.max_train_seconds * SAMPLING_RATE) + multiple, multiple):
+    multiple = int((recipe.training.pad_to_multiple_seconds or 0.5) * SAMPLING_RATE)  # unrounded widths: the usual ones
+    for width in range(multiple, int(recipe.training.max_train_seconds * SAMPLING_RATE) + multiple, multiple):
         inputs = {"input_values": torch.randn(batch, width, device=trainer.args.device),
                   "labels": torch.zeros(batch, dtype=torch.long, device=trainer.args.device)}
         if getattr(trainer.processing_class, "return_attention_mask", False):
@@ -150,24 +149,23 @@ def warm_every_shape(trainer, recipe) -> None:
 def measure(name: str, recipe, data: PreparedData, make_model, group_by_length: bool, steps: int, warmup: int,
             **argument_overrides) -> dict:
     recipe = load_recipe("quickstart", []) if recipe is None else recipe
-    recipe.group_by_length = group_by_length
-    recipe.early_stopping_patience = None
     model, extractor = make_model(data.label_names)
     with tempfile.TemporaryDirectory() as out:
-        args = training_arguments(
-            recipe, output_dir=out, max_steps=warmup + steps, eval_strategy="no", save_strategy="no",
+        args = recipe.training.replace(
+            output_dir=out, max_steps=warmup + steps, eval_strategy="no", save_strategy="no",
             load_best_model_at_end=False, logging_steps=10**9, logging_first_step=False, disable_tqdm=True,
+            train_sampling_strategy="group_by_length" if group_by_length else "random", early_stopping_patience=None,
             **argument_overrides,
         )
         trainer = build_trainer(recipe, args, model, extractor, data)
         counts = SharedCounts()
-        collator = CountingCollator(extractor, recipe.max_train_seconds, train=True,
-                                    pad_to_multiple_seconds=recipe.pad_to_multiple_seconds)
+        collator = CountingCollator(extractor, args.max_train_seconds, train=True,
+                                    pad_to_multiple_seconds=args.pad_to_multiple_seconds)
         collator.counts = counts
         trainer.data_collator = collator
         timer = StepTimer(warmup, counts)
         trainer.add_callback(timer)
-        epoch_estimate = epoch_padding_fraction(trainer, recipe)
+        epoch_estimate = epoch_padding_fraction(trainer)
         warm_every_shape(trainer, recipe)
         trainer.train()
     seconds = timer.end - timer.start
@@ -235,7 +233,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         durations = json.loads(Path(args.durations).read_text())
         from ser_hf.data.labels import get_label_set
 
-        data = noise_data(durations, list(get_label_set(recipe.label_set).classes))
+        data = noise_data(durations, list(get_label_set(recipe.data.label_set).classes))
         source = f"noise clips with the quickstart's {len(durations)} training durations"
     else:
         data = quickstart_data(recipe)
@@ -245,7 +243,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         Path(args.save_durations).write_text(json.dumps([round(d, 4) for d in durations]))
     d = np.asarray(durations)
     print(f"data: {source}; duration mean {d.mean():.2f} s, min {d.min():.2f}, max {d.max():.2f}; "
-          f"crop {recipe.max_train_seconds} s, batches padded to {recipe.pad_to_multiple_seconds} s multiples")
+          f"crop {recipe.training.max_train_seconds} s, batches padded to {recipe.training.pad_to_multiple_seconds} s multiples")
 
     rows = []
     if not args.skip_cpu:

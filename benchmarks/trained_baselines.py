@@ -49,7 +49,7 @@ def build(recipe_name: str, overrides: list[str], labels: list[str]):
     from ser_hf.recipe import load_recipe
 
     recipe = load_recipe(recipe_name, ["synthetic=true", *overrides])
-    if recipe.method == "image_cnn" and not recipe.backbone.lower().startswith("vgg"):
+    if recipe.method == "image_cnn" and not recipe.model.backbone.lower().startswith("vgg"):
         # ResNet-50's architecture without the Hub: transformers' default ResNetConfig is ResNet-50
         from transformers import ResNetConfig
 
@@ -57,9 +57,9 @@ def build(recipe_name: str, overrides: list[str], labels: list[str]):
         from ser_hf.models.build import spectrogram_extractor
 
         cfg = image_cnn.SpectrogramCNNConfig(
-            image_backbone="auto", image_backbone_config=ResNetConfig().to_dict(), image_size=recipe.image_size,
-            pooling="avg", head_hidden_sizes=recipe.head_hidden_sizes, head_dropout=recipe.head_dropout,
-            head_batchnorm=recipe.head_batchnorm, head_l2=recipe.l2, freeze=recipe.freeze, num_labels=len(labels))
+            image_backbone="auto", image_backbone_config=ResNetConfig().to_dict(), image_size=recipe.model.image_size,
+            pooling="avg", head_hidden_sizes=recipe.model.head_hidden_sizes, head_dropout=recipe.model.head_dropout,
+            head_batchnorm=recipe.model.head_batchnorm, head_l2=recipe.model.l2, freeze=recipe.model.freeze, num_labels=len(labels))
         return image_cnn.SpectrogramCNNForAudioClassification(cfg), spectrogram_extractor(recipe, image=True)
     return build_recipe_model(recipe, labels)
 

@@ -6,18 +6,19 @@
     ser-hf push-dataset prepared/ravdess --repo-id ORG/NAME                        # python -m ser_hf.publish push-dataset
     ser-hf compare RUN_A RUN_B                                                     # python -m ser_hf.evaluation.compare
     ser-hf table RUN_DIR... --out table                                            # python -m ser_hf.evaluation.runs_table
-    ser-hf train --recipe quickstart                                               # python train.py (from a clone)
+    ser-hf train --recipe quickstart                                               # python -m ser_hf.train
     ser-hf predict recordings/ --model outputs/quickstart --out emotions.csv        # python -m ser_hf.predict
+    ser-hf recipes                                                                 # the shipped recipes
+    ser-hf recipes show quickstart | ser-hf recipes path accelerate/fsdp.yaml      # one recipe's text / a file's path
 
 Each subcommand hands its arguments unchanged to the module it names, which is imported only then: this
-file sits above every layer of the library and loads nothing heavy itself.
+file sits above every layer of the library and loads nothing heavy itself. Nothing here needs the repository:
+recipes, accelerate configs, the card template and the Space ship inside the package.
 """
 
 from __future__ import annotations
 
-import runpy
 import sys
-from pathlib import Path
 
 COMMANDS = {
     "prepare": "read corpora from their download layout into a DatasetDict (python -m ser_hf.data prepare)",
@@ -31,7 +32,8 @@ COMMANDS = {
     "table": "one table of corpora x models from run folders: Markdown, CSV, LaTeX, heat map "
              "(python -m ser_hf.evaluation.runs_table)",
     "predict": "label recordings with trained models: files, folders, manifests, long recordings (python -m ser_hf.predict)",
-    "train": "train as a recipe says (python train.py; needs the repository: recipes/ and train.py)",
+    "train": "train as a recipe says (python -m ser_hf.train; accelerate launch -m ser_hf.train for several processes)",
+    "recipes": "list the shipped recipes; `show NAME` prints one, `path FILE` gives a shipped file's path (accelerate configs)",
 }
 
 
@@ -77,14 +79,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return predict_main(rest)
     if command == "train":
-        script = Path(__file__).resolve().parents[1] / "train.py"
-        if not script.is_file():
-            print(f"error: ser-hf train runs the repository's train.py, not found at {script}; "
-                  "install the project from a clone (pip install -e .)", file=sys.stderr)
-            return 2
-        sys.argv = [str(script), *rest]
-        runpy.run_path(str(script), run_name="__main__")
-        return 0
+        from ser_hf.train import cli_main
+
+        return cli_main(rest, prog="ser-hf train")
+    if command == "recipes":
+        from ser_hf.recipe import recipes_main
+
+        return recipes_main(rest)
     print(f"error: unknown command {command!r}\n{usage()}", file=sys.stderr)
     return 2
 

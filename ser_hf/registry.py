@@ -1,18 +1,24 @@
-"""The one registry of ser-hf's named parts: plain dicts from a name to ``"module:attribute"``, imported on first use.
+"""The one registry of ser-hf's named parts: every name a user types, defined once, and what it gives.
 
-=================  ===========================================================================================
-registry           what a name gives
-=================  ===========================================================================================
-:data:`METHODS`    a recipe's ``method``: the function that builds its model (or runs it, for ``embeddings``)
-:data:`EXTRACTORS` an embedding extractor (``build_extractor(name)``); ``hf:<id>`` is a prefix entry
-:data:`CLASSIFIERS` a classifier factory (``make_classifier(name)``)
-:data:`PROBE_HEADS` the head ``method: probe`` trains on a frozen encoder (a recipe's ``probe_head``)
-:data:`MODEL_TYPES` ser-hf's own ``transformers`` model types: their config and feature-extractor classes
-=================  ===========================================================================================
+Each entry names its implementation as ``"module:attribute"``, imported on first use, so nothing here imports more
+than the standard library and ``import ser_hf`` stays fast. The recipe's checks, the builders, the tables and the card
+all read these names from here; adding a part is one module and one line below (see CONTRIBUTING.md).
 
-Nothing here imports more than the standard library, so ``import ser_hf`` stays fast. ser-hf's model types
-still load with ``AutoConfig`` / ``AutoModelForAudioClassification`` / ``AutoFeatureExtractor`` /
-``pipeline("audio-classification")`` after ``import ser_hf``: :func:`install_auto_class_hooks` puts a stand-in
+=====================  ======================================================================================
+registry               what a name gives
+=====================  ======================================================================================
+:data:`METHODS`        a recipe's ``method``: its kind, its recipe section, its builder (or runner)
+:data:`EXTRACTORS`     an embedding extractor (``build_extractor(name)``); ``hf:<id>`` is a prefix entry
+:data:`CLASSIFIERS`    a classifier factory (``make_classifier(name)``), its file format and trusted types
+:data:`PROBE_HEADS`    the head ``method: probe`` trains on a frozen encoder (a recipe's ``probe_head``)
+:data:`METRICS`        a headline metric: the shipped ``evaluate`` module and arguments that compute it
+:data:`MODEL_TYPES`    ser-hf's own ``transformers`` model types: their config and feature-extractor classes
+choice lists           :data:`BALANCE_METHODS`, :data:`AUGMENT_PRESETS`, :data:`SPECTROGRAM_KINDS`, :data:`POOLINGS`,
+                       :data:`CNN_BLSTM_VARIANTS`, :data:`FREEZE_RULE`; and :data:`SAMPLING_RATE`
+=====================  ======================================================================================
+
+ser-hf's model types still load with ``AutoConfig`` / ``AutoModelForAudioClassification`` / ``AutoFeatureExtractor``
+/ ``pipeline("audio-classification")`` after ``import ser_hf``: :func:`install_auto_class_hooks` puts a stand-in
 for each config and feature-extractor class into ``transformers``' Auto mappings as soon as those mappings are
 imported (now, if they already are). The first use of a stand-in imports the real module, whose
 ``AutoConfig.register`` / ``AutoModel*.register`` calls then replace it with the real classes.
@@ -22,28 +28,45 @@ from __future__ import annotations
 
 import importlib
 import importlib.abc
+import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-METHODS: dict[str, str] = {
-    "finetune": "ser_hf.models.build:build_finetune",
-    "image_cnn": "ser_hf.models.build:build_image_cnn",
-    "cnn_blstm": "ser_hf.models.build:build_cnn_blstm",
-    "patch_finetune": "ser_hf.models.build:build_patch_finetune",
-    "embeddings": "ser_hf.training.embeddings:run_embeddings_recipe",  # no Trainer: a table of classifiers
-    "probe": "ser_hf.training.probe:run_probe_recipe",  # no Trainer: learned layer weights + head, seconds
+# Every prepared corpus, extractor and model runs at this rate.
+SAMPLING_RATE = 16000
+
+
+@dataclass(frozen=True)
+class Method:
+    """A recipe ``method``. ``kind``: ``trainer`` (a ``transformers`` model trained by the Trainer; ``build`` returns
+    the model and its feature extractor) or ``frozen`` (frozen features and small classifiers, no Trainer; ``build``
+    runs the whole method). ``config``: its recipe section, a torch-free dataclass."""
+
+    kind: str
+    config: str
+    build: str
+
+
+METHODS: dict[str, Method] = {
+    "finetune": Method("trainer", "ser_hf.recipe_sections:FinetuneConfig", "ser_hf.models.build:build_finetune"),
+    "image_cnn": Method("trainer", "ser_hf.recipe_sections:ImageCNNConfig", "ser_hf.models.build:build_image_cnn"),
+    "cnn_blstm": Method("trainer", "ser_hf.recipe_sections:CNNBLSTMConfig", "ser_hf.models.build:build_cnn_blstm"),
+    "patch_finetune": Method("trainer", "ser_hf.recipe_sections:PatchFinetuneConfig",
+                             "ser_hf.models.build:build_patch_finetune"),
+    # frozen features x classifiers: one extraction, then classifiers on the main process; no early-stopping
+    # validation set is carved for them
+    "embeddings": Method("frozen", "ser_hf.recipe_sections:EmbeddingsConfig", "ser_hf.training.embeddings:run_embeddings_recipe"),
+    "probe": Method("frozen", "ser_hf.recipe_sections:ProbeConfig", "ser_hf.training.probe:run_probe_recipe"),
 }
+
+FROZEN_FEATURE_METHODS = tuple(name for name, m in METHODS.items() if m.kind == "frozen")
 
 # method: probe, the head on the frozen encoder (a recipe's probe_head)
 PROBE_HEADS: dict[str, str] = {
     "weighted_layers": "ser_hf.training.probe:run_weighted_layer_probe",  # softmax-weighted layers + linear head
     "emobox": "ser_hf.training.emobox_probe:run_emobox_probe",  # EmoBox's head on one layer's frames
 }
-
-# Methods that fit on frozen features instead of training a network with transformers.Trainer: one extraction,
-# then classifiers on the main process; no early-stopping validation set is carved for them.
-FROZEN_FEATURE_METHODS = ("embeddings", "probe")
 
 EXTRACTORS: dict[str, str] = {
     "vggish": "ser_hf.features.networks:VGGishExtractor",
@@ -54,14 +77,70 @@ EXTRACTORS: dict[str, str] = {
     "hf:": "ser_hf.features.encoder_layers:HFEncoderExtractor",  # hf:<model id or folder>
 }
 
-CLASSIFIERS: dict[str, str] = {
-    "svm_linear": "ser_hf.classifiers.pipelines:svm_linear",
-    "svm_rbf": "ser_hf.classifiers.pipelines:svm_rbf",
-    "knn": "ser_hf.classifiers.pipelines:knn",
-    "random_forest": "ser_hf.classifiers.pipelines:random_forest",
-    "logistic_regression": "ser_hf.classifiers.pipelines:logistic_regression",
-    "mlp": "ser_hf.classifiers.mlp:MLPClassifier",  # seed 003's MLP and its grid search (not a scikit-learn pipeline)
+
+@dataclass(frozen=True)
+class Classifier:
+    """A classifier of the embeddings table. ``factory(seed=, calibration_folds=)`` gives an unfitted estimator,
+    wrapped in a scaling pipeline and saved with skops (``trusted``: the types of a fitted one beyond skops'
+    default trusted set); ``pipeline=False``: the factory is a class with its own ``fit``/``save_pretrained``
+    (seed 003's MLP grid), saved as a folder."""
+
+    factory: str
+    pipeline: bool = True
+    trusted: tuple[str, ...] = ()
+
+
+_CALIBRATED = ("sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration")
+CLASSIFIERS: dict[str, Classifier] = {
+    "svm_linear": Classifier("ser_hf.classifiers.pipelines:svm_linear", trusted=_CALIBRATED),
+    "svm_rbf": Classifier("ser_hf.classifiers.pipelines:svm_rbf", trusted=_CALIBRATED),
+    "knn": Classifier("ser_hf.classifiers.pipelines:knn", trusted=(
+        "sklearn.metrics._dist_metrics.EuclideanDistance64", "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neighbors._ball_tree.BallTree")),
+    "random_forest": Classifier("ser_hf.classifiers.pipelines:random_forest", trusted=("sklearn.tree._tree.Tree",)),
+    "logistic_regression": Classifier("ser_hf.classifiers.pipelines:logistic_regression"),
+    "mlp": Classifier("ser_hf.classifiers.mlp:MLPClassifier", pipeline=False),  # seed 003's MLP and its grid search
 }
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A headline metric: the ``evaluate`` module computing it (a shipped one, ``ser_hf/evaluation/metrics/<module>/``,
+    or the folder of another), the arguments it takes, the key of its result, and its name in tables and cards."""
+
+    module: str
+    display: str
+    arguments: dict = field(default_factory=dict)
+    result_key: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.result_key or self.module.rstrip("/").rsplit("/", 1)[-1]
+
+
+# The order is the order of every table; the first is what "accuracy" means on the Hub.
+METRICS: dict[str, Metric] = {
+    "accuracy": Metric("accuracy", "accuracy"),
+    "uar": Metric("uar", "UAR"),  # unweighted average recall: the speech-emotion field's headline on unbalanced data
+    "macro_f1": Metric("f1", "macro F1", {"average": "macro"}),
+    "weighted_f1": Metric("f1", "weighted F1", {"average": "weighted"}),
+}
+
+# Choice lists of recipe keys, read by the recipe's checks and by the code that implements each choice.
+BALANCE_METHODS = ("none", "harmonic", "undersample", "oversample", "class_weights")
+AUGMENT_PRESETS = ("seed003", "seed004", "seed004_images")
+SPECTROGRAM_KINDS = ("mel", "mfcc")
+POOLINGS = ("mean", "frames")  # of frozen embeddings: one row per file, or one per frame
+# seed 004's models: which blocks of the CNN-BLSTM each variant keeps
+CNN_BLSTM_VARIANTS: dict[str, dict[str, bool]] = {
+    "cnn": {"use_cnn": True, "use_lstm": False, "bidirectional": False, "use_attention": False},
+    "lstm": {"use_cnn": False, "use_lstm": True, "bidirectional": False, "use_attention": False},
+    "cnn_lstm": {"use_cnn": True, "use_lstm": True, "bidirectional": False, "use_attention": False},
+    "cnn_blstm": {"use_cnn": True, "use_lstm": True, "bidirectional": True, "use_attention": False},
+    "cnn_blstm_attention": {"use_cnn": True, "use_lstm": True, "bidirectional": True, "use_attention": True},
+}
+# image_cnn / patch_finetune freezing: none, all, or a count of blocks / layers from either end
+FREEZE_RULE = re.compile(r"^(none|all|(last_blocks|last_layers|first_layers):[1-9]\d*)$")
 
 
 @dataclass(frozen=True)

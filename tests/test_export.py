@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_space import SEVEN, tiny_classifier
+from tests.space.test_app import SEVEN, tiny_classifier
 
 # Both sides compute in fp32; onnxruntime fuses operators and sums in another order, so each op differs by
 # float32 rounding (~1e-7 relative) and the difference grows over the layers, staying around 1e-5 of the logits'

@@ -17,7 +17,7 @@ import pytest
 
 import train
 
-from .test_distributed import TINY_RUN, free_port, kill, process_tree, wait_all
+from tests.training.test_distributed import TINY_RUN, free_port, kill, process_tree, wait_all
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER_TIMEOUT = 10  # seconds; the stated bound: every other process exits within peer_timeout + 15 s of a fault
@@ -198,7 +198,7 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_last_one_and_a_relaunch_resum
     import ser_hf.training.run as run
     from ser_hf.locks import StorageFullError
 
-    from .conftest import fill_disk
+    from tests.conftest import fill_disk
 
     disk = small_disk("32m")
     out = disk / "run"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import subprocess
 import sys
 import warnings
@@ -13,17 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "ser_hf"
 
-# Layer of each part: a module may import from its own layer or a lower one, never a higher one.
-LAYERS = {
-    "ser_hf": 0, "ser_hf.registry": 0, "ser_hf.hardware": 0,
-    "ser_hf.data": 1,
-    "ser_hf.recipe": 2, "ser_hf.models": 2, "ser_hf.features": 2, "ser_hf.inference": 2,
-    "ser_hf.classifiers": 3, "ser_hf.evaluation": 3,
-    "ser_hf.training": 4, "ser_hf.publish": 4, "ser_hf.export": 4, "ser_hf.predict": 4,
-    "ser_hf.cli": 5,  # the `ser-hf` console command dispatches to every command line: the top, like train.py
-    # deprecated re-exports of moved names, kept for one release: above everything they point to
-    "ser_hf.baselines": 5, "ser_hf.hub": 5, "ser_hf.synth": 5, "ser_hf.corpora": 5, "ser_hf.splits": 5,
-}
+# The layer order, stated once in the package (ser_hf.LAYERS and its docstring).
+from ser_hf import LAYERS  # noqa: E402
 
 
 def module_name(path: Path) -> str:
@@ -122,9 +114,13 @@ def test_import_ser_hf_and_train_help_load_nothing_heavy():
 def test_registry_entries_resolve_and_model_types_match():
     from ser_hf.registry import CLASSIFIERS, EXTRACTORS, METHODS, MODEL_TYPES, resolve
 
-    for registry in (METHODS, EXTRACTORS, CLASSIFIERS):
-        for name, target in registry.items():
-            assert callable(resolve(target)), f"{name}: {target}"
+    for name, method in METHODS.items():
+        assert method.kind in ("trainer", "frozen"), name
+        assert callable(resolve(method.build)) and dataclasses.is_dataclass(resolve(method.config)), name
+    for name, target in EXTRACTORS.items():
+        assert callable(resolve(target)), f"{name}: {target}"
+    for name, entry in CLASSIFIERS.items():
+        assert callable(resolve(entry.factory)), f"{name}: {entry.factory}"
     for model_type, entry in MODEL_TYPES.items():
         assert resolve(entry.config).model_type == model_type
         assert resolve(entry.feature_extractor).__name__ == entry.feature_extractor.split(":")[1]
@@ -155,22 +151,6 @@ def test_saved_ser_hf_model_loads_with_pipeline_after_import_ser_hf(tmp_path, tr
     assert out == str(sorted(labels))
 
 
-def test_deprecated_paths_still_work():
-    from ser_hf.classifiers.pipelines import load_classifier
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        from ser_hf.baselines import load_classifier as old
-    assert old is load_classifier
-    assert any(issubclass(w.category, DeprecationWarning) and "ser_hf.classifiers" in str(w.message) for w in caught)
-    out = _run("import warnings; warnings.simplefilter('ignore'); import ser_hf.hub as h; "
-               "from ser_hf.publish.hub import push_run; print(h.push_run is push_run)")
-    assert out == "True"
-    result = subprocess.run([sys.executable, "-m", "ser_hf.synth", "--help"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0 and "--corpus" in result.stdout
-
-
 def test_loading_a_finetuned_model_imports_no_baseline_machinery(tmp_path):
     """The Space's model loading pulls in what a HuBERT classifier needs, not scikit-learn, skops or openSMILE."""
     from ser_hf.models import build_model
@@ -185,3 +165,13 @@ def test_loading_a_finetuned_model_imports_no_baseline_machinery(tmp_path):
                   "print(sorted(k for k in ('sklearn', 'skops', 'opensmile', 'librosa', 'ser_hf.models.image_cnn', "
                   "'ser_hf.features.extract', 'ser_hf.classifiers.pipelines') if k in sys.modules))")
     assert loaded == "[]"
+
+
+def test_tests_mirror_the_package():
+    """Each folder of tests/ is the tests of the ser_hf package of its name; no test module is named after a
+    package that no longer exists (the baselines package went in 0.1)."""
+    tests = ROOT / "tests"
+    for folder in (p for p in tests.iterdir() if p.is_dir() and (p / "__init__.py").is_file()):
+        assert (PACKAGE / folder.name).is_dir(), f"tests/{folder.name}/ has no ser_hf/{folder.name}/ to test"
+    for path in tests.rglob("test_*.py"):
+        assert not path.stem.startswith("test_baselines"), f"{path}: the baselines package is gone"

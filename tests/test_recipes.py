@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from ser_hf.data.corpora import CorpusRootError, expand_names
-from ser_hf.recipe import FIELDS, RECIPES_DIR, Recipe, RecipeError, load_recipe, parse_args, parse_overrides
+from ser_hf.recipe import RECIPES_DIR, Recipe, RecipeError, load_recipe, parse_args, parse_overrides, section_keys
+from ser_hf.recipe_sections import DataConfig, FinetuneConfig
+from ser_hf.training.arguments import TrainingConfig
+
+ROOT = Path(__file__).resolve().parents[1]
 from ser_hf.training.data import check_roots
 
 RECIPES = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
@@ -30,14 +35,14 @@ def test_every_recipe_loads_and_validates(name):
     text = (RECIPES_DIR / f"{name}.yaml").read_text()
     assert f"--recipe {name}" in text.split("\n\n")[0], "the header comment gives the launch command"
     raw = yaml.safe_load(text)
-    assert set(raw) <= set(FIELDS)
+    assert set(raw) <= set(section_keys())
     assert recipe.output_dir.endswith(name)
-    names = expand_names(recipe.corpora)
-    if recipe.synthetic:
-        assert all(root is None for root in recipe.corpus_roots().values())
+    names = expand_names(recipe.data.corpora)
+    if recipe.data.synthetic:
+        assert all(root is None for root in recipe.data.corpus_roots().values())
     else:  # real recipes: a Hub model and a root for every corpus
-        assert "/" in recipe.model_name_or_path and recipe.tiny_model is None
-        assert set(recipe.corpus_roots()) == set(names)
+        assert "/" in getattr(recipe.model, "model_name_or_path", "hub/model") and getattr(recipe.model, "tiny_model", None) is None
+        assert set(recipe.data.corpus_roots()) == set(names)
 
 
 @pytest.mark.parametrize("name", ACCELERATE_CONFIGS, ids=lambda p: p.stem)
@@ -49,24 +54,24 @@ def test_accelerate_configs_parse(name):
 
 def test_hubert_bilingual_is_seed_003():
     r = load_recipe("hubert_bilingual")
-    assert expand_names(r.corpora) == SEED_003_CORPORA
-    assert (r.label_set, r.split, r.model_name_or_path) == ("seven", "seed003", "facebook/hubert-base-ls960")
-    assert r.freeze_feature_encoder and r.num_train_epochs == 5
-    assert (r.augment_preset, r.augment_offline_factor) == ("seed003", 5)
-    assert r.trim_db == 25
+    assert expand_names(r.data.corpora) == SEED_003_CORPORA
+    assert (r.data.label_set, r.protocol.split, r.model.model_name_or_path) == ("seven", "seed003", "facebook/hubert-base-ls960")
+    assert r.model.freeze_feature_encoder and r.training.num_train_epochs == 5
+    assert (r.data.augment_preset, r.data.augment_offline_factor) == ("seed003", 5)
+    assert r.data.trim_db == 25
 
 
 def test_speaker_independent_and_wav2vec2_variants_differ_only_where_they_should():
     base = load_recipe("hubert_bilingual")
     si, w2v = load_recipe("hubert_bilingual_si"), load_recipe("wav2vec2_bilingual")
-    diff = lambda a, b: {k for k in FIELDS if getattr(a, k) != getattr(b, k)}  # noqa: E731
-    assert diff(base, si) == {"split", "output_dir"} and si.split.startswith("speaker:")
-    assert diff(base, w2v) == {"model_name_or_path", "output_dir"} and "wav2vec2" in w2v.model_name_or_path
+    diff = lambda a, b: {k for k, v in a.flat().items() if b.flat().get(k) != v}  # noqa: E731
+    assert diff(base, si) == {"split", "output_dir"} and si.protocol.split.startswith("speaker:")
+    assert diff(base, w2v) == {"model_name_or_path", "output_dir"} and "wav2vec2" in w2v.model.model_name_or_path
 
 
 def test_quickstart_needs_no_download():
     r = load_recipe("quickstart")
-    assert r.synthetic and r.tiny_model == "hubert"
+    assert r.data.synthetic and r.model.tiny_model == "hubert"
 
 
 def test_unknown_key_in_a_file_is_an_error_naming_it(tmp_path):
@@ -89,19 +94,19 @@ def test_overrides_both_styles_typed_and_in_order():
         ["learning_rate=1e-4", "--num_train_epochs", "3", "--max-steps=7", "corpora=ravdess,tess",
          "roots.ravdess=/data/R", "early_stopping_patience=null", "group_by_length=false", "learning_rate=2e-4"],
     )
-    assert r.learning_rate == 2e-4 and isinstance(r.learning_rate, float)  # the last one wins
-    assert r.num_train_epochs == 3.0 and r.max_steps == 7 and isinstance(r.max_steps, int)
-    assert r.corpora == ["ravdess", "tess"]
-    assert r.roots["ravdess"] == "/data/R" and r.roots["tess"] == "TESS"  # merged into the file's mapping
-    assert r.early_stopping_patience is None and r.group_by_length is False
-    assert r.corpus_roots() == {"ravdess": "/data/R", "tess": "data/TESS"}
+    assert r.training.learning_rate == 2e-4 and isinstance(r.training.learning_rate, float)  # the last one wins
+    assert r.training.num_train_epochs == 3.0 and r.training.max_steps == 7 and isinstance(r.training.max_steps, int)
+    assert r.data.corpora == ["ravdess", "tess"]
+    assert r.data.roots["ravdess"] == "/data/R" and r.data.roots["tess"] == "TESS"  # merged into the file's mapping
+    assert r.training.early_stopping_patience is None and r.training.train_sampling_strategy == "random"
+    assert r.data.corpus_roots() == {"ravdess": "/data/R", "tess": "data/TESS"}
 
 
 def test_parse_args_finds_the_recipe_anywhere():
-    assert parse_args(["seed=3", "--recipe", "quickstart"]).seed == 3
-    assert parse_args(["--recipe=quickstart"]).tiny_model == "hubert"
+    assert parse_args(["seed=3", "--recipe", "quickstart"]).training.seed == 3
+    assert parse_args(["--recipe=quickstart"]).model.tiny_model == "hubert"
     path = RECIPES_DIR / "quickstart.yaml"
-    assert parse_args(["--recipe", str(path)]).synthetic
+    assert parse_args(["--recipe", str(path)]).data.synthetic
     with pytest.raises(RecipeError, match="give a recipe"):
         parse_args(["seed=3"])
     with pytest.raises(RecipeError, match="no recipe 'nope'.*quickstart"):
@@ -144,7 +149,8 @@ def test_resolved_recipe_round_trips(tmp_path):
     r = load_recipe("hubert_bilingual", ["roots.ravdess=/data/R"])
     path = tmp_path / "resolved.yaml"
     path.write_text(r.to_yaml())
-    assert load_recipe(str(path)) == r
+    again = load_recipe(str(path))
+    assert again.flat() == r.flat() and again.training.to_dict() == r.training.to_dict()
 
 
 def test_real_recipe_without_its_corpora_fails_with_a_clear_message(tmp_path):
@@ -160,11 +166,17 @@ def test_real_recipe_without_its_corpora_fails_with_a_clear_message(tmp_path):
 
 def test_a_corpus_without_a_root_is_named():
     with pytest.raises(RecipeError, match="no root for corpus emodb"):
-        load_recipe("hubert_bilingual", ["corpora=emodb"]).corpus_roots()
+        load_recipe("hubert_bilingual", ["corpora=emodb"]).data.corpus_roots()
 
 
 def test_every_field_has_help():
-    assert all(f.metadata.get("help") for f in FIELDS.values())
+    import dataclasses
+
+    from ser_hf.recipe import SECTIONS, method_section
+    from ser_hf.registry import METHODS
+
+    for section in (*SECTIONS.values(), *(method_section(m) for m in METHODS), TrainingConfig):
+        assert all(f.metadata.get("help") for f in dataclasses.fields(section) if f.init), section.__name__
 
 
 def test_readme_style_launch_commands_name_existing_files():
@@ -173,7 +185,7 @@ def test_readme_style_launch_commands_name_existing_files():
             if "--config_file" in line:
                 config = line.split("--config_file")[1].split()[0]
                 assert (RECIPES_DIR.parent / config).is_file(), f"{path.name}: {config}"
-    assert Path(RECIPES_DIR.parent / "train.py").is_file()
+    assert (ROOT / "train.py").is_file()
 
 
 @pytest.mark.parametrize(
@@ -242,15 +254,19 @@ def test_yaml_values_are_checked_too(tmp_path, yaml_text, message):
 
 def test_the_dataclass_itself_checks_types_and_ranges():
     with pytest.raises(RecipeError, match="per_device_train_batch_size: 3.5 is not an integer"):
-        Recipe(per_device_train_batch_size=3.5)
+        TrainingConfig(per_device_train_batch_size=3.5)
     with pytest.raises(RecipeError, match="learning_rate: must be a finite number > 0"):
-        Recipe(learning_rate=float("nan"))
-    assert Recipe(num_train_epochs=2).num_train_epochs == 2.0  # an int where a float is wanted is fine
+        TrainingConfig(learning_rate=float("nan"))
+    assert TrainingConfig(num_train_epochs=2).num_train_epochs == 2.0  # an int where a float is wanted is fine
+    with pytest.raises(RecipeError, match="mask_time_prob: must be a number in"):
+        FinetuneConfig(mask_time_prob=2.0)
+    with pytest.raises(RecipeError, match="corpora: give at least one corpus"):
+        DataConfig(corpora=[])
 
 
 def test_cache_false_in_a_recipe():
-    assert load_recipe("quickstart").cache is True
-    assert load_recipe("quickstart", ["cache=false"]).cache is False
+    assert load_recipe("quickstart").data.cache is True
+    assert load_recipe("quickstart", ["cache=false"]).data.cache is False
 
 
 def test_train_py_reports_a_bad_value_in_one_line_before_loading_anything():
@@ -258,7 +274,7 @@ def test_train_py_reports_a_bad_value_in_one_line_before_loading_anything():
     import sys
 
     proc = subprocess.run([sys.executable, "train.py", "--recipe", "quickstart", "split=bogus"],
-                          cwd=RECIPES_DIR.parent, capture_output=True, text=True, timeout=120)
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and proc.stderr.strip().startswith("train.py: split:"), proc.stderr[-2000:]
     assert len(proc.stderr.strip().splitlines()) == 1
 
@@ -272,3 +288,38 @@ def test_an_output_dir_inside_or_around_a_corpus_root_is_refused(tmp_path):
             check_roots(r)
     ok = load_recipe("hubert_bilingual", ["corpora=ravdess", f"roots.ravdess={root}", f"output_dir={tmp_path / 'out'}"])
     assert check_roots(ok) == {"ravdess": str(root)}
+
+
+# ---------------------------------------------------------------- the sections refactor changed nothing a recipe says
+SETTINGS_0_1 = json.loads((Path(__file__).parent / "fixtures" / "recipe_settings_0.1.json").read_text())
+RENAMED_0_1 = {"warmup_ratio": "warmup_steps"}  # 0.1's key -> the TrainingArguments field it became
+MACHINE = {"bf16", "use_cpu", "dataloader_pin_memory", "logging_dir", "output_dir"}  # resolved on the machine
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS_0_1["recipes"]))
+def test_every_shipped_recipe_parses_to_the_settings_of_0_1(name):
+    """tests/fixtures/recipe_settings_0.1.json holds, for each shipped recipe, what 0.1's flat Recipe and its hand-mapped
+    TrainingArguments made of it (written by that release's code). The sections must give the same values."""
+    from transformers import TrainingArguments
+
+    old = SETTINGS_0_1["recipes"][name]
+    recipe = load_recipe(name)
+    flat = recipe.flat()
+    for key, default in SETTINGS_0_1["recipe_defaults"].items():
+        expected = old["recipe"].get(key, default)
+        if key == "group_by_length":
+            assert recipe.training.train_sampling_strategy == ("group_by_length" if expected else "random"), key
+        elif key == "bf16":
+            assert recipe.training.bf16_setting == str(expected).lower()
+        elif key in flat or key in RENAMED_0_1:
+            got = flat.get(RENAMED_0_1.get(key, key))
+            assert got == expected, (key, got, expected)
+        else:  # a key of another method's section, unused by this recipe's method
+            assert key not in old["recipe"], f"{key} was set in {name} but its method does not read it"
+    trainer_defaults = TrainingArguments(output_dir="x").to_dict()
+    now = recipe.training.to_dict()
+    for key, default in trainer_defaults.items():
+        if key in MACHINE or key.startswith("_"):
+            continue
+        expected = old["trainer"].get(key, default)
+        assert now[key] == expected, (key, now[key], expected)

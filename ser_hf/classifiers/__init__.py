@@ -13,7 +13,7 @@ from __future__ import annotations
 from ser_hf.registry import lazy_attributes
 
 _EXPORTS = {
-    "CLASSIFIER_NAMES": "pipelines",
+    "pipeline_classifiers": "pipelines",
     "fit_classifier": "pipelines",
     "load_classifier": "pipelines",
     "make_classifier": "pipelines",

@@ -16,8 +16,9 @@ probabilities. ``SVC(probability=True)`` is deprecated in scikit-learn 1.9; its 
 sigmoids on 5-fold cross-validated decision values). Predictions of the SVMs are therefore the
 argmax of the calibrated probabilities, which can differ from the raw SVM vote on borderline rows.
 
-Fitted models are saved with ``skops`` (:func:`save_classifier`), never pickled, and loaded with
-an explicit list of trusted types (:data:`TRUSTED_TYPES`): a file that needs anything else is refused.
+Each is an entry of :data:`ser_hf.registry.CLASSIFIERS` (its factory and the types a fitted one holds). Fitted
+models are saved with ``skops`` (:func:`save_classifier`), never pickled, and loaded with an explicit list of
+trusted types (:func:`trusted_types`, from the registry): a file that needs anything else is refused.
 Seed 003's MLP (:mod:`~ser_hf.classifiers.mlp`) saves as safetensors + JSON through the same two functions.
 """
 
@@ -36,21 +37,21 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from ser_hf.registry import CLASSIFIERS, resolve
+
 logger = logging.getLogger(__name__)
 
-# The scikit-learn ones of ser_hf.registry.CLASSIFIERS (the registry's "mlp" is seed 003's torch MLP).
-CLASSIFIER_NAMES: tuple[str, ...] = ("svm_linear", "svm_rbf", "knn", "random_forest", "logistic_regression")
 CALIBRATION_FOLDS = 5  # what SVC(probability=True) used internally
 
-# The types a fitted pipeline of CLASSIFIER_NAMES holds beyond skops' default trusted set.
-TRUSTED_TYPES: tuple[str, ...] = (
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
-    "sklearn.metrics._dist_metrics.EuclideanDistance64",
-    "sklearn.neighbors._kd_tree.KDTree",
-    "sklearn.neighbors._ball_tree.BallTree",
-    "sklearn.tree._tree.Tree",
-)
+
+def pipeline_classifiers() -> tuple[str, ...]:
+    """The registry's classifiers that are scikit-learn estimators behind a scaler (not seed 003's torch MLP)."""
+    return tuple(name for name, entry in CLASSIFIERS.items() if entry.pipeline)
+
+
+def trusted_types() -> tuple[str, ...]:
+    """Every type a fitted classifier of the registry may hold beyond skops' default trusted set."""
+    return tuple(sorted({t for entry in CLASSIFIERS.values() for t in entry.trusted}))
 
 
 def svm_linear(seed: int = 0, calibration_folds: int = CALIBRATION_FOLDS):
@@ -76,11 +77,9 @@ def logistic_regression(seed: int = 0, calibration_folds: int = CALIBRATION_FOLD
 def make_classifier(name: str, seed: int = 0, calibration_folds: int = CALIBRATION_FOLDS) -> Pipeline:
     """An unfitted ``Pipeline([("scale", StandardScaler()), ("classifier", ...)])`` of a scikit-learn classifier
     of :data:`ser_hf.registry.CLASSIFIERS`."""
-    if name not in CLASSIFIER_NAMES:
-        raise ValueError(f"unknown classifier {name!r}; known: {', '.join(CLASSIFIER_NAMES)} (and 'mlp')")
-    from ser_hf.registry import CLASSIFIERS, resolve
-
-    estimator = resolve(CLASSIFIERS[name])(seed=seed, calibration_folds=calibration_folds)
+    if name not in pipeline_classifiers():
+        raise ValueError(f"unknown classifier {name!r}; scikit-learn pipelines: {', '.join(pipeline_classifiers())}")
+    estimator = resolve(CLASSIFIERS[name].factory)(seed=seed, calibration_folds=calibration_folds)
     return Pipeline([("scale", StandardScaler()), ("classifier", estimator)])
 
 
@@ -92,7 +91,7 @@ def fit_classifier(name: str, features: np.ndarray, labels: np.ndarray, seed: in
     """
     labels = np.asarray(labels)
     folds = CALIBRATION_FOLDS
-    if name.startswith("svm"):
+    if isinstance(make_classifier(name, seed, folds)[-1], CalibratedClassifierCV):  # probabilities by calibration
         smallest = int(np.bincount(labels)[np.unique(labels)].min())
         if smallest < 2:
             raise ValueError(f"{name}: a class has {smallest} training row(s); probability calibration needs 2")
@@ -100,10 +99,10 @@ def fit_classifier(name: str, features: np.ndarray, labels: np.ndarray, seed: in
             logger.warning("%s: smallest class has %d rows: calibrating with %d folds instead of %d",
                            name, smallest, smallest, folds)
             folds = smallest
-    knn_rows = len(labels)
     model = make_classifier(name, seed, folds)
-    if name == "knn" and knn_rows < 5:
-        raise ValueError(f"knn: k=5 needs at least 5 training rows, got {knn_rows}")
+    neighbours = getattr(model[-1], "n_neighbors", 0)
+    if neighbours > len(labels):
+        raise ValueError(f"{name}: k={neighbours} needs at least {neighbours} training rows, got {len(labels)}")
     return model.fit(features, labels)
 
 
@@ -133,7 +132,7 @@ def load_classifier(path: str | Path, extra_trusted: tuple[str, ...] = ()):
     """A classifier written by :func:`save_classifier`, and its metadata (``{}`` when there is none).
 
     A ``.skops`` file is loaded only when every type it holds is in skops' default trusted set,
-    :data:`TRUSTED_TYPES` or ``extra_trusted``; otherwise a ``ValueError`` names the others.
+    :func:`trusted_types` or ``extra_trusted``; otherwise a ``ValueError`` names the others.
     """
     path = Path(path)
     meta_path = Path(str(path) + ".json")
@@ -145,7 +144,7 @@ def load_classifier(path: str | Path, extra_trusted: tuple[str, ...] = ()):
     import skops.io as sio
 
     untrusted = sio.get_untrusted_types(file=path)
-    refused = sorted(set(untrusted) - set(TRUSTED_TYPES) - set(extra_trusted))
+    refused = sorted(set(untrusted) - set(trusted_types()) - set(extra_trusted))
     if refused:
         raise ValueError(f"{path}: holds types outside the trusted list, refusing to load: {refused}")
     return sio.load(path, trusted=list(untrusted)), metadata

@@ -24,6 +24,7 @@ import csv
 import json
 import logging
 import time
+from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -32,22 +33,21 @@ import numpy as np
 
 from ser_hf.evaluation.metrics import compute_classification_metrics
 from ser_hf.evaluation.plots import plot_confusion_matrix, plot_roc_curves
-from ser_hf.classifiers.pipelines import CLASSIFIER_NAMES, fit_classifier, save_classifier
+from ser_hf.classifiers.pipelines import fit_classifier, save_classifier
 from ser_hf.features.extract import EmbeddingExtractor, Embeddings, extract, pool_per_file
+from ser_hf.registry import CLASSIFIERS, METRICS, resolve
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CLASSIFIERS: tuple[str, ...] = (*CLASSIFIER_NAMES, "mlp")
+DEFAULT_CLASSIFIERS: tuple[str, ...] = tuple(CLASSIFIERS)
 IN_MEMORY_ONLY = ("probabilities", "references", "label_names")  # in the returned rows, not in baselines.json
-TABLE_COLUMNS = ("embedding", "classifier", "level", "accuracy", "weighted_f1", "macro_f1", "uar", "roc_auc_ovr",
-                 "n", "fit_seconds")
+TABLE_COLUMNS = ("embedding", "classifier", "level", *METRICS, "roc_auc_ovr", "n", "fit_seconds")
 
 
 def _fit(name: str, x: np.ndarray, y: np.ndarray, seed: int, groups: np.ndarray, validation, mlp_options: dict):
-    if name == "mlp":
-        from ser_hf.classifiers.mlp import MLPClassifier
-
-        model = MLPClassifier(seed=seed, **mlp_options)
+    entry = CLASSIFIERS[name]
+    if not entry.pipeline:  # a classifier with its own fit (seed 003's MLP grid): options, groups, validation
+        model = resolve(entry.factory)(seed=seed, **mlp_options)
         if validation is not None:
             return model.fit(x, y, validation[0], validation[1])
         return model.fit(x, y, groups=groups)
@@ -75,11 +75,11 @@ def _fmt(value) -> str:
 
 def format_table(rows: Sequence[dict]) -> str:
     """Markdown: one line per embedding x classifier (x level); scores in per cent, ROC-AUC as a fraction."""
-    header = ["embedding", "classifier", "level", "accuracy (%)", "weighted F1 (%)", "macro F1 (%)", "UAR (%)",
-              "ROC-AUC", "n", "fit (s)"]
+    header = ["embedding", "classifier", "level", *(f"{m.display} (%)" for m in METRICS.values()), "ROC-AUC", "n",
+              "fit (s)"]
     body = []
     for r in rows:
-        pct = [("n/a" if r[k] is None else f"{100 * r[k]:.2f}") for k in ("accuracy", "weighted_f1", "macro_f1", "uar")]
+        pct = [("n/a" if r[k] is None else f"{100 * r[k]:.2f}") for k in METRICS]
         auc = "n/a" if r["roc_auc_ovr"] is None else f"{r['roc_auc_ovr']:.4f}"
         body.append([r["embedding"], r["classifier"], r["level"], *pct, auc, str(r["n"]), f"{r['fit_seconds']:.2f}"])
     widths = [max(len(c) for c in col) for col in zip(header, *body)]
@@ -111,7 +111,7 @@ def run_baselines_table(
         splits: ``train`` and ``test`` parts (``validation``, when present, is the MLP's validation set).
         extractors: ``{table name: extractor}``, e.g. ``{"vggish": build_extractor("vggish")}``.
         output_dir: where the table, plots and classifiers go.
-        classifiers: names from :data:`~ser_hf.classifiers.pipelines.CLASSIFIER_NAMES` and ``"mlp"``.
+        classifiers: names of :data:`ser_hf.registry.CLASSIFIERS`.
         pooling: ``"mean"`` (a row per file, seed 000) or ``"frames"`` (a row per frame, seed 003).
         balance: ``"none"`` or ``"harmonic"`` (training rows resampled to the harmonic mean of the class
             counts, seed 003; training part only).
@@ -122,31 +122,18 @@ def run_baselines_table(
     Returns:
         The table rows (also written to ``baselines.json``), each with its full ``metrics``.
     """
-    from ser_hf.data.balance import harmonic_mean_count, resample_indices
-
     if "train" not in splits or "test" not in splits:
         raise ValueError(f"splits need 'train' and 'test' parts, got {list(splits)}")
     if balance not in ("none", "harmonic"):
         raise ValueError(f"balance must be 'none' or 'harmonic', got {balance!r}")
-    unknown = [c for c in classifiers if c not in DEFAULT_CLASSIFIERS]
+    unknown = [c for c in classifiers if c not in CLASSIFIERS]
     if unknown:
-        raise ValueError(f"unknown classifiers {unknown}; known: {', '.join(DEFAULT_CLASSIFIERS)}")
+        raise ValueError(f"unknown classifiers {unknown}; known: {', '.join(CLASSIFIERS)}")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     train, test = splits["train"], splits["test"]
     validation = splits["validation"] if "validation" in splits else None
-    label_feature = train.features["label"]
-    all_names = list(label_feature.names) if isinstance(label_feature, datasets.ClassLabel) else None
-    y_train_files, y_test_files = np.asarray(train["label"]), np.asarray(test["label"])
-    active = sorted(set(y_train_files.tolist()) | set(y_test_files.tolist()))
-    label_names = [all_names[i] if all_names else str(i) for i in active]
-    remap = {label: i for i, label in enumerate(active)}
-    to_active = np.vectorize(lambda v: remap.get(int(v), -1), otypes=[np.int64])
-    y_train_files, y_test_files = to_active(y_train_files), to_active(y_test_files)
-    y_val_files = to_active(np.asarray(validation["label"])) if validation is not None else None
-    if validation is not None and (y_val_files < 0).any():
-        keep = y_val_files >= 0
-        logger.warning("validation part: %d rows of classes absent from train/test dropped", int((~keep).sum()))
+    labels = _TableLabels.of(train, test, validation)
     groups = _groups(test)
     options = {"progress": None if progress else False, **(mlp_options or {})}  # the MLP's bar: on a terminal only
 
@@ -157,20 +144,11 @@ def run_baselines_table(
                            use_cache=use_cache, progress=progress, distributed=distributed)
 
         train_emb, test_emb = embed(train), embed(test)
-        x_train, y_train = train_emb.features, train_emb.row_labels(y_train_files)
-        file_of_row = train_emb.file_index
-        if balance == "harmonic":
-            counts = np.bincount(y_train, minlength=len(active))
-            target = int(round(harmonic_mean_count(counts.tolist())))
-            kept, added = resample_indices(y_train, target, seed)
-            order = np.asarray(kept + added, dtype=np.int64)
-            x_train, y_train, file_of_row = x_train[order], y_train[order], file_of_row[order]
-            logger.info("%s: training rows balanced to %d per class (harmonic mean of %s)", emb_name, target,
-                        counts.tolist())
+        x_train, y_train, file_of_row = _training_rows(train_emb, labels, balance, seed, emb_name)
         val = None
         if validation is not None:
             val_emb = embed(validation)
-            y_val = val_emb.row_labels(y_val_files)
+            y_val = val_emb.row_labels(labels.validation)
             keep = y_val >= 0
             val = (val_emb.features[keep], y_val[keep])
 
@@ -178,40 +156,98 @@ def run_baselines_table(
             start = time.perf_counter()
             model = _fit(clf_name, x_train, y_train, seed, file_of_row, val, options)
             fit_seconds = time.perf_counter() - start
-            row_probs = _full_probabilities(model, test_emb.features, len(active))
-            levels = [("file", pool_per_file(row_probs, test_emb.file_index, len(test)) if pooling == "frames"
-                       else row_probs, y_test_files)]
-            if pooling == "frames":
-                levels.append(("frame", row_probs, test_emb.row_labels(y_test_files)))
-            for level, probs, refs in levels:
-                metrics = compute_classification_metrics(
-                    refs, probs.argmax(axis=1), label_names, probabilities=probs,
-                    groups=groups if level == "file" else None)
+            scored = _score_levels(model, test_emb, labels, pooling, len(test), groups)
+            for level, metrics, probs, refs in scored:
                 row = {"embedding": emb_name, "classifier": clf_name, "level": level,
-                       **{k: metrics[k] for k in ("accuracy", "weighted_f1", "macro_f1", "uar", "roc_auc_ovr", "n")},
+                       **{k: metrics[k] for k in (*METRICS, "roc_auc_ovr", "n")},
                        "fit_seconds": fit_seconds, "predictions": probs.argmax(axis=1).tolist(), "metrics": metrics,
-                       "label_names": label_names, "probabilities": probs, "references": refs}
+                       "label_names": labels.names, "probabilities": probs, "references": refs}
                 if plots:
-                    stem = f"{emb_name}_{clf_name}" + ("" if level == "file" else "_frames")
-                    title = f"{emb_name} + {clf_name}" + ("" if level == "file" else " (frames)")
-                    row["plots"] = [
-                        str(plot_confusion_matrix(metrics["confusion_matrix"], label_names,
-                                                  output_dir / "plots" / f"confusion_{stem}.png", title=title)),
-                        str(plot_roc_curves(refs, probs, label_names, output_dir / "plots" / f"roc_{stem}.png",
-                                            title=f"{title}: ROC (one vs rest)")),
-                    ]
+                    row["plots"] = _plot_row(output_dir, emb_name, clf_name, level, metrics, probs, refs, labels.names)
                 rows.append(row)
+            file_row = rows[-len(scored)]
             if save_models:
-                suffix = "" if clf_name == "mlp" else ".skops"  # an MLP is a folder
+                suffix = ".skops" if CLASSIFIERS[clf_name].pipeline else ""  # the others save a folder
                 path = output_dir / "classifiers" / f"{emb_name}__{clf_name}{suffix}"
                 metadata = {"classifier": clf_name, "embedding": emb_name, "pooling": pooling, "balance": balance,
-                            "label_names": label_names, "extractor": extractor.cache_config(), "seed": seed,
-                            "test_accuracy": rows[-len(levels)]["accuracy"]}
+                            "label_names": labels.names, "extractor": extractor.cache_config(), "seed": seed,
+                            "test_accuracy": file_row["accuracy"]}
                 save_classifier(model, path, metadata)
-                rows[-len(levels)]["classifier_path"] = str(path)
+                file_row["classifier_path"] = str(path)
             logger.info("%s + %s: accuracy %.4f, macro F1 %.4f (fit %.2f s)", emb_name, clf_name,
-                        rows[-len(levels)]["accuracy"], rows[-len(levels)]["macro_f1"], fit_seconds)
+                        file_row["accuracy"], file_row["macro_f1"], fit_seconds)
 
+    _write_table(output_dir, rows, labels.names, pooling, balance, seed, {name: len(part) for name, part in splits.items()})
+    return rows
+
+
+@dataclass
+class _TableLabels:
+    """The classes a table scores (those in its train or test part, renumbered 0..n-1) and each part's labels in
+    that numbering (-1 for a validation row of a class the others lack)."""
+
+    names: list[str]
+    train: np.ndarray
+    test: np.ndarray
+    validation: np.ndarray | None
+
+    @classmethod
+    def of(cls, train, test, validation) -> "_TableLabels":
+        label_feature = train.features["label"]
+        all_names = list(label_feature.names) if isinstance(label_feature, datasets.ClassLabel) else None
+        y_train, y_test = np.asarray(train["label"]), np.asarray(test["label"])
+        active = sorted(set(y_train.tolist()) | set(y_test.tolist()))
+        remap = {label: i for i, label in enumerate(active)}
+        to_active = np.vectorize(lambda v: remap.get(int(v), -1), otypes=[np.int64])
+        y_val = to_active(np.asarray(validation["label"])) if validation is not None else None
+        if y_val is not None and (y_val < 0).any():
+            logger.warning("validation part: %d rows of classes absent from train/test dropped", int((y_val < 0).sum()))
+        return cls([all_names[i] if all_names else str(i) for i in active], to_active(y_train), to_active(y_test), y_val)
+
+
+def _training_rows(train_emb: Embeddings, labels: _TableLabels, balance: str, seed: int, emb_name: str):
+    """The training rows (features, labels, file of each row), resampled to the harmonic mean of the class counts
+    with ``balance="harmonic"`` (seed 003; frame rows when pooling is ``frames``)."""
+    from ser_hf.data.balance import harmonic_mean_count, resample_indices
+
+    x_train, y_train = train_emb.features, train_emb.row_labels(labels.train)
+    file_of_row = train_emb.file_index
+    if balance == "harmonic":
+        counts = np.bincount(y_train, minlength=len(labels.names))
+        target = int(round(harmonic_mean_count(counts.tolist())))
+        kept, added = resample_indices(y_train, target, seed)
+        order = np.asarray(kept + added, dtype=np.int64)
+        x_train, y_train, file_of_row = x_train[order], y_train[order], file_of_row[order]
+        logger.info("%s: training rows balanced to %d per class (harmonic mean of %s)", emb_name, target, counts.tolist())
+    return x_train, y_train, file_of_row
+
+
+def _score_levels(model, test_emb: Embeddings, labels: _TableLabels, pooling: str, n_files: int, groups) -> list:
+    """``(level, metrics, probabilities, references)`` per level: the file level (frames pooled per file when
+    ``pooling`` is ``frames``) and, for frames, the frame level."""
+    row_probs = _full_probabilities(model, test_emb.features, len(labels.names))
+    levels = [("file", pool_per_file(row_probs, test_emb.file_index, n_files) if pooling == "frames" else row_probs,
+               labels.test)]
+    if pooling == "frames":
+        levels.append(("frame", row_probs, test_emb.row_labels(labels.test)))
+    return [(level, compute_classification_metrics(refs, probs.argmax(axis=1), labels.names, probabilities=probs,
+                                                   groups=groups if level == "file" else None), probs, refs)
+            for level, probs, refs in levels]
+
+
+def _plot_row(output_dir: Path, emb_name: str, clf_name: str, level: str, metrics: dict, probs, refs,
+              label_names: list[str]) -> list[str]:
+    stem = f"{emb_name}_{clf_name}" + ("" if level == "file" else "_frames")
+    title = f"{emb_name} + {clf_name}" + ("" if level == "file" else " (frames)")
+    return [str(plot_confusion_matrix(metrics["confusion_matrix"], label_names,
+                                      output_dir / "plots" / f"confusion_{stem}.png", title=title)),
+            str(plot_roc_curves(refs, probs, label_names, output_dir / "plots" / f"roc_{stem}.png",
+                                title=f"{title}: ROC (one vs rest)"))]
+
+
+def _write_table(output_dir: Path, rows: list[dict], label_names: list[str], pooling: str, balance: str, seed: int,
+                 split_sizes: dict) -> None:
+    """baselines.md / .csv / .json."""
     (output_dir / "baselines.md").write_text(format_table(rows))
     with open(output_dir / "baselines.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
@@ -219,7 +255,5 @@ def run_baselines_table(
         for r in rows:
             writer.writerow([_fmt(r[c]) for c in TABLE_COLUMNS])
     (output_dir / "baselines.json").write_text(json.dumps(
-        {"label_names": label_names, "pooling": pooling, "balance": balance, "seed": seed,
-         "splits": {name: len(part) for name, part in splits.items()},
+        {"label_names": label_names, "pooling": pooling, "balance": balance, "seed": seed, "splits": split_sizes,
          "rows": [{k: v for k, v in r.items() if k not in IN_MEMORY_ONLY} for r in rows]}, indent=1, default=str))
-    return rows

@@ -52,10 +52,10 @@ from audiomentations import AddGaussianNoise, Compose, PitchShift, Shift, TimeSt
 from audiomentations.core.transforms_interface import BaseWaveformTransform
 
 from ser_hf.data.audio import decode_wav_bytes, encode_wav, read_audio
+from ser_hf.registry import AUGMENT_PRESETS
 
 logger = logging.getLogger(__name__)
 
-PRESETS: tuple[str, ...] = ("seed003", "seed004", "seed004_images")
 
 
 class PeakRelativeGaussianNoise(BaseWaveformTransform):
@@ -108,7 +108,7 @@ def preset_techniques(preset: str) -> dict[str, BaseWaveformTransform]:
             "shift": Shift(min_shift=-0.1, max_shift=0.1, shift_unit="fraction", rollover=True, fade_duration=0.0, p=1.0),
             "noise": AddGaussianNoise(min_amplitude=0.005, max_amplitude=0.005, p=1.0),
         }
-    raise ValueError(f"unknown augmentation preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    raise ValueError(f"unknown augmentation preset {preset!r}; choose one of {', '.join(AUGMENT_PRESETS)}")
 
 
 @contextlib.contextmanager

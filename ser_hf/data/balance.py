@@ -31,9 +31,10 @@ from collections.abc import Sequence
 import datasets
 import numpy as np
 
+from ser_hf.registry import BALANCE_METHODS
+
 logger = logging.getLogger(__name__)
 
-METHODS: tuple[str, ...] = ("none", "harmonic", "undersample", "oversample", "class_weights")
 
 
 def class_counts(ds: datasets.Dataset, label_column: str = "label") -> dict[str, int]:
@@ -108,8 +109,8 @@ def balance(
     ``augmented`` column marks them; the kept rows get False). The class counts before and after
     are logged.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown balancing method {method!r}; choose one of {', '.join(METHODS)}")
+    if method not in BALANCE_METHODS:
+        raise ValueError(f"unknown balancing method {method!r}; choose one of {', '.join(BALANCE_METHODS)}")
     if label_column not in ds.column_names:
         raise ValueError(f"dataset has no {label_column!r} column (columns: {ds.column_names})")
     before = class_counts(ds, label_column)

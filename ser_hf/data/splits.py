@@ -273,10 +273,16 @@ def make_splits(ds: datasets.Dataset, protocol: str = "seed003", seed: int = 42)
     (``TEST``/``VAL`` are fold numbers; for loso the index of the speaker in sorted order).
     """
     kind, args = parse_split_protocol(protocol)
+    return split_dataset(ds, kind, args, seed, protocol)
+
+
+def split_dataset(ds: datasets.Dataset, kind: str, args: tuple, seed: int = 42, protocol: str = "") -> datasets.DatasetDict:
+    """The parts of a protocol already parsed by :func:`parse_split_protocol` (``kind``, ``args``; ``protocol`` as
+    written, for messages)."""
     if kind in ("speaker", "kfold", "loso"):
         missing = speakerless_sources(ds["speaker"])
         if missing:
-            raise MissingSpeakersError(missing_speakers_message(f"split={protocol}", missing))
+            raise MissingSpeakersError(missing_speakers_message(f"split={protocol or kind}", missing))
     if kind == "ratio":
         return ratio_split(ds, args, seed)
     if kind == "speaker":

@@ -134,14 +134,15 @@ def calibration_line(calibration: dict) -> str:
             f"({calibration.get('bins', 15)} bins; no temperature fitted{': ' + why if why else ''}).")
 
 
-def protocol_summary(recipe, data) -> str:
+def protocol_summary(recipe, fold, data) -> str:
     """The split protocol in words, with the test speakers: what every reported number is measured under."""
     test_speakers = sorted(set(data.splits["test"]["speaker"]))
     leak = data.leakage
     kind = "speaker-independent" if leak["speaker_independent"] else "speaker-dependent (test speakers also in training)"
     shown = ", ".join(test_speakers[:12]) + (f" ... ({len(test_speakers)} in all)" if len(test_speakers) > 12 else "")
     sizes = ", ".join(f"{k} {len(v)}" for k, v in data.splits.items())
-    line = f"Protocol: split `{recipe.split}` (seed {recipe.split_seed}), {kind}; sizes: {sizes}; test speakers: {shown}"
+    line = (f"Protocol: split `{fold.protocol}` (seed {recipe.protocol.split_seed}), {kind}; sizes: {sizes}; "
+            f"test speakers: {shown}")
     unknown = speakers_unknown(data)
     if unknown:
         line += f"\n\n{speakers_unknown_note(unknown)}"
@@ -163,7 +164,7 @@ def speakers_unknown_note(sources: list[str]) -> str:
             "test alike: these figures are speaker-dependent.")
 
 
-def write_results(out: Path, recipe, data, metrics: dict, probs: np.ndarray, test_labels, extra: dict,
+def write_results(out: Path, recipe, fold, data, metrics: dict, probs: np.ndarray, test_labels, extra: dict,
                   label_names: list[str] | None = None) -> None:
     """results.json / results.md, the confusion matrix and ROC plots, leakage, data report and recipe of a run.
 
@@ -175,16 +176,16 @@ def write_results(out: Path, recipe, data, metrics: dict, probs: np.ndarray, tes
     synthetic = all(r.synthetic for r in data.reports)
     test_labels = np.asarray(test_labels)
     intervals = run_intervals(test_labels, probs, data.splits["test"]["speaker"], data.leakage["speaker_independent"],
-                              samples=getattr(recipe, "bootstrap_samples", DEFAULT_SAMPLES))
+                              samples=recipe.protocol.bootstrap_samples)
     fitted = extra.get("calibration") or {}  # the temperature a method fitted on its validation part, if any
     calibration = {**fitted, **calibration_report(probs, test_labels, fitted.get("temperature"),
                                                   fitted.get("fitted_on", ""))}
     results = {
         "data": "synthetic espeak-ng corpus (not real emotional speech)" if synthetic else "real corpora",
         "corpora": [r.corpus for r in data.reports],
-        "label_set": recipe.label_set,
+        "label_set": recipe.data.label_set,
         "labels": label_names,
-        "split": recipe.split,
+        "split": fold.protocol,
         "split_sizes": {k: len(v) for k, v in data.splits.items()},
         "speaker_independent": data.leakage["speaker_independent"],
         "speakers_unknown": speakers_unknown(data),
@@ -196,14 +197,14 @@ def write_results(out: Path, recipe, data, metrics: dict, probs: np.ndarray, tes
     }
     (out / "results.json").write_text(json.dumps(results, indent=1))
     evaluation = (extra.get("run") or {}).get("evaluation")
-    table = f"Data: {results['data']}\n\n{protocol_summary(recipe, data)}\n\n"
+    table = f"Data: {results['data']}\n\n{protocol_summary(recipe, fold, data)}\n\n"
     table += f"Evaluation: {evaluation}.\n\n" if evaluation else ""
     table += format_results_table(metrics, intervals) + "\n" + calibration_line(calibration) + "\n"
     (out / "results.md").write_text(table + "\n```\n" + format_leakage_report(data.leakage) + "\n```\n")
-    if getattr(recipe, "plots", True):
+    if recipe.protocol.plots and fold.part_of is None:  # folds and cells: the pooled plots are drawn once
         plot_confusion_matrix(metrics["confusion_matrix"], label_names, out / "confusion_matrix.png")
         plot_roc_curves(test_labels, probs, label_names, out / "roc_curves.png")
         plot_reliability_diagram(calibration, out / "reliability_diagram.png")
     (out / "leakage.json").write_text(json.dumps(data.leakage, indent=1))
     (out / "data_report.json").write_text(json.dumps([asdict(r) for r in data.reports], indent=1, ensure_ascii=False))
-    (out / "recipe.yaml").write_text(recipe.to_yaml())
+    (out / "recipe.yaml").write_text(recipe.run_yaml(fold))

@@ -37,12 +37,12 @@ import xxhash
 from tqdm.auto import tqdm
 
 from ser_hf import guards
+from ser_hf.registry import EXTRACTORS, POOLINGS
 from ser_hf.hardware import available_cpus
 from ser_hf.locks import bytes_digest, owned_name, stale_owned, storage_guard
 
 logger = logging.getLogger(__name__)
 
-POOLINGS = ("mean", "frames")
 CACHE_FORMAT = 3  # 2: one entry per file; 3: with a checksum trailer
 
 
@@ -484,7 +484,8 @@ def extract(
     return Embeddings(features, file_index, pooling, extractor.name, seconds=seconds, from_cache=not missing)
 
 
-EXTRACTOR_NAMES = ("vggish", "yamnet", "egemaps", "compare", "mfcc", "hf:<model id or folder>")
+# for messages and docs: the registry's names, the hf: prefix spelled out
+EXTRACTOR_NAMES = tuple(name + "<model id or folder>" if name.endswith(":") else name for name in EXTRACTORS)
 
 
 def build_extractor(name: str, **kwargs) -> EmbeddingExtractor:

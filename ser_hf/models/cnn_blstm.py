@@ -27,14 +27,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ser_hf.models.spectrogram import SpectrogramImageFeatureExtractor
 
-# Seed 004's model names -> the switches that make them (every switch is set, so a name means one model).
-CNN_BLSTM_VARIANTS: dict[str, dict[str, bool]] = {
-    "cnn": {"use_cnn": True, "use_lstm": False, "bidirectional": False, "use_attention": False},
-    "lstm": {"use_cnn": False, "use_lstm": True, "bidirectional": False, "use_attention": False},
-    "cnn_lstm": {"use_cnn": True, "use_lstm": True, "bidirectional": False, "use_attention": False},
-    "cnn_blstm": {"use_cnn": True, "use_lstm": True, "bidirectional": True, "use_attention": False},
-    "cnn_blstm_attention": {"use_cnn": True, "use_lstm": True, "bidirectional": True, "use_attention": True},
-}
+from ser_hf.registry import CNN_BLSTM_VARIANTS  # seed 004's model names -> the switches that make them
 
 
 def cnn_blstm_variant(name: str) -> dict[str, bool]:

@@ -46,6 +46,7 @@ from transformers import (
 from transformers import initialization as init
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from ser_hf.registry import FREEZE_RULE
 from ser_hf.models.spectrogram import SpectrogramImageFeatureExtractor
 from ser_hf.models.vggish import vgg_conv_stack
 
@@ -57,7 +58,6 @@ VGG_LAYOUTS = {
     19: [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
 }
 VGG_CHANNELS = (64, 128, 256, 512, 512)
-FREEZE_RULE = re.compile(r"^(none|all|last_blocks:\d+|last_layers:\d+|first_layers:\d+)$")
 KERAS_VGG_URL = "https://storage.googleapis.com/tensorflow/keras-applications/vgg{depth}/vgg{depth}_weights_tf_dim_ordering_tf_kernels_notop.h5"
 TORCHVISION_VGG_FILES = {16: "vgg16-397923af.pth", 19: "vgg19-dcbb9e9d.pth"}
 

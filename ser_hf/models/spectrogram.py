@@ -30,8 +30,8 @@ import torch
 from transformers import BatchFeature, SequenceFeatureExtractor
 
 from ser_hf.models.patch_frontend import IGNORED_ARGUMENTS, waves_at_rate
+from ser_hf.registry import SPECTROGRAM_KINDS
 
-KINDS = ("mel", "mfcc")
 NORMALIZATIONS = ("imagenet", "unit", "standard")
 WINDOWS = ("hamming", "hann")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -90,7 +90,7 @@ class SpectrogramImageFeatureExtractor(SequenceFeatureExtractor):
         kwargs.pop("feature_size", None)
         kwargs.pop("padding_value", None)
         super().__init__(feature_size=n_mels, sampling_rate=sampling_rate, padding_value=0.0, **kwargs)
-        for name, value, choices in (("kind", kind, KINDS), ("normalize", normalize, NORMALIZATIONS),
+        for name, value, choices in (("kind", kind, SPECTROGRAM_KINDS), ("normalize", normalize, NORMALIZATIONS),
                                      ("window", window, WINDOWS)):
             if value not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {value!r}")

@@ -25,7 +25,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-# Model types whose padded, masked batches give each clip its unpadded logits (tests/test_predict.py checks it).
+# Model types whose padded, masked batches give each clip its unpadded logits (tests/predict/test_predict.py checks it).
 PADDING_EXACT_TYPES = frozenset({"hubert", "wav2vec2", "wavlm"})
 
 

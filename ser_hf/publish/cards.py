@@ -1,4 +1,4 @@
-"""Model cards for training runs: ``model_cards/template.md`` filled through ``huggingface_hub.ModelCard``.
+"""Model cards for training runs: ``ser_hf/publish/model_card.md`` (package data) filled through ``huggingface_hub.ModelCard``.
 
 ``render_card(run_dir, repo_id)`` reads what a run left (``config.json``, ``results.json``,
 ``recipe.yaml``, ``leakage.json``, ``data_report.json``) and returns a ``ModelCard`` whose
@@ -11,6 +11,7 @@ the diagonal's statistic named.
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -18,8 +19,9 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ser_hf.data.corpora import CORPORA
 from ser_hf.data.labels import CANONICAL, get_label_set
+from ser_hf.registry import METRICS
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "model_cards" / "template.md"
+TEMPLATE = Path(str(resources.files("ser_hf.publish") / "model_card.md"))  # package data: cards render without a clone
 
 SEED_CITATIONS = [
     "Islam, Hossain, Ahamed, Ifty, Samin, Sadhin. Bilingual Speech Emotion Recognition: Transfer Learning and "
@@ -182,6 +184,10 @@ def _cross_corpus(run_dir: Path, results: dict) -> dict | None:
             "others": len(xc["models"]) - 1}
 
 
+def _title(display: str) -> str:
+    return display[:1].upper() + display[1:]
+
+
 def card_data(run_dir: Path, repo_id: str) -> tuple[ModelCardData, dict]:
     config = _read_json(run_dir / "config.json", {})
     results = _read_json(run_dir / "results.json", None)
@@ -198,15 +204,16 @@ def card_data(run_dir: Path, repo_id: str) -> tuple[ModelCardData, dict]:
     cv = results.get("cross_validation")
     split_name = f"test (pooled over {cv['folds']} folds)" if cv else "test"
     if cv:  # the headline of a cross-validated run: mean +- std over folds, protocol named
-        for key, name in (("accuracy", "Accuracy"), ("uar", "UAR"), ("macro_f1", "Macro F1"), ("weighted_f1", "Weighted F1")):
+        for key, metric in METRICS.items():
+            name = _title(metric.display)
             eval_results.append(EvalResult(
                 task_type="audio-classification", task_name="Speech emotion recognition",
                 dataset_type=SYNTHETIC_DATASET if synthetic else "+".join(corpora),
                 dataset_name=f"{'+'.join(corpora)} ({'synthetic' if synthetic else 'real'})",
                 dataset_split=f"cross-validation: {cv['protocol']['description']}",
-                metric_type={"weighted_f1": "f1", "macro_f1": "f1"}.get(key, key),
+                metric_type=metric.module,
                 metric_name=f"{name} (mean over {cv['folds']} folds)", metric_value=round(float(cv["mean"][key]), 4),
-                metric_config={"weighted_f1": "weighted", "macro_f1": "macro"}.get(key),
+                metric_config=metric.arguments.get("average"),
                 metric_args={"std": round(float(cv["std"][key]), 4), "folds": cv["folds"],
                              "protocol": cv["protocol"]["description"],
                              **({"ci_95": [round(float(v), 4) for v in cv["ci"][key]]} if cv.get("ci") else {})}))
@@ -216,9 +223,8 @@ def card_data(run_dir: Path, repo_id: str) -> tuple[ModelCardData, dict]:
     # The whole test split first (the card's headline numbers), then each corpus on its own.
     groups = {overall: metrics, **{c: v for c, v in per_corpus.items() if c != overall}}
     for corpus, scores in groups.items():
-        full = scores if "weighted_f1" in scores else {**scores, "weighted_f1": None}
-        for key, name in (("accuracy", "Accuracy"), ("weighted_f1", "Weighted F1"), ("macro_f1", "Macro F1"), ("uar", "UAR")):
-            if full.get(key) is None:
+        for key, metric in METRICS.items():
+            if scores.get(key) is None:
                 continue
             eval_results.append(
                 EvalResult(
@@ -229,10 +235,10 @@ def card_data(run_dir: Path, repo_id: str) -> tuple[ModelCardData, dict]:
                                   + (", whole test split" if corpus == overall and per_corpus else "")),
                     dataset_config=corpus if synthetic else None,
                     dataset_split=split_name,
-                    metric_type={"weighted_f1": "f1", "macro_f1": "f1"}.get(key, key),
-                    metric_name=name,
-                    metric_value=round(float(full[key]), 4),
-                    metric_config={"weighted_f1": "weighted", "macro_f1": "macro"}.get(key),
+                    metric_type=metric.module,
+                    metric_name=_title(metric.display),
+                    metric_value=round(float(scores[key]), 4),
+                    metric_config=metric.arguments.get("average"),
                     metric_args=({"ci_95": [round(float(v), 4) for v in test_ci[key]],
                                   "ci_resampled": results["intervals"]["unit"] + "s"}
                                  if corpus == overall and key in test_ci else None),
@@ -253,7 +259,8 @@ def card_data(run_dir: Path, repo_id: str) -> tuple[ModelCardData, dict]:
         metrics=["accuracy", "f1", "uar"],
         eval_results=eval_results,
     )
-    context = dict(results=results, metrics=metrics, recipe=recipe, classes=classes, synthetic=synthetic, corpora=corpora, non_commercial=non_commercial)
+    context = dict(results=results, metrics=metrics, recipe=recipe,
+                   metric_names=[(key, m.display) for key, m in METRICS.items()], classes=classes, synthetic=synthetic, corpora=corpora, non_commercial=non_commercial)
     return data, context
 
 
@@ -309,6 +316,7 @@ def render_card(run_dir: str | Path, repo_id: str = "ser-hf/model", template: st
         base_model_text=_model_text(recipe),
         method=recipe.get("method", "finetune"),
         results=results,  # the template reads results.run (main's 177ddaf left it unpassed)
+        metric_names=ctx["metric_names"],
         baselines=results.get("baselines", []),
         best_embedding=best.get("embedding"),
         best_classifier_file=Path(best.get("classifier_path") or "classifier.skops").name,

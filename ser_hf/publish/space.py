@@ -1,35 +1,35 @@
-"""A deployable Gradio Space assembled from ``space/`` and the parts of ``ser_hf`` its app imports.
+"""A deployable Gradio Space assembled from ``ser_hf/space/`` (package data) and the parts of ``ser_hf`` its app reaches.
 
     python -m ser_hf.publish push-space --repo-id ORG/SPACE --model ORG/NAME[@REVISION] [--model name=ORG/OTHER@REV] \
         [--private] [--dry-run --staging DIR]
 
 The staged folder is self-contained: ``app.py``; ``README.md`` with the Space front matter (gradio ``sdk_version``,
 the model repos under ``models:``); ``config.yaml`` naming each model by Hub id and revision (the other settings
-come from ``space/config.yaml``); ``ser_hf/`` holding only the modules ``app.py`` imports, followed through their
-module-level imports (imports inside functions the Space never calls, such as the metrics behind
-``evaluate_long_clip``, are left out); and ``requirements.txt`` pinning, from the project's ``requirements.txt``,
-every third-party package those files import. ``--include MODULE`` adds a module (and what it imports), e.g.
-``ser_hf.models.cnn_blstm`` for a Space serving ser-hf's own model types.
+come from ``ser_hf/space/config.yaml``); ``ser_hf/`` holding every module ``app.py`` reaches: its imports, followed
+through theirs, imports inside functions included, so no ``ser_hf`` import can fail in the Space; and
+``requirements.txt`` pinning, at the versions installed here, every
+third-party package imported by ``app.py`` or at module level by a staged module. A third-party import that only
+a function makes (the metrics behind ``evaluate_long_clip``) is left out of the pins and logged: the Space never calls
+those functions, and pinning them would install the training stack.
+``--include MODULE`` adds a module (and what it reaches): ``ser_hf.models.cnn_blstm`` for a Space serving one of
+ser-hf's own model types, which ``AutoModelForAudioClassification`` imports by name (:data:`ser_hf.registry.MODEL_TYPES`).
 """
 
 from __future__ import annotations
 
 import ast
 import logging
-import re
 import shutil
 import sys
+from importlib import metadata, resources
 from pathlib import Path
 
 import yaml
 
 logger = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[2]
-SPACE_SOURCE = REPO / "space"
-REQUIREMENTS = REPO / "requirements.txt"
-# import name -> distribution name, where they differ
-DISTRIBUTIONS = {"yaml": "pyyaml", "sklearn": "scikit-learn", "PIL": "pillow", "skops": "skops"}
+LIBRARY_ROOT = Path(str(resources.files("ser_hf"))).parent  # the folder holding the ser_hf package, installed or cloned
+SPACE_SOURCE = Path(str(resources.files("ser_hf") / "space"))
 # gradio comes from the front matter's sdk_version on the Hub, but a local virtualenv built from
 # requirements.txt alone needs it too: pinned at the same version.
 ALWAYS = ("gradio",)
@@ -62,46 +62,61 @@ def _imports(path: Path, module_level_only: bool) -> set[str]:
 
 
 def _module_file(name: str) -> Path | None:
-    base = REPO / Path(*name.split("."))
+    base = LIBRARY_ROOT / Path(*name.split("."))
     if (base / "__init__.py").is_file():
         return base / "__init__.py"
     return base.with_suffix(".py") if base.with_suffix(".py").is_file() else None
 
 
-def library_closure(app: Path, include: tuple[str, ...] = ()) -> tuple[list[Path], set[str]]:
-    """The ``ser_hf`` files the app needs (every parent package too) and the third-party top-level imports
-    of them (all of the app's own imports, lazy ones included: it calls them)."""
+def library_closure(app: Path, include: tuple[str, ...] = ()) -> tuple[list[Path], set[str], set[str]]:
+    """The ``ser_hf`` files the app reaches (every parent package too, imports inside functions followed), the
+    third-party top-level packages it needs (the app's own imports, and the module-level imports of every module it
+    loads whatever it calls: those reached through module-level imports) and the third-party packages that only
+    functions import (directly, or through a module that only a function imports)."""
     files: set[Path] = set()
-    third_party = {m.split(".")[0] for m in _imports(app, module_level_only=False) if not m.startswith("ser_hf")}
-    todo = [m for m in _imports(app, module_level_only=False) if m.startswith("ser_hf")] + list(include)
+    app_imports = _imports(app, module_level_only=False)
+    needed = {m.split(".")[0] for m in app_imports if not m.startswith("ser_hf")}
+    lazy: set[str] = set()
+    # (module, loaded whenever the app runs?): the app's own imports and --include count as always loaded
+    todo = [(m, True) for m in app_imports if m.startswith("ser_hf")] + [(m, True) for m in include]
+    always: set[Path] = set()
     while todo:
-        name = todo.pop()
+        name, eager = todo.pop()
         parts = name.split(".")
         for i in range(1, len(parts) + 1):
             path = _module_file(".".join(parts[:i]))
-            if path is None or path in files:
+            if path is None or (path in files and (path in always or not eager)):
                 continue
             files.add(path)
-            for imported in _imports(path, module_level_only=True):
-                (todo.append(imported) if imported.startswith("ser_hf") else third_party.add(imported.split(".")[0]))
+            if eager:
+                always.add(path)
+            module_level = _imports(path, module_level_only=True)
+            for imported in _imports(path, module_level_only=False):
+                at_load = eager and imported in module_level
+                if imported.startswith("ser_hf"):
+                    todo.append((imported, at_load))  # lazy ones too: a missing ser_hf module would fail in the Space
+                else:
+                    (needed if at_load else lazy).add(imported.split(".")[0])
     stdlib = set(sys.stdlib_module_names) | {"__future__"}
-    return sorted(files), {m for m in third_party if m not in stdlib}
+    needed -= stdlib
+    return sorted(files), needed, lazy - needed - stdlib
 
 
-def pinned_requirements(imports: set[str], requirements: Path = REQUIREMENTS) -> list[str]:
-    """``name==version`` lines for ``imports`` from the project's requirements; an unpinned import is an error."""
-    pins = {}
-    for line in requirements.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if "==" in line:
-            pins[re.split(r"[=<>\[ ]", line, 1)[0].lower().replace("_", "-")] = line
+def pinned_requirements(imports: set[str]) -> list[str]:
+    """``name==version`` lines for ``imports`` (top-level import names), at the versions installed here; an import
+    that no installed distribution provides is an error naming it."""
+    providers = metadata.packages_distributions()
     lines, missing = [], []
     for name in sorted(imports | set(ALWAYS)):
-        dist = DISTRIBUTIONS.get(name, name).lower().replace("_", "-")
-        (lines.append(pins[dist]) if dist in pins else missing.append(name))
+        dists = providers.get(name)
+        if not dists:
+            missing.append(name)
+            continue
+        # a local build tag (torch 2.13.0+cpu) names no release on PyPI, where the Space installs from
+        lines.append(f"{dists[0]}=={metadata.version(dists[0]).split('+')[0]}")
     if missing:
-        raise ValueError(f"{requirements.name}: no pinned version for {', '.join(missing)}, which the Space imports")
-    return lines
+        raise ValueError(f"the Space imports {', '.join(missing)}, which no installed package provides: install it first")
+    return sorted(set(lines), key=str.lower)
 
 
 def parse_models(specs: list[str]) -> dict[str, str]:
@@ -140,10 +155,10 @@ def stage_space(repo_id: str, models: dict[str, str], staging: str | Path, inclu
     staging = Path(staging)
     staging.mkdir(parents=True, exist_ok=True)
     app = SPACE_SOURCE / "app.py"
-    files, imports = library_closure(app, include)
+    files, imports, lazy = library_closure(app, include)
     shutil.copy2(app, staging / "app.py")
     for path in files:
-        target = staging / path.relative_to(REPO)
+        target = staging / path.relative_to(LIBRARY_ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
     config = yaml.safe_load((SPACE_SOURCE / "config.yaml").read_text())
@@ -153,9 +168,11 @@ def stage_space(repo_id: str, models: dict[str, str], staging: str | Path, inclu
         + yaml.safe_dump(config, sort_keys=False)
     )
     (staging / "requirements.txt").write_text(
-        "# Pinned by `python -m ser_hf.publish push-space` from ser-hf's requirements.txt: what the app imports.\n"
+        "# Pinned by `ser-hf push-space` at the versions it ran with: what the app and its modules import.\n"
         + "\n".join(pinned_requirements(imports)) + "\n"
     )
+    if lazy:
+        logger.info("not pinned (imported only inside functions the Space does not call): %s", ", ".join(sorted(lazy)))
     lines = "\n".join(f"- `{name}`: [{src}](https://huggingface.co/{src.split('@', 1)[0]})"
                       + (f" at revision `{src.split('@', 1)[1]}`" if "@" in src else "") for name, src in models.items())
     body = (SPACE_SOURCE / "README.md").read_text().split("---\n", 2)[-1]

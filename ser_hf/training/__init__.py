@@ -1,5 +1,7 @@
 """Training: from a recipe to a trained, evaluated run folder.
 
+- :mod:`~ser_hf.training.arguments`: the training section of a recipe, a ``TrainingArguments`` subclass;
+- :mod:`~ser_hf.training.run`: one run of a recipe (:func:`run_once` on a fold) and the dispatch to its runs;
 - :mod:`~ser_hf.training.data`: a recipe's data (corpora, label set, split, balancing, augmentation), shared by
   every method so all of them see the same files;
 - :mod:`~ser_hf.training.trainer`: the batch collator, the sampler, the ``Trainer`` and resuming (the Trainer
@@ -19,21 +21,24 @@ _EXPORTS = {
     "MODEL_COLUMNS": "data",
     "SAMPLING_RATE": "data",
     "PreparedData": "data",
+    "Fold": "data",
+    "single_run": "data",
     "check_roots": "data",
     "model_view": "data",
     "prepare_data": "data",
     "AudioCollator": "trainer",
     "InferenceCollator": "trainer",
     "SERTrainer": "trainer",
-    "bf16_enabled": "trainer",
+    "bf16_enabled": "arguments",
+    "TrainingConfig": "arguments",
     "build_trainer": "trainer",
     "epoch_padding_fraction": "trainer",
     "fixed_input_seconds": "trainer",
     "last_complete_checkpoint": "trainer",
     "padding_fraction": "trainer",
-    "training_arguments": "trainer",
     "weighted_cross_entropy": "trainer",
     "run_embeddings_recipe": "embeddings",
+    "run_once": "run",
 }
 
 __all__ = sorted(_EXPORTS)

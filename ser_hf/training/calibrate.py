@@ -1,4 +1,4 @@
-"""Temperature scaling of a Trainer run, between training and the test (``recipe.calibrate``).
+"""Temperature scaling of a Trainer run, between training and the test (``recipe.protocol.calibrate``).
 
 After ``trainer.save_model()``: predict the validation part, fit the temperature ``T`` that minimises its negative
 log-likelihood (:func:`ser_hf.evaluation.calibration.fit_temperature`; the test part is never looked at), divide the
@@ -28,9 +28,9 @@ def calibrate_trainer_model(trainer, data, recipe) -> dict | None:
     """Fit a temperature on ``data.splits["validation"]``, fold it into ``trainer.model`` and save the model.
 
     Returns what ``results.json`` reports under ``calibration`` (``temperature``, ``fitted_on``, the validation ECE
-    and NLL before and after), or ``{"not_fitted": why}``; None when ``recipe.calibrate`` is off.
+    and NLL before and after), or ``{"not_fitted": why}``; None when ``recipe.protocol.calibrate`` is off.
     """
-    if not recipe.calibrate:
+    if not recipe.protocol.calibrate:
         return None
     validation = data.splits.get("validation")
     if validation is None or not len(validation):

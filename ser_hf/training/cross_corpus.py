@@ -43,7 +43,9 @@ from ser_hf.evaluation.metrics import compute_classification_metrics
 from ser_hf.evaluation.plots import plot_matrices
 from ser_hf.evaluation.results import load_predictions
 from ser_hf.recipe import Recipe, RecipeError
-from ser_hf.training.cross_validation import METRICS, fold_done
+from ser_hf.training.data import Fold
+from ser_hf.registry import METRICS
+from ser_hf.training.cross_validation import fold_done
 
 logger = logging.getLogger(__name__)
 
@@ -53,24 +55,24 @@ MEAN_OVER_FOLDS, SINGLE_SPLIT = "mean over folds", "single split"
 
 def shared_classes(recipe: Recipe, groups: list[str]) -> list[str]:
     """The label set's classes present in every group (``keep_classes`` when given, checked); fewer than 2: error."""
-    from ser_hf.training.data import load_recipe_dataset
+    from ser_hf.training.data import load_recipe_dataset, single_run
 
     present = {}
     names: list[str] = []
     for group in groups:
-        ds, _ = load_recipe_dataset(dataclasses.replace(recipe, corpora=[group], keep_classes=[], cross_corpus=False))
+        ds, _ = load_recipe_dataset(recipe, dataclasses.replace(single_run(recipe), corpora=(group,), keep_classes=()))
         names = list(ds.features["label"].names)
         counts = Counter(ds["label"])
         present[group] = {names[i] for i, n in counts.items() if n}
     common = [c for c in names if all(c in p for p in present.values())]
-    if recipe.keep_classes:
-        missing = {g: sorted(set(recipe.keep_classes) - p) for g, p in present.items() if set(recipe.keep_classes) - p}
+    if recipe.data.keep_classes:
+        missing = {g: sorted(set(recipe.data.keep_classes) - p) for g, p in present.items() if set(recipe.data.keep_classes) - p}
         if missing:
             raise RecipeError(f"keep_classes: not present in every cross-corpus group: {missing}")
-        common = list(recipe.keep_classes)
+        common = list(recipe.data.keep_classes)
     if len(common) < 2:
         raise RecipeError(f"cross_corpus: the groups {groups} share {len(common)} class(es) {common} under "
-                          f"label_set={recipe.label_set!r}; at least two are needed (try label_set=realtime4)")
+                          f"label_set={recipe.data.label_set!r}; at least two are needed (try label_set=realtime4)")
     for group, classes in present.items():
         dropped = sorted(classes - set(common))
         if dropped:
@@ -116,16 +118,16 @@ def expected_models(recipe: Recipe) -> list[dict]:
         from ser_hf.training.embeddings import row_name
 
         models = []
-        for extractor in recipe.extractors:
-            for classifier in recipe.classifiers:
+        for extractor in recipe.model.extractors:
+            for classifier in recipe.model.classifiers:
                 name = row_name({"embedding": extractor, "classifier": classifier})
                 models.append({"model": name, "cell_row": name, "extractor": extractor, "classifier": classifier})
         return models
     if recipe.method in ("finetune", "probe"):
-        network = recipe.tiny_model or recipe.model_name_or_path
+        network = recipe.model.tiny_model or recipe.model.model_name_or_path
     else:
-        network = recipe.backbone or recipe.cnn_blstm_variant
-    return [{"model": f"{recipe.method} {'tiny random ' if recipe.tiny_model else ''}{network}", "cell_row": None}]
+        network = recipe.model.backbone or recipe.model.cnn_blstm_variant
+    return [{"model": f"{recipe.method} {'tiny random ' if recipe.model.tiny_model else ''}{network}", "cell_row": None}]
 
 
 def _finished(models: dict | None, expected: list[dict]) -> bool:
@@ -137,20 +139,18 @@ def _finished(models: dict | None, expected: list[dict]) -> bool:
 def run_cross_corpus(recipe: Recipe) -> dict | None:
     """Every train/test pair of groups (finished cells skipped), then the matrices; None on ranks > 0."""
     from ser_hf.training.cross_validation import run_cross_validation
-    from ser_hf.training.data import preparation_first
-    from ser_hf.training.run import run_recipe, setup_logging
-    from ser_hf.training.trainer import training_arguments
+    from ser_hf.training.data import preparation_first, single_run
+    from ser_hf.training.run import run_once, setup_logging
 
-    if recipe.push_to_hub:  # no single model to push; each cell folder can be pushed on its own
+    if recipe.publish.push_to_hub:  # no single model to push; each cell folder can be pushed on its own
         raise RecipeError("push_to_hub: a cross-corpus run has no single model to push; push a cell folder "
                           "(OUTPUT_DIR/train-A__test-B) with python -m ser_hf.publish push")
-    args = training_arguments(recipe)
-    setup_logging(args)
-    groups = list(recipe.cross_corpus_groups or recipe.corpora)
+    setup_logging(recipe.training)
+    groups = list(recipe.protocol.cross_corpus_groups or recipe.data.corpora)
     with preparation_first(recipe):
         classes = shared_classes(recipe, groups)
-    out = Path(recipe.output_dir)
-    diagonal_cv = recipe.cross_validation != "none"
+    out = Path(recipe.training.output_dir)
+    diagonal_cv = recipe.protocol.cross_validation != "none"
     expected = expected_models(recipe)
     logger.info("cross-corpus over %s on classes %s, %d model(s)", groups, classes, len(expected))
     for train in groups:
@@ -159,16 +159,16 @@ def run_cross_corpus(recipe: Recipe) -> dict | None:
             if _finished(cell_models(where, diagonal_cv and train == test), expected):
                 logger.info("cross-corpus %s -> %s: finished earlier, skipped", train, test)
                 continue
-            common = dict(keep_classes=classes, output_dir=str(where), cross_corpus=False, cross_corpus_groups=[],
-                          push_to_hub=False)
-            if train == test:
-                cell = dataclasses.replace(recipe, corpora=[train], **common)
-                run_cross_validation(cell) if diagonal_cv else run_recipe(cell)
-            else:
-                held_out = "+".join(corpus_names([test]))
-                run_recipe(dataclasses.replace(recipe, corpora=[train, test], split=f"corpus:{held_out}",
-                                               cross_validation="none", **common))
-    if args.process_index != 0:
+            if train == test:  # in-corpus: the recipe's split, or its cross-validation
+                cell = dataclasses.replace(single_run(recipe), output_dir=str(where), corpora=(train,),
+                                           keep_classes=tuple(classes), name=f"{train} -> {train}",
+                                           part_of="cross-corpus")
+                run_cross_validation(recipe, cell) if diagonal_cv else run_once(recipe, cell)
+            else:  # train on one group, test on all of another's files
+                cell = Fold.of(where, "corpus:" + "+".join(corpus_names([test])), name=f"{train} -> {test}",
+                               corpora=(train, test), keep_classes=tuple(classes), part_of="cross-corpus")
+                run_once(recipe, cell)
+    if recipe.training.process_index != 0:
         return None
     result = collect_matrices(out, recipe, groups, classes)
     (out / "cross_corpus.json").write_text(json.dumps(result, indent=1))
@@ -185,7 +185,7 @@ def run_cross_corpus(recipe: Recipe) -> dict | None:
 
 def collect_matrices(out: Path, recipe: Recipe, groups: list[str], classes: list[str]) -> dict:
     """What ``cross_corpus.json`` holds (see the module docstring), read from the finished cells in ``out``."""
-    diagonal_cv = recipe.cross_validation != "none"
+    diagonal_cv = recipe.protocol.cross_validation != "none"
     n = len(groups)
     cells = {}
     for train in groups:
@@ -216,10 +216,10 @@ def collect_matrices(out: Path, recipe: Recipe, groups: list[str], classes: list
         models.append(entry)
     best = {k: [[_best(models, k, i, j) for j in range(n)] for i in range(n)] for k in METRICS}
     protocol = {"off_diagonal": "one run, trained on the row's corpus and tested on all of the column's files",
-                "diagonal": (f"in-corpus, cross_validation={recipe.cross_validation}" if diagonal_cv
-                             else f"in-corpus, split={recipe.split}"),
+                "diagonal": (f"in-corpus, cross_validation={recipe.protocol.cross_validation}" if diagonal_cv
+                             else f"in-corpus, split={recipe.protocol.split}"),
                 "diagonal_statistic": MEAN_OVER_FOLDS if diagonal_cv else SINGLE_SPLIT,
-                "label_set": recipe.label_set}
+                "label_set": recipe.data.label_set}
     if diagonal_cv:
         protocol["diagonal_folds"] = {source_name(g): next(iter(cells[g, g].values()))["protocol"] for g in groups}
     names = [source_name(g) for g in groups]  # an own source by its name, not its path

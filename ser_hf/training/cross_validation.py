@@ -11,9 +11,9 @@
            EmoDB, TESS and CREMA-D folds are drawn over files, so they are NOT speaker-independent
 =========  ==================================================================================================
 
-Fold ``i`` is the recipe with ``split`` set to that fold's protocol (``loso:i``, ``kfold:K:i``) and
-``output_dir/fold-NN`` as its run folder, run by :func:`ser_hf.training.run.run_recipe`: the same code, outputs
-and resuming as a single run. Trainer methods validate (early stopping, best checkpoint) on 10 % of the fold's
+Fold ``i`` is a :class:`~ser_hf.training.data.Fold` (its split, ``("loso", (i, None))`` or
+``("kfold", (K, i, None))``, and ``output_dir/fold-NN`` as its run folder) run by
+:func:`ser_hf.training.run.run_once`: the same code, outputs and resuming as a single run, on the same recipe. Trainer methods validate (early stopping, best checkpoint) on 10 % of the fold's
 training files, so on training speakers only, never on test speakers, whatever the number of folds; the
 embeddings and probe methods fit on all training files. A relaunch skips
 folds whose ``results.json`` and ``predictions.npz`` exist and resumes an unfinished one from its checkpoint.
@@ -42,8 +42,10 @@ from ser_hf.evaluation.metrics import compute_classification_metrics
 from ser_hf.evaluation.metrics.table import format_interval
 from ser_hf.evaluation.plots import plot_confusion_matrix, plot_fold_scores, plot_reliability_diagram
 from ser_hf.evaluation.results import load_predictions
-from ser_hf.recipe import Recipe, RecipeError, parse_cross_validation
-from ser_hf.registry import FROZEN_FEATURE_METHODS
+from ser_hf.recipe import Recipe, RecipeError
+from ser_hf.recipe_sections import parse_cross_validation
+from ser_hf.training.data import Fold
+from ser_hf.registry import METRICS
 
 logger = logging.getLogger(__name__)
 
@@ -122,17 +124,17 @@ def fold_done(path: Path) -> bool:
     return (path / "results.json").is_file() and (path / "predictions.npz").is_file()
 
 
-def run_cross_validation(recipe: Recipe) -> dict | None:
-    """Every fold of ``recipe.cross_validation`` (finished ones skipped), then the aggregate; None on ranks > 0."""
-    from ser_hf.training.data import load_recipe_dataset, preparation_first
-    from ser_hf.training.run import run_recipe, setup_logging
-    from ser_hf.training.trainer import training_arguments
+def run_cross_validation(recipe: Recipe, within: Fold | None = None) -> dict | None:
+    """Every fold of ``recipe.protocol.cross_validation`` (finished ones skipped), then the aggregate; None on ranks
+    > 0. ``within``: a cross-corpus cell whose corpora, classes and folder the folds share."""
+    from ser_hf.training.data import load_recipe_dataset, preparation_first, single_run
+    from ser_hf.training.run import run_once, setup_logging
 
-    args = training_arguments(recipe)
-    setup_logging(args)
+    setup_logging(recipe.training)
+    within = within or single_run(recipe)
     with preparation_first(recipe):
-        ds, _ = load_recipe_dataset(recipe)
-    plan = plan_folds(recipe.cross_validation, ds["speaker"], recipe.split_seed, corpora=ds["corpus"])
+        ds, _ = load_recipe_dataset(recipe, within)
+    plan = plan_folds(recipe.protocol.cross_validation, ds["speaker"], recipe.protocol.split_seed, corpora=ds["corpus"])
     if plan.scheme == "emobox":  # before any fold runs: a partial copy cannot give EmoBox's folds
         from ser_hf.data.emobox import check_every_fold_tested
 
@@ -140,21 +142,20 @@ def run_cross_validation(recipe: Recipe) -> dict | None:
             check_every_fold_tested(ds)
         except ValueError as err:
             raise RecipeError(f"cross_validation=emobox: {err}") from None
-    out = Path(recipe.output_dir)
+    out = Path(within.output_dir)
     logger.info("cross-validation: %s, %d rows, %d speakers, in %s", plan.description, len(ds),
                 len(set(ds["speaker"])), out)
-    for fold in range(plan.folds):
-        where = fold_dir(out, fold)
-        if fold_done(where):
-            logger.info("fold %d of %d: finished earlier, skipped", fold + 1, plan.folds)
+    for i in range(plan.folds):
+        fold = Fold.of(fold_dir(out, i), plan.split(i), name=f"fold {i}", corpora=within.corpora,
+                       keep_classes=within.keep_classes, part_of="cross-validation")
+        if fold_done(Path(fold.output_dir)):
+            logger.info("fold %d of %d: finished earlier, skipped", i + 1, plan.folds)
             continue
-        logger.info("fold %d of %d: split %s -> %s", fold + 1, plan.folds, plan.split(fold), where)
-        run_recipe(dataclasses.replace(recipe, split=plan.split(fold), output_dir=str(where),
-                                       cross_validation="none", cross_corpus=False, push_to_hub=False,
-                                       plots=False))
-    if args.process_index != 0:
+        logger.info("fold %d of %d: split %s -> %s", i + 1, plan.folds, fold.protocol, fold.output_dir)
+        run_once(recipe, fold)
+    if recipe.training.process_index != 0:
         return None
-    return aggregate_folds(out, recipe, plan)
+    return aggregate_folds(out, recipe, plan, within)
 
 
 def pooled_calibration(probabilities: np.ndarray, labels: np.ndarray, fold_of: np.ndarray,
@@ -176,14 +177,14 @@ def _summary(values: list[float]) -> tuple[float, float]:
     return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
-def aggregate_folds(out: Path, recipe: Recipe, plan: FoldPlan) -> dict:
+def aggregate_folds(out: Path, recipe: Recipe, plan: FoldPlan, within: Fold | None = None) -> dict:
     """``cv_results.json`` / ``.md``, ``cv_folds.png``, the pooled confusion matrix and ``results.json``."""
     folds = [load_predictions(fold_dir(out, i) / "predictions.npz") for i in range(plan.folds)]
     label_names = folds[0]["label_names"]
     speakers = [s for fold in folds for s in fold["speakers"]]
     fold_of = np.concatenate([np.full(len(fold["labels"]), i) for i, fold in enumerate(folds)])
     units, units_note = resampling_units(speakers, plan.speaker_independent)  # speakers where no fold shares them
-    samples = getattr(recipe, "bootstrap_samples", DEFAULT_SAMPLES)
+    samples = recipe.protocol.bootstrap_samples
     fold_calibration = [json.loads((fold_dir(out, i) / "results.json").read_text()).get("calibration") or {}
                         for i in range(plan.folds)]
     temperatures = [c.get("temperature") for c in fold_calibration]
@@ -213,15 +214,15 @@ def aggregate_folds(out: Path, recipe: Recipe, plan: FoldPlan) -> dict:
                                                fold_calibration[0].get("not_fitted", ""))
         row["ece"] = calibration[name]["ece"]
         rows.append(row)
-    key = recipe.metric_for_best_model
+    key = recipe.training.metric_for_best_model
     best = max(rows, key=lambda r: (r["mean"][key], r["mean"]["accuracy"]))
-    protocol = {"cross_validation": recipe.cross_validation, "scheme": plan.scheme, "folds": plan.folds,
+    protocol = {"cross_validation": recipe.protocol.cross_validation, "scheme": plan.scheme, "folds": plan.folds,
                 "seed": plan.seed, "speaker_independent": plan.speaker_independent, "description": plan.description,
                 "validation": ("10 % of each fold's training files, training speakers only (early stopping and "
                                "best checkpoint)"
-                               if recipe.method not in FROZEN_FEATURE_METHODS else
+                               if not recipe.frozen_features else
                                "a random 20 % of each fold's training files (EmoBox's: the best epoch, the temperature)"
-                               if recipe.method == "probe" and recipe.probe_head == "emobox" else
+                               if recipe.method == "probe" and recipe.model.probe_head == "emobox" else
                                "none: the classifiers fit on all training speakers of the fold"),
                 "std": "sample standard deviation over folds (ddof=1)"}
     cv = {"protocol": protocol, "method": recipe.method, "label_names": label_names, "best": best["name"],
@@ -241,7 +242,7 @@ def aggregate_folds(out: Path, recipe: Recipe, plan: FoldPlan) -> dict:
                              title=f"{best['name']}: pooled over {plan.folds} folds")
     first = json.loads((fold_dir(out, 0) / "results.json").read_text())
     results = {k: first[k] for k in ("data", "corpora", "label_set", "speakers_unknown") if k in first}
-    results.update(labels=label_names, split=f"cross_validation={recipe.cross_validation}: {plan.description}",
+    results.update(labels=label_names, split=f"cross_validation={recipe.protocol.cross_validation}: {plan.description}",
                    speaker_independent=plan.speaker_independent, method=recipe.method, test=best_pooled,
                    cross_validation={"protocol": protocol, "best": best["name"], "mean": best["mean"],
                                      "std": best["std"], "pooled": best["pooled"], "folds": plan.folds,
@@ -256,7 +257,9 @@ def aggregate_folds(out: Path, recipe: Recipe, plan: FoldPlan) -> dict:
         {"speaker_independent": plan.speaker_independent, "pairs": {}, "warnings": [],
          "folds": {f"fold-{i:02d}": json.loads((fold_dir(out, i) / "leakage.json").read_text())
                    for i in range(plan.folds) if (fold_dir(out, i) / "leakage.json").is_file()}}, indent=1))
-    (out / "recipe.yaml").write_text(recipe.to_yaml())
+    from ser_hf.training.data import single_run
+
+    (out / "recipe.yaml").write_text(recipe.run_yaml(within or single_run(recipe), cross_validated=True))
     logger.info("cross-validation (%s), %s:\n%s", plan.description, out, format_cv_table(cv))
     return cv
 
@@ -269,9 +272,9 @@ def format_cv_table(cv: dict) -> str:
              f"Mean +- {protocol['std']}"
              + (f" [{protocol['intervals']}]" if protocol.get("intervals") else "")
              + "; pooled = all folds' test predictions together; ECE = expected calibration error, pooled.", "",
-             "| model | accuracy (%) | UAR (%) | macro F1 (%) | weighted F1 (%) | pooled accuracy (%) | pooled UAR (%) "
-             "| ECE (%) | n |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| model | " + " | ".join(f"{m.display} (%)" for m in METRICS.values())
+             + " | pooled accuracy (%) | pooled UAR (%) | ECE (%) | n |",
+             "|---" * (len(METRICS) + 5) + "|"]
     for row in cv["rows"]:
         ci, pooled_ci = row.get("ci", {}), row.get("pooled_ci", {})
         cells = [f"{100 * row['mean'][k]:.2f} ± {100 * row['std'][k]:.2f}"

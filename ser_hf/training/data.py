@@ -1,6 +1,9 @@
 """A recipe's data: corpora -> label set -> split -> debug subsets -> balancing and augmentation of train only.
 
-Shared by every method (the Trainer ones and the embeddings table), so all of them see the same files.
+Shared by every method (the Trainer ones and the embeddings table), so all of them see the same files. What one
+run (a single split, a fold of a cross-validation, a cell of a cross-corpus matrix) reads is its :class:`Fold`: the
+split, already parsed, its folder, and for a cross-corpus cell its corpora and shared classes; everything else comes
+from the recipe's sections, unchanged.
 """
 
 from __future__ import annotations
@@ -19,13 +22,12 @@ from ser_hf.data.balance import balance
 from ser_hf.data.corpora import CorpusRootError, load_corpora
 from ser_hf.data.corpora.base import overlapping_root
 from ser_hf.data.sources import is_source, parse_source
-from ser_hf.data.splits import MissingSpeakersError, leakage_report, make_splits
+from ser_hf.data.splits import MissingSpeakersError, leakage_report, parse_split_protocol, split_dataset
 from ser_hf.recipe import Recipe, RecipeError
-from ser_hf.registry import FROZEN_FEATURE_METHODS
+from ser_hf.registry import SAMPLING_RATE  # noqa: F401  (re-exported: ser_hf.training.SAMPLING_RATE)
 
 logger = logging.getLogger(__name__)
 
-SAMPLING_RATE = 16000
 MODEL_COLUMNS = ["audio", "label", "duration"]
 
 
@@ -38,14 +40,46 @@ class PreparedData:
     validation_note: str = ""  # how the validation part was made, when the protocol itself has none
 
 
-def check_roots(recipe: Recipe) -> dict[str, str | None]:
-    """Every corpus root, checked before anything is decoded: one error lists all missing ones.
+@dataclass(frozen=True)
+class Fold:
+    """One run of a recipe: its split (``protocol`` as written, e.g. ``seed003`` or ``loso:3``, and ``split``, that
+    protocol parsed once by :func:`ser_hf.data.splits.parse_split_protocol`), its folder, and, for a cross-corpus
+    cell, the corpora it reads and the classes it keeps (None: the recipe's). ``part_of``: a fold of a
+    cross-validation or a cell of a matrix, which draws no plots of its own and is never pushed; ``name``: how logs
+    and tables call it."""
+
+    output_dir: str
+    protocol: str
+    split: tuple[str, tuple]
+    name: str = "run"
+    corpora: tuple[str, ...] | None = None
+    keep_classes: tuple[str, ...] | None = None
+    part_of: str | None = None
+
+    @classmethod
+    def of(cls, output_dir: str, protocol: str, **kwargs) -> "Fold":
+        """A fold of the split protocol ``protocol`` (parsed here, once)."""
+        return cls(str(output_dir), protocol, parse_split_protocol(protocol), **kwargs)
+
+
+def single_run(recipe: Recipe) -> Fold:
+    """The one run a recipe without cross-validation or cross-corpus describes: its ``split``, its ``output_dir``."""
+    return Fold.of(recipe.training.output_dir, recipe.protocol.split)
+
+
+def fold_corpora(recipe: Recipe, fold: Fold) -> list[str]:
+    return list(fold.corpora) if fold.corpora is not None else list(recipe.data.corpora)
+
+
+def check_roots(recipe: Recipe, fold: Fold | None = None) -> dict[str, str | None]:
+    """Every corpus root of the run, checked before anything is decoded: one error lists all missing ones.
 
     An output_dir that is, holds or lies inside a corpus root is refused: nothing is written under a corpus.
     """
-    roots = recipe.corpus_roots()
-    check_output_dir(recipe, roots)
-    sources = own_folders(recipe)
+    fold = fold or single_run(recipe)
+    roots = recipe.data.corpus_roots(fold_corpora(recipe, fold))
+    check_output_dir(recipe, roots, fold)
+    sources = own_folders(recipe, fold)
     gone = [n for n, folder in sources.items() if folder is not None and not folder.is_dir()]
     if gone:
         raise CorpusRootError("own data not found: " + "; ".join(f"{n} ({sources[n]} is not a folder)" for n in gone))
@@ -53,31 +87,33 @@ def check_roots(recipe: Recipe) -> dict[str, str | None]:
     if missing:
         lines = "\n".join(f"  {name}: {root}  (set roots.{name}=/path/to/{name})" for name, root in missing.items())
         raise CorpusRootError(
-            f"corpus root(s) not found:\n{lines}\nRelative roots are under data_root={recipe.data_root!r} "
+            f"corpus root(s) not found:\n{lines}\nRelative roots are under data_root={recipe.data.data_root!r} "
             "(override with data_root=/path). Without the downloads, synthetic=true trains on the synthetic corpus."
         )
     return roots
 
 
-def check_output_dir(recipe: Recipe, roots: dict[str, str | None] | None = None) -> None:
+def check_output_dir(recipe: Recipe, roots: dict[str, str | None] | None = None, fold: Fold | None = None) -> None:
     """An output_dir that is, holds or lies inside a corpus root is refused: nothing is written under a corpus."""
+    fold = fold or single_run(recipe)
     if roots is None:
         try:
-            roots = recipe.corpus_roots()
+            roots = recipe.data.corpus_roots(fold_corpora(recipe, fold))
         except RecipeError:  # no root given: the run stops on that, with its own message, before it reads anything
             roots = {}
-    folders = {**roots, **own_folders(recipe)}  # own data's folders are never written to either
-    name = overlapping_root(recipe.output_dir, folders)
+    folders = {**roots, **own_folders(recipe, fold)}  # own data's folders are never written to either
+    name = overlapping_root(fold.output_dir, folders)
     if name:
         raise RecipeError(
-            f"output_dir: {recipe.output_dir} overlaps the {name} root {folders[name]}; corpus folders are never "
+            f"output_dir: {fold.output_dir} overlaps the {name} root {folders[name]}; corpus folders are never "
             "written to: choose an output_dir outside it"
         )
 
 
-def own_folders(recipe: Recipe) -> dict:
-    """The folder of each own-data source of ``corpora`` (None for a Hub dataset, which has none)."""
-    return {n: parse_source(n).folder for n in recipe.corpora if is_source(n)}
+def own_folders(recipe: Recipe, fold: Fold | None = None) -> dict:
+    """The folder of each own-data source of the run's corpora (None for a Hub dataset, which has none)."""
+    corpora = fold_corpora(recipe, fold or single_run(recipe))
+    return {n: parse_source(n).folder for n in corpora if is_source(n)}
 
 
 def preparation_first(recipe: Recipe):
@@ -87,71 +123,82 @@ def preparation_first(recipe: Recipe):
     disk) while the other processes of that node wait. Under train.py the others wait on the preparing process's
     status file, for as long as it takes while it lives (:func:`ser_hf.guards.main_first`), not in a collective.
     One process alone: no wait."""
-    return guards.main_first("corpus preparation", local=recipe.prepare_on == "node")
+    return guards.main_first("corpus preparation", local=recipe.data.prepare_on == "node")
 
 
-def load_recipe_dataset(recipe: Recipe) -> tuple[datasets.Dataset, list]:
-    """The rows a recipe works on, before any split: corpora -> label set -> languages -> kept classes."""
-    cfg = PreprocessConfig(trim_db=recipe.trim_db, peak_normalize=recipe.peak_normalize, fixed_seconds=recipe.fixed_seconds)
+def load_recipe_dataset(recipe: Recipe, fold: Fold | None = None) -> tuple[datasets.Dataset, list]:
+    """The rows a run works on, before any split: corpora -> label set -> languages -> kept classes."""
+    fold = fold or single_run(recipe)
+    data = recipe.data
+    cfg = PreprocessConfig(trim_db=data.trim_db, peak_normalize=data.peak_normalize, fixed_seconds=data.fixed_seconds)
     ds, reports = load_corpora(
-        recipe.corpora,
-        check_roots(recipe),
-        label_set=recipe.label_set,
+        fold_corpora(recipe, fold),
+        check_roots(recipe, fold),
+        label_set=data.label_set,
         preprocess=cfg,
-        synthetic_size=recipe.synthetic_size,
-        num_proc=recipe.num_proc,
-        use_cache=recipe.cache,
+        synthetic_size=data.synthetic_size,
+        num_proc=data.num_proc,
+        use_cache=data.cache,
         return_report=True,
-        label_map=recipe.label_map,
-        columns=recipe.columns,
-        licences=recipe.licences,
+        label_map=data.label_map,
+        columns=data.columns,
+        licences=data.licences,
     )
-    if recipe.languages:
+    if data.languages:
         before = len(ds)
-        ds = ds.filter(lambda lang: lang in recipe.languages, input_columns="language")
-        logger.info("languages %s: %d of %d rows kept", recipe.languages, len(ds), before)
+        ds = ds.filter(lambda lang: lang in data.languages, input_columns="language")
+        logger.info("languages %s: %d of %d rows kept", data.languages, len(ds), before)
         if not len(ds):
-            raise ValueError(f"no rows in languages {recipe.languages}")
-    if recipe.keep_classes:
-        ds = keep_classes(ds, recipe.keep_classes)
+            raise ValueError(f"no rows in languages {data.languages}")
+    classes = list(fold.keep_classes) if fold.keep_classes is not None else data.keep_classes
+    if classes:
+        ds = keep_classes(ds, classes)
     return ds, reports
 
 
-def prepare_data(recipe: Recipe) -> PreparedData:
-    """Corpora -> label set -> split -> (debug subset) -> balance and augment the training part only."""
-    ds, reports = load_recipe_dataset(recipe)
+def prepare_data(recipe: Recipe, fold: Fold | None = None, balanced: bool = True) -> PreparedData:
+    """Corpora -> label set -> split -> (debug subset) -> balance and augment the training part only.
+
+    ``balanced=False``: the training part as split (the frozen-feature methods balance embedding rows themselves).
+    """
+    fold = fold or single_run(recipe)
+    data, seed = recipe.data, recipe.training.seed
+    ds, reports = load_recipe_dataset(recipe, fold)
+    kind, args = fold.split
     try:
-        splits = make_splits(ds, recipe.split, recipe.split_seed)
+        splits = split_dataset(ds, kind, args, recipe.protocol.split_seed, fold.protocol)
     except MissingSpeakersError as err:  # own data without speakers: the recipe's protocol cannot hold
         raise RecipeError(str(err)) from None
     note = ""
-    if "validation" not in splits and recipe.method not in FROZEN_FEATURE_METHODS:
+    if "validation" not in splits and not recipe.frozen_features:
         # 80/20-style protocols: a Trainer's early stopping needs a held-out part of train. The classifiers of
         # the embeddings and probe methods train on the whole training part, as the protocol says.
         before = len(splits["train"])
-        inner = make_splits(splits["train"], "ratio:0.9,0.1", recipe.split_seed)
+        inner = split_dataset(splits["train"], "ratio", (0.9, 0.1), recipe.protocol.split_seed)
         if not len(inner["test"]):  # too few files per class for a stratified 10 %: a random one (at least 1 file)
-            order = np.random.default_rng(recipe.split_seed).permutation(before)
+            order = np.random.default_rng(recipe.protocol.split_seed).permutation(before)
             cut = max(1, round(0.1 * before))
             inner = {"train": splits["train"].select(sorted(order[cut:])), "test": splits["train"].select(sorted(order[:cut]))}
         splits = datasets.DatasetDict(train=inner["train"], validation=inner["test"], test=splits["test"])
-        note = (f"Split `{recipe.split}` has no validation part: 10 % of its {before} training files "
+        note = (f"Split `{fold.protocol}` has no validation part: 10 % of its {before} training files "
                 f"({len(splits['validation'])}) were held out for early stopping, so the model trained on "
                 f"{len(splits['train'])} files, not {before}.")
         logger.warning(note)
-    if recipe.max_train_samples:
-        splits["train"] = _subset(splits["train"], recipe.max_train_samples, recipe.seed)
-    if recipe.max_eval_samples:
+    if data.max_train_samples:
+        splits["train"] = _subset(splits["train"], data.max_train_samples, seed)
+    if data.max_eval_samples:
         for part in ("validation", "test"):
-            splits[part] = _subset(splits[part], recipe.max_eval_samples, recipe.seed)
+            splits[part] = _subset(splits[part], data.max_eval_samples, seed)
     leakage = leakage_report(splits)
-    train = balance(splits["train"], recipe.balance, recipe.seed, augment_preset=recipe.augment_preset)
-    if recipe.augment_offline_factor > 1:
-        from ser_hf.data.augment import expand_offline  # audiomentations only when augmenting
+    train = splits["train"]
+    if balanced:
+        train = balance(train, data.balance, seed, augment_preset=data.augment_preset)
+        if data.augment_offline_factor > 1:
+            from ser_hf.data.augment import expand_offline  # audiomentations only when augmenting
 
-        # Pitch shifting costs ~20 ms a clip: a real corpus's x5 copies want every core.
-        num_proc = recipe.num_proc or (min(8, os.cpu_count() or 1) if len(train) > 1000 else None)
-        train = expand_offline(train, recipe.augment_offline_factor, recipe.augment_preset, recipe.seed, num_proc=num_proc)
+            # Pitch shifting costs ~20 ms a clip: a real corpus's x5 copies want every core.
+            num_proc = data.num_proc or (min(8, os.cpu_count() or 1) if len(train) > 1000 else None)
+            train = expand_offline(train, data.augment_offline_factor, data.augment_preset, seed, num_proc=num_proc)
     splits["train"] = train
     label_names = list(ds.features["label"].names)
     logger.info("split sizes: %s", {k: len(v) for k, v in splits.items()})

@@ -26,7 +26,6 @@ folded into its last layer) and scores the test files. The run folder gets ``emo
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import time
@@ -41,7 +40,7 @@ from ser_hf.evaluation.metrics import compute_classification_metrics
 from ser_hf.evaluation.results import save_predictions, write_results
 from ser_hf.features.extract import extract
 from ser_hf.recipe import Recipe
-from ser_hf.training.data import preparation_first, prepare_data
+from ser_hf.training.data import Fold, preparation_first, prepare_data
 from ser_hf.training.probe import build_encoder_extractor, extracted_parts
 
 logger = logging.getLogger(__name__)
@@ -144,16 +143,16 @@ def _train(train, y_train, validation, y_validation, num_labels, seed, settings)
                          "validation_accuracy": history}
 
 
-def run_emobox_probe(recipe: Recipe) -> dict | None:
+def run_emobox_probe(recipe: Recipe, fold: Fold) -> dict | None:
     """Extract frames (cached) -> EmoBox's head on 80 % of the training files, best epoch on 20 % -> temperature on
     those 20 % -> test metrics, run folder. None on processes other than the main one."""
-    out = Path(recipe.output_dir)
-    extractor = build_encoder_extractor(recipe, layer=recipe.probe_layer)  # a bad model id stops before any audio
+    out = Path(fold.output_dir)
+    extractor = build_encoder_extractor(recipe, layer=recipe.model.probe_layer)  # a bad model id stops before any audio
     with preparation_first(recipe):
-        data = prepare_data(dataclasses.replace(recipe, balance="none"))
+        data = prepare_data(recipe, fold, balanced=False)
     def frames(part: str) -> list[np.ndarray]:
         # EmoBox extracts one file at a time; HFEncoderExtractor gives each file the frames it has alone, in any batch
-        emb = extract(data.splits[part], extractor, batch_size=recipe.per_device_eval_batch_size, pooling="frames",
+        emb = extract(data.splits[part], extractor, batch_size=recipe.training.per_device_eval_batch_size, pooling="frames",
                       progress=False)
         rows = np.split(emb.features, np.flatnonzero(np.diff(emb.file_index)) + 1) if len(emb.features) else []
         if len(rows) != len(data.splits[part]):
@@ -166,25 +165,25 @@ def run_emobox_probe(recipe: Recipe) -> dict | None:
         return None
     train_all, test, extract_seconds = parts
     y_all, y_test = np.asarray(data.splits["train"]["label"]), np.asarray(data.splits["test"]["label"])
-    order = np.random.default_rng(recipe.seed).permutation(len(train_all))
+    order = np.random.default_rng(recipe.training.seed).permutation(len(train_all))
     cut = int(len(order) * (1 - EMOBOX_SETTINGS["validation_fraction"]))  # EmoBox: int(n x 0.8) files train
     fit, held = np.sort(order[:cut]), np.sort(order[cut:])
     if not len(held):
         raise ValueError(f"probe_head=emobox: {len(order)} training file(s) leave none for the 20 % validation part")
     started = time.perf_counter()
     head, history = train_emobox_head([train_all[i] for i in fit], y_all[fit], [train_all[i] for i in held], y_all[held],
-                                      len(data.label_names), recipe.seed)
+                                      len(data.label_names), recipe.training.seed)
     fit_seconds = time.perf_counter() - started
-    calibration = _calibrate(head, [train_all[i] for i in held], y_all[held]) if recipe.calibrate else None
+    calibration = _calibrate(head, [train_all[i] for i in held], y_all[held]) if recipe.protocol.calibrate else None
     probs = softmax(head_logits(head, test))
     groups = {c: data.splits["test"][c] for c in ("corpus", "language") if len(set(data.splits["test"][c])) > 1}
     metrics = compute_classification_metrics(y_test, probs.argmax(axis=1), data.label_names, probabilities=probs,
                                              groups=groups)
-    encoder = f"tiny random {recipe.tiny_model}" if recipe.tiny_model else extractor.source
-    run = {"method": "probe", "probe_head": "emobox", "encoder": encoder, "layer": recipe.probe_layer,
+    encoder = f"tiny random {recipe.model.tiny_model}" if recipe.model.tiny_model else extractor.source
+    run = {"method": "probe", "probe_head": "emobox", "encoder": encoder, "layer": recipe.model.probe_layer,
            "extract_seconds": extract_seconds, "fit_seconds": fit_seconds, "train_files": int(len(fit)),
-           "validation_files": int(len(held)), "model": f"EmoBox head, {encoder} layer {recipe.probe_layer}"}
-    write_results(out, recipe, data, metrics, probs, y_test,
+           "validation_files": int(len(held)), "model": f"EmoBox head, {encoder} layer {recipe.model.probe_layer}"}
+    write_results(out, recipe, fold, data, metrics, probs, y_test,
                   {"method": "probe", "probe_head": "emobox", "emobox_training": {**EMOBOX_SETTINGS, **history},
                    "run": run, "calibration": calibration})
     save_predictions(out, {"probe": probs}, data.splits["test"], data.label_names)
@@ -192,11 +191,11 @@ def run_emobox_probe(recipe: Recipe) -> dict | None:
 
     save_file({k: v.contiguous() for k, v in head.state_dict().items()}, str(out / "emobox_head.safetensors"))
     (out / "emobox_head.json").write_text(json.dumps(
-        {"encoder": encoder, "layer": recipe.probe_layer, "label_names": data.label_names,
+        {"encoder": encoder, "layer": recipe.model.probe_layer, "label_names": data.label_names,
          "settings": EMOBOX_SETTINGS, "calibration_temperature": (calibration or {}).get("temperature"),
          "extractor": extractor.cache_config()}, indent=1, default=str))
     logger.info("EmoBox head on %s layer %d: test accuracy %.2f %%, UAR %.2f %% (best epoch %d of %d; extract %.1f s, "
-                "fit %.1f s)", encoder, recipe.probe_layer, 100 * metrics["accuracy"], 100 * metrics["uar"],
+                "fit %.1f s)", encoder, recipe.model.probe_layer, 100 * metrics["accuracy"], 100 * metrics["uar"],
                 history["best_epoch"], EMOBOX_SETTINGS["epochs"], extract_seconds, fit_seconds)
     return {"test": metrics, "run": run}
 

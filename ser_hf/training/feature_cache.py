@@ -12,7 +12,7 @@ What differs from training without the cache:
 
 * a clip no longer than ``max_train_seconds`` gets the frames the uncached path computes (the same per-clip
   normalisation and padding-masked CNN, in the same precision), float rounding aside: the same losses to tolerance
-  (``tests/test_feature_cache.py``);
+  (``tests/training/test_feature_cache.py``);
 * a longer clip is cropped in frames of its cached output instead of in samples: the crop starts on a frame boundary
   (the uncached path's random start, rounded down to a multiple of the CNN's total stride: 320 samples, 20 ms, for
   the base models) and has the frame count the uncached crop has. Its frames see no audio outside that crop (the
@@ -292,10 +292,10 @@ def cached_training_part(recipe, args, model: torch.nn.Module, train_view, uncro
         cache = load_cache(folder, key)
         if cache is None:
             cache = build_cache(model, uncropped, train_view, folder, key, args.device, args.bf16,
-                                batch_size=recipe.per_device_eval_batch_size)
+                                batch_size=args.per_device_eval_batch_size)
         else:
             logger.info("frozen CNN output of the %d training clips read from %s", len(cache.frames), folder)
     dataset = train_view.select_columns(["label", "duration"]).add_column(ROW_COLUMN, np.arange(len(train_view)))
-    collator = CachedFeatureCollator(cache, conv_geometry(model.config), recipe.max_train_seconds,
-                                     recipe.pad_to_multiple_seconds)
+    collator = CachedFeatureCollator(cache, conv_geometry(model.config), args.max_train_seconds,
+                                     args.pad_to_multiple_seconds)
     return dataset, collator, RemoveCacheAtEnd(folder)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from ser_hf import guards
 from ser_hf.guards import EXIT_STATUS, STATUS_DIR, Job, set_current_job
 from ser_hf.locks import OutputDirLock, OutputDirInUse, host_name
 from ser_hf.recipe import Recipe
@@ -50,11 +51,11 @@ def _remove_earlier_launches(output_dir: Path, launch: str) -> None:
 
 @contextlib.contextmanager
 def guarded_job(recipe: Recipe) -> Iterator[Job | None]:
-    """Hold ``recipe.output_dir`` for the ``with`` block; under a multi-process launch, form the process group
+    """Hold ``recipe.training.output_dir`` for the ``with`` block; under a multi-process launch, form the process group
     (``TrainingArguments``, with ``ddp_timeout`` as its collectives' timeout) and start this process's :class:`Job`."""
     check_output_dir(recipe)  # nothing is written under a corpus root, not even the lock
     command = " ".join(sys.argv)
-    out = Path(recipe.output_dir)
+    out = Path(recipe.training.output_dir)
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         lock = OutputDirLock(out, new_launch_id()).acquire(command)
         try:
@@ -66,10 +67,10 @@ def guarded_job(recipe: Recipe) -> Iterator[Job | None]:
     import torch.distributed as dist
 
     from ser_hf.training.run import setup_logging
-    from ser_hf.training.trainer import training_arguments
 
-    args = training_arguments(recipe)  # forms the process group (gloo on CPU, NCCL on GPUs)
-    setup_logging(args)
+    args = recipe.training
+    setup_logging(args)  # asks for the process index: forms the process group (gloo on CPU, NCCL on GPUs)
+    guards.set_collective_timeout(args.ddp_timeout)  # on CPU TrainingArguments leaves gloo's 30 minutes
     lock, refusal, launch = None, None, None
     if args.process_index == 0:
         launch = new_launch_id()
@@ -85,7 +86,7 @@ def guarded_job(recipe: Recipe) -> Iterator[Job | None]:
     if lock is not None:
         _remove_earlier_launches(out, launch)
     job = Job(out / STATUS_DIR / f"launch-{launch}", args.process_index, args.world_size, args.local_process_index,
-              recipe.peer_timeout, lock).start()
+              recipe.training.peer_timeout, lock).start()
     set_current_job(job)
     try:
         yield job

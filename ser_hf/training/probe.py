@@ -12,7 +12,6 @@ them, and the probe is saved as ``probe.safetensors`` + ``probe.json``.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import time
@@ -32,7 +31,7 @@ from ser_hf.features.encoder_layers import HFEncoderExtractor
 from ser_hf.features.extract import distributed_state, extract
 from ser_hf.recipe import Recipe
 from ser_hf.registry import PROBE_HEADS, resolve
-from ser_hf.training.data import preparation_first, prepare_data
+from ser_hf.training.data import Fold, preparation_first, prepare_data
 
 logger = logging.getLogger(__name__)
 
@@ -56,16 +55,16 @@ class LayerWeightedProbe(nn.Module):
 def build_encoder_extractor(recipe: Recipe, layer: int | str = "all") -> HFEncoderExtractor:
     """The recipe's encoder, every layer kept (or the one ``layer``); ``tiny_model`` gives a tiny random one (seeded,
     so cacheable)."""
-    if recipe.tiny_model:
+    if recipe.model.tiny_model:
         from transformers import AutoModel
 
         from ser_hf.models.audio_encoders import tiny_config, tiny_feature_extractor
 
-        torch.manual_seed(recipe.seed)
-        config = tiny_config(recipe.tiny_model, ["x"])
+        torch.manual_seed(recipe.training.seed)
+        config = tiny_config(recipe.model.tiny_model, ["x"])
         return HFEncoderExtractor(AutoModel.from_config(config), layer=layer,
                                   feature_extractor=tiny_feature_extractor(config))
-    return HFEncoderExtractor(recipe.model_name_or_path, layer=layer)
+    return HFEncoderExtractor(recipe.model.model_name_or_path, layer=layer)
 
 
 def fit_probe(x: np.ndarray, y: np.ndarray, num_labels: int, epochs: int, learning_rate: float, hidden_size: int,
@@ -103,24 +102,24 @@ def extracted_parts(read: Callable[[str], Any]) -> tuple[Any, Any, float] | None
     return train, test, seconds
 
 
-def run_probe_recipe(recipe: Recipe) -> dict | None:
+def run_probe_recipe(recipe: Recipe, fold: Fold) -> dict | None:
     """``method: probe``: the recipe's ``probe_head`` (:data:`ser_hf.registry.PROBE_HEADS`) on the frozen encoder."""
-    return resolve(PROBE_HEADS[recipe.probe_head])(recipe)
+    return resolve(PROBE_HEADS[recipe.model.probe_head])(recipe, fold)
 
 
-def run_weighted_layer_probe(recipe: Recipe) -> dict | None:
+def run_weighted_layer_probe(recipe: Recipe, fold: Fold) -> dict | None:
     """Extract (cached) -> standardise per layer -> fit the probe -> test metrics, layer weights, run folder.
 
     Launched as several processes, each extracts its shard of the files (gathered in row order through the
     per-file cache); the main process fits the probe and writes the run folder (None on the others)."""
-    out = Path(recipe.output_dir)
+    out = Path(fold.output_dir)
     extractor = build_encoder_extractor(recipe)  # before any audio is decoded: a bad model id stops here
     with preparation_first(recipe):
-        data = prepare_data(dataclasses.replace(recipe, balance="none"))
+        data = prepare_data(recipe, fold, balanced=False)
     layers = extractor.num_states
 
     def table(part: str) -> np.ndarray:
-        emb = extract(data.splits[part], extractor, batch_size=recipe.per_device_eval_batch_size, pooling="mean",
+        emb = extract(data.splits[part], extractor, batch_size=recipe.training.per_device_eval_batch_size, pooling="mean",
                       progress=False)
         return emb.features.reshape(len(emb.features), layers, -1)
 
@@ -132,8 +131,8 @@ def run_weighted_layer_probe(recipe: Recipe) -> dict | None:
     x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
     y_train, y_test = np.asarray(data.splits["train"]["label"]), np.asarray(data.splits["test"]["label"])
     started = time.perf_counter()
-    probe = fit_probe(x_train.astype(np.float32), y_train, len(data.label_names), recipe.probe_epochs,
-                      recipe.probe_learning_rate, recipe.probe_hidden_size, recipe.seed)
+    probe = fit_probe(x_train.astype(np.float32), y_train, len(data.label_names), recipe.model.probe_epochs,
+                      recipe.model.probe_learning_rate, recipe.model.probe_hidden_size, recipe.training.seed)
     fit_seconds = time.perf_counter() - started
     with torch.no_grad():
         probs = probe(torch.as_tensor(x_test.astype(np.float32))).softmax(-1).numpy()
@@ -143,10 +142,10 @@ def run_weighted_layer_probe(recipe: Recipe) -> dict | None:
                                              groups=groups)
     run = {"method": "probe", "encoder": extractor.source, "layers": layers, "extract_seconds": extract_seconds,
            "fit_seconds": fit_seconds, "model": f"layer probe on {extractor.source}"}
-    write_results(out, recipe, data, metrics, probs, y_test, {"method": "probe", "layer_weights": weights, "run": run,
-                                                              "calibration": {"not_fitted": NO_VALIDATION}})
+    write_results(out, recipe, fold, data, metrics, probs, y_test, {"method": "probe", "layer_weights": weights,
+                                                                    "run": run, "calibration": {"not_fitted": NO_VALIDATION}})
     save_predictions(out, {"probe": probs}, data.splits["test"], data.label_names)
-    if recipe.plots:
+    if recipe.protocol.plots and fold.part_of is None:
         plot_layer_weights(weights, out / "layer_weights.png", title=f"learned layer weights ({extractor.source})")
     from safetensors.torch import save_file
 
@@ -154,7 +153,7 @@ def run_weighted_layer_probe(recipe: Recipe) -> dict | None:
                "feature_mean": torch.as_tensor(mean[0]), "feature_std": torch.as_tensor(std[0])},
               str(out / "probe.safetensors"))
     (out / "probe.json").write_text(json.dumps(
-        {"encoder": extractor.source, "layers": layers, "hidden_size": recipe.probe_hidden_size,
+        {"encoder": extractor.source, "layers": layers, "hidden_size": recipe.model.probe_hidden_size,
          "label_names": data.label_names, "layer_weights": weights, "extractor": extractor.cache_config()},
         indent=1, default=str))
     logger.info("probe on %s: test accuracy %.2f %%, UAR %.2f %% (extract %.1f s, fit %.2f s); layer weights %s",

@@ -36,7 +36,7 @@ import datasets
 import numpy as np
 import torch
 from torch.utils.data import SequentialSampler
-from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
+from transformers import EarlyStoppingCallback, Trainer, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 from transformers.trainer_utils import PredictionOutput, get_last_checkpoint
 
@@ -44,10 +44,10 @@ from ser_hf import guards
 from ser_hf.data.audio import decode_wav_bytes
 from ser_hf.data.balance import class_weights
 from ser_hf.evaluation.metrics import make_compute_metrics
-from ser_hf.hardware import cpu_has_bf16
 from ser_hf.inference import clip_inputs, equal_shape_batches, model_logits, pad_waveform_inputs
 from ser_hf.locks import storage_guard
 from ser_hf.recipe import Recipe
+from ser_hf.training.arguments import TrainingConfig
 from ser_hf.training.data import SAMPLING_RATE, PreparedData, model_view
 
 logger = logging.getLogger(__name__)
@@ -172,14 +172,14 @@ def padding_fraction(
     return padded / (real + padded) if real + padded else 0.0
 
 
-def epoch_padding_fraction(trainer: Trainer, recipe: Recipe) -> float:
+def epoch_padding_fraction(trainer: Trainer) -> float:
     """Padding of one training epoch in the order the Trainer's sampler gives (no audio is read)."""
     dataset = trainer.train_dataset
     order = list(iter(trainer._get_train_sampler(dataset)))
     size = trainer.args.per_device_train_batch_size
     batches = [order[i : i + size] for i in range(0, len(order), size)]
     return padding_fraction(
-        np.asarray(dataset["duration"], dtype=np.float64), batches, recipe.max_train_seconds, recipe.pad_to_multiple_seconds,
+        np.asarray(dataset["duration"], dtype=np.float64), batches, trainer.args.max_train_seconds, trainer.args.pad_to_multiple_seconds,
         fixed_input_seconds(trainer.processing_class),
     )
 
@@ -373,96 +373,32 @@ def weighted_cross_entropy(weights: torch.Tensor):
     return loss_fn
 
 
-def bf16_enabled(setting: str) -> bool:
-    """``auto``: bf16 autocast on a GPU that has it, and on a CPU with bf16 units (AMX or AVX512-BF16), where it
-    cut the quickstart's CPU time by 28 % at the same accuracy over 3 seeds (benchmarks/time_to_accuracy.py); a
-    CPU without them emulates bf16, which is slower than float32."""
-    setting = str(setting).lower()
-    if setting == "auto":
-        if torch.cuda.is_available():
-            return torch.cuda.is_bf16_supported()
-        return cpu_has_bf16()
-    return setting == "true"
-
-
-def multi_process_without_gpu() -> bool:
-    """Launched as several processes (torchrun / accelerate launch) on a machine without CUDA."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
-
-
-def training_arguments(recipe: Recipe, **overrides) -> TrainingArguments:
-    bf16 = bf16_enabled(recipe.bf16)
-    kwargs = dict(
-        # Without CUDA, accelerate only forms a (gloo) process group when told the run is on CPU;
-        # a single process keeps the default device choice (e.g. Apple MPS). TrainingArguments takes bf16
-        # without CUDA only when told the run is on CPU (it then trains under CPU autocast).
-        use_cpu=multi_process_without_gpu() or (bf16 and not torch.cuda.is_available()
-                                                and not torch.backends.mps.is_available()),
-        output_dir=recipe.output_dir,
-        num_train_epochs=recipe.num_train_epochs,
-        max_steps=recipe.max_steps,
-        learning_rate=recipe.learning_rate,
-        warmup_steps=recipe.warmup_ratio,  # a float < 1 is a ratio of the total steps (transformers 5)
-        weight_decay=recipe.weight_decay,
-        per_device_train_batch_size=recipe.per_device_train_batch_size,
-        per_device_eval_batch_size=recipe.per_device_eval_batch_size,
-        gradient_accumulation_steps=recipe.gradient_accumulation_steps,
-        train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
-        length_column_name="duration",
-        eval_strategy=recipe.eval_strategy,
-        save_strategy=recipe.eval_strategy,  # a checkpoint per evaluation: best-model selection and resume
-        eval_steps=recipe.eval_steps,
-        save_steps=recipe.eval_steps,
-        save_total_limit=recipe.save_total_limit,
-        load_best_model_at_end=True,
-        metric_for_best_model=recipe.metric_for_best_model,
-        greater_is_better=True,
-        restore_callback_states_from_checkpoint=True,  # early-stopping patience survives a resume
-        bf16=bf16,
-        seed=recipe.seed,
-        dataloader_num_workers=recipe.dataloader_num_workers,
-        dataloader_pin_memory=torch.cuda.is_available(),
-        logging_steps=recipe.logging_steps,
-        logging_first_step=True,
-        remove_unused_columns=False,  # the collator needs the raw audio column
-        # A streamed training part: each process reads its own Parquet files (accelerate shards a datasets
-        # IterableDataset by whole files, as split_dataset_by_node does) instead of the main process reading
-        # every row and sending batches out (accelerate's default for iterable datasets).
-        accelerator_config={"dispatch_batches": False} if recipe.train_shards else None,
-        report_to="none",
-        push_to_hub=False,  # publishing is a separate, explicit step (ser_hf.publish.hub)
-        ddp_timeout=recipe.ddp_timeout,
-    )
-    kwargs.update(overrides)
-    args = TrainingArguments(**kwargs)
-    guards.set_collective_timeout(args.ddp_timeout)  # on CPU TrainingArguments leaves gloo's 30 minutes
-    return args
-
-
-def build_trainer(recipe: Recipe, args: TrainingArguments, model, extractor, data: PreparedData,
+def build_trainer(recipe: Recipe, args: TrainingConfig, model, extractor, data: PreparedData,
                   train_dataset=None) -> SERTrainer:
-    """The run's Trainer; ``train_dataset`` (a streamed ``datasets.IterableDataset``) replaces ``data``'s training part."""
+    """The run's Trainer with the training section ``args`` (the recipe's, or a fold's copy); ``train_dataset`` (a
+    streamed ``datasets.IterableDataset``) replaces ``data``'s training part."""
     # LayerDrop (0.1 in hubert-base / wav2vec2-base) skips random layers per process: DDP must then
     # look for parameters without gradients, or the all-reduce waits forever.
     args.ddp_find_unused_parameters = bool(getattr(model.config, "layerdrop", 0.0))
     augment = None
-    if recipe.augment_online_p > 0:
+    if recipe.data.augment_online_p > 0:
         from ser_hf.data.augment import OnTheFlyAugment  # audiomentations only when augmenting
 
-        augment = OnTheFlyAugment(recipe.online_augment_preset or recipe.augment_preset, recipe.augment_online_p, recipe.seed)
-    train_collator = AudioCollator(extractor, recipe.max_train_seconds, train=True, augment=augment,
-                                   pad_to_multiple_seconds=recipe.pad_to_multiple_seconds)
+        augment = OnTheFlyAugment(recipe.data.online_augment_preset or recipe.data.augment_preset,
+                                  recipe.data.augment_online_p, args.seed)
+    train_collator = AudioCollator(extractor, args.max_train_seconds, train=True, augment=augment,
+                                   pad_to_multiple_seconds=args.pad_to_multiple_seconds)
     eval_collator = InferenceCollator(extractor)
     loss_func = None
-    if recipe.balance == "class_weights":
+    if recipe.data.balance == "class_weights":
         weights = class_weights(data.splits["train"]["label"], len(data.label_names))
         logger.info("class-weighted loss: %s", dict(zip(data.label_names, np.round(weights, 3).tolist())))
         loss_func = weighted_cross_entropy(torch.tensor(weights, dtype=torch.float32))
-    callbacks = [EarlyStoppingCallback(recipe.early_stopping_patience)] if recipe.early_stopping_patience else []
+    callbacks = [EarlyStoppingCallback(args.early_stopping_patience)] if args.early_stopping_patience else []
     if args.world_size > 1:
         callbacks.append(ParameterShareLog())
     train_view = model_view(data.splits["train"] if train_dataset is None else train_dataset)
-    if recipe.cache_frozen_features:  # the frozen CNN runs once per clip, not every step (training/feature_cache.py)
+    if getattr(recipe.model, "cache_frozen_features", False):  # the frozen CNN runs once per clip, not every step (training/feature_cache.py)
         from ser_hf.training.feature_cache import cached_training_part
 
         uncropped = AudioCollator(extractor, max_seconds=1e9)  # no crop: every clip whole

@@ -9,7 +9,7 @@ For each corpus both projects cover it reads ``data/<name>/label_map.json`` and 
 listed file name with ser-hf's own corpus parser. A fold is stored as its speakers when it is exactly every file of
 those speakers, otherwise as its files. It stops when a name does not parse or an EmoBox label does not map onto the
 ``emobox`` label set's class of that file. ``--test-lists`` also writes EmoBox's test lists themselves (paths and
-labels), the data ``tests/test_emobox.py`` checks the shipped folds against.
+labels), the data ``tests/data/test_emobox.py`` checks the shipped folds against.
 """
 
 from __future__ import annotations

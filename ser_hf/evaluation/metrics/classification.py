@@ -23,8 +23,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
 
+from ser_hf.registry import METRICS
+
 METRICS_DIR = Path(__file__).resolve().parent
-SHIPPED_MODULES: tuple[str, ...] = ("accuracy", "f1", "uar")
+SHIPPED_MODULES: tuple[str, ...] = ("accuracy", "f1", "uar")  # the evaluate modules in this folder
 
 
 def metric_path(name: str) -> str:
@@ -36,29 +38,26 @@ def metric_path(name: str) -> str:
 
 @functools.lru_cache(maxsize=None)
 def load_metric(name: str):
-    """The shipped ``evaluate`` module ``name``, loaded once per process and kept in memory.
+    """The ``evaluate`` module ``name``, a shipped one or the folder of another (what a :data:`ser_hf.registry.METRICS`
+    entry names), loaded once per process and kept in memory.
 
     ``keep_in_memory`` stops ``evaluate`` from writing Arrow cache files, which also keeps two
     ranks of a distributed run from contending for the same lock files.
     """
     import evaluate
 
-    return evaluate.load(metric_path(name), keep_in_memory=True)
+    return evaluate.load(metric_path(name) if name in SHIPPED_MODULES else name, keep_in_memory=True)
 
 
 def headline_metrics(references: Sequence[int], predictions: Sequence[int]) -> dict[str, float]:
-    """accuracy, weighted_f1, macro_f1 and uar, through the shipped ``evaluate`` modules."""
+    """Every metric of :data:`ser_hf.registry.METRICS` (accuracy, UAR, macro and weighted F1), through the shipped
+    ``evaluate`` modules."""
     refs = [int(r) for r in references]
     preds = [int(p) for p in predictions]
     if not refs:
-        return {"accuracy": float("nan"), "weighted_f1": float("nan"), "macro_f1": float("nan"), "uar": float("nan")}
-    f1 = load_metric("f1")
-    return {
-        "accuracy": load_metric("accuracy").compute(predictions=preds, references=refs)["accuracy"],
-        "weighted_f1": f1.compute(predictions=preds, references=refs, average="weighted")["f1"],
-        "macro_f1": f1.compute(predictions=preds, references=refs, average="macro")["f1"],
-        "uar": load_metric("uar").compute(predictions=preds, references=refs)["uar"],
-    }
+        return {name: float("nan") for name in METRICS}
+    return {name: float(load_metric(m.module).compute(predictions=preds, references=refs, **m.arguments)[m.key])
+            for name, m in METRICS.items()}
 
 
 def _as_ids(values: Sequence, label_names: Sequence[str], what: str) -> np.ndarray:
@@ -118,11 +117,11 @@ def compute_classification_metrics(
         probabilities: optional (n_examples, n_classes) class probabilities (logits are softmaxed)
             for the one-vs-rest ROC-AUC.
         groups: optional breakdowns, e.g. ``{"corpus": ds["corpus"], "language": ds["language"]}``:
-            one value per example; each value gets accuracy, macro F1, UAR and n.
+            one value per example; each value gets every metric and n.
         top_k_confusions: how many of the most frequent confusions to list.
 
     Returns:
-        ``accuracy``, ``weighted_f1``, ``macro_f1``, ``uar``, ``n``, ``per_class`` ({name:
+        every metric of :data:`ser_hf.registry.METRICS`, ``n``, ``per_class`` ({name:
         {precision, recall, f1, support}}), ``confusion_matrix`` (list of lists, rows = true
         class), ``roc_auc_ovr`` (None when not computable), ``per_group`` ({group: {value:
         {accuracy, weighted_f1, macro_f1, uar, n}}}), ``top_confusions`` ([{true, predicted, count}]) and
@@ -173,7 +172,7 @@ def compute_classification_metrics(
 
 
 def make_compute_metrics(label_names: Sequence[str]) -> Callable[..., dict[str, float]]:
-    """A ``compute_metrics`` for ``transformers.Trainer``: flat floats accuracy, weighted_f1, macro_f1, uar.
+    """A ``compute_metrics`` for ``transformers.Trainer``: a flat float per metric of the registry.
 
     The Trainer prefixes them with ``eval_``, so ``metric_for_best_model="uar"`` (or ``"macro_f1"``)
     selects the best checkpoint by them.

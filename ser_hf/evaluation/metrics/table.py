@@ -6,6 +6,8 @@ fraction with four (seed 000 reports "AUC 0.9635").
 
 from __future__ import annotations
 
+from ser_hf.registry import METRICS
+
 
 def _pct(value: float | None) -> str:
     if value is None or value != value:  # None or NaN
@@ -29,11 +31,9 @@ def format_results_table(metrics: dict, intervals: dict | None = None) -> str:
     """Headline metrics (with their 95 % bootstrap intervals when given: ``ser_hf.evaluation.intervals``), per-class
     rows, per-group rows and the most frequent confusions, as Markdown."""
     lines: list[str] = []
-    headline = [("accuracy (%)", "accuracy"), ("weighted F1 (%)", "weighted_f1"), ("macro F1 (%)", "macro_f1"),
-                ("UAR (%)", "uar")]
     ci = (intervals or {}).get("ci", {})
-    rows = [[name, _pct(metrics.get(key))] + ([format_interval(ci.get(key))] if ci else [])
-            for name, key in headline if key in metrics]
+    rows = [[f"{m.display} (%)", _pct(metrics.get(key))] + ([format_interval(ci.get(key))] if ci else [])
+            for key, m in METRICS.items() if key in metrics]
     blank = [""] if ci else []
     if "roc_auc_ovr" in metrics:
         auc = metrics["roc_auc_ovr"]
@@ -55,9 +55,8 @@ def format_results_table(metrics: dict, intervals: dict | None = None) -> str:
 
     for group_name, values in (metrics.get("per_group") or {}).items():
         lines += ["", f"Per {group_name} (%)"]
-        lines += _table([group_name, "n", "accuracy", "macro F1", "UAR"],
-                        [[value, str(s["n"]), _pct(s["accuracy"]), _pct(s["macro_f1"]), _pct(s["uar"])]
-                         for value, s in values.items()])
+        lines += _table([group_name, "n", *(m.display for m in METRICS.values())],
+                        [[value, str(s["n"]), *(_pct(s.get(key)) for key in METRICS)] for value, s in values.items()])
 
     confusions = metrics.get("top_confusions") or []
     if confusions:
