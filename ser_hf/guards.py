@@ -55,6 +55,11 @@ COMMUNICATION_ERROR = re.compile(
     r"DistBackendError|DistNetworkError|DistStoreError", re.IGNORECASE)
 
 
+def new_launch_id() -> str:
+    """A launch's name, unique across hosts: its start time, the host and rank 0's process id."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{host_name()}-{os.getpid()}"
+
+
 class PeerFailure(RuntimeError):
     """This process stops because another process of the job failed, died or froze; the message names it."""
 

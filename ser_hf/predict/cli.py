@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch / onnxruntime threads (default: theirs)")
     p.add_argument("--plots", default=None, metavar="DIR", help="a timeline PNG per segmented recording")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--peer-timeout", type=float, default=120.0, help="under accelerate launch: a process that shows no "
+                   "sign of life for this long (frozen, its machine cut off) stops the others, named (as train.py)")
     return p
 
 
@@ -99,6 +101,8 @@ def check_args(args, parser) -> None:
         parser.error(f"--workers must be >= 0, got {args.workers}")
     if args.streams != "auto" and (not args.streams.isdigit() or int(args.streams) < 1):
         parser.error(f"--streams must be auto or a whole number >= 1, got {args.streams!r}")
+    if args.peer_timeout < 5:
+        parser.error(f"--peer-timeout must be at least 5 seconds, got {args.peer_timeout}")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
     if args.min_seconds >= args.max_seconds:
@@ -131,6 +135,21 @@ def _distributed(device: str):
     return state.process_index, state.num_processes, state
 
 
+def _watched(paths, state, peer_timeout: float):
+    """Several processes: each keeps a status file under ``OUT.parts/launch-<id>/`` and watches the others'
+    (:class:`ser_hf.guards.Job`, as train.py's processes do), so one that raises, is killed or freezes stops them all,
+    named, within ``peer_timeout`` + 15 s, instead of leaving the main process waiting for its share for ever. The
+    sync points are on files: a legitimately slow share keeps the others waiting as long as its process lives."""
+    import torch.distributed as dist
+
+    from ser_hf.guards import Job, new_launch_id
+
+    shared = [new_launch_id() if state.process_index == 0 else None]
+    dist.broadcast_object_list(shared, src=0)  # the one collective: every process is just starting
+    folder = paths.parts / f"launch-{shared[0]}"
+    return Job(folder, state.process_index, state.num_processes, state.local_process_index, peer_timeout).start()
+
+
 def _device(requested: str, state) -> str:
     import torch
 
@@ -158,6 +177,9 @@ def _prepare_resume(paths, columns: list[str]) -> int:
         os.replace(tmp, prev)
     for marker in paths.parts.glob("done-*.json"):
         marker.unlink()
+    for folder in paths.parts.glob("launch-*"):  # status files of earlier launches (this one's is newer)
+        if not (folder / "rank-0.json").exists() or (folder / "rank-0.json").stat().st_mtime < time.time() - 3600:
+            shutil.rmtree(folder, ignore_errors=True)
     return len(records)
 
 
@@ -205,30 +227,46 @@ def main(argv: list[str] | None = None) -> int:
                         batch_size=args.batch_size, batch_seconds=args.batch_seconds, workers=args.workers,
                         streams=streams, plots=args.plots)
     columns = RowBuilder(predictor.names, predictor.classes, settings).columns
-    if rank == 0:
-        try:
-            already = _prepare_resume(paths, columns)
-        except OutputError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        if already:
-            logger.info("%s holds %d input(s) already: they are skipped", paths.out, already)
-    if state is not None:
-        state.wait_for_everyone()
-    done = {r["key"] for r in read_journals(paths.parts)}
-    journal = Journal(paths.parts, rank)
-    loaded = time.perf_counter()
+    job = _watched(paths, state, args.peer_timeout) if state is not None else None
     try:
-        counts = predict_process(inputs, predictor, settings, journal, done, rank, world,
-                                 progress=not args.no_progress)
+        if rank == 0:
+            try:
+                already = _prepare_resume(paths, columns)
+            except OutputError as err:
+                print(f"error: {err}", file=sys.stderr)
+                if job is not None:
+                    job.fail(err)  # the others stop, naming it, instead of waiting for rank 0
+                return 2
+            if already:
+                logger.info("%s holds %d input(s) already: they are skipped", paths.out, already)
+        if job is not None:
+            job.barrier("output prepared")
+        done = {r["key"] for r in read_journals(paths.parts)}
+        journal = Journal(paths.parts, rank)
+        loaded = time.perf_counter()
+        try:
+            counts = predict_process(inputs, predictor, settings, journal, done, rank, world,
+                                     progress=not args.no_progress)
+        finally:
+            journal.close()
+        (paths.parts / f"done-{rank}.json").write_text(json.dumps(counts))
+        if job is not None:
+            job.barrier("shares written")
+    except BaseException as err:
+        peer = job.fail(err) if job is not None else None
+        if peer is None:
+            raise  # this process's own failure, now reported to the others
+        job.finish(state=None)
+        # Another process's failure explains this one's: name it, and end now (tearing down a process group with a
+        # frozen peer can block). Every finished input is in this process's journal: a relaunch skips it.
+        print(f"ser-hf predict: {peer}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(1)
     finally:
-        journal.close()
-    marker = paths.parts / f"done-{rank}.json"
-    marker.write_text(json.dumps(counts))
+        if job is not None:
+            job.finish()
     if rank != 0:
         return 0
-    while not all((paths.parts / f"done-{r}.json").exists() for r in range(world)):
-        time.sleep(0.2)
     launch = [json.loads((paths.parts / f"done-{r}.json").read_text()) for r in range(world)]
     processed = sum(c["audio_seconds"] for c in launch)
     wall = time.perf_counter() - loaded

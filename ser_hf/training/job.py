@@ -19,13 +19,12 @@ import logging
 import os
 import shutil
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from ser_hf import guards
-from ser_hf.guards import EXIT_STATUS, STATUS_DIR, Job, set_current_job
-from ser_hf.locks import OutputDirLock, OutputDirInUse, host_name
+from ser_hf.guards import EXIT_STATUS, STATUS_DIR, Job, new_launch_id, set_current_job
+from ser_hf.locks import OutputDirLock, OutputDirInUse
 from ser_hf.recipe import Recipe
 from ser_hf.training.data import check_output_dir
 
@@ -36,10 +35,6 @@ def _exit_now() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(EXIT_STATUS)
-
-
-def new_launch_id() -> str:
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{host_name()}-{os.getpid()}"
 
 
 def _remove_earlier_launches(output_dir: Path, launch: str) -> None:

@@ -3,6 +3,7 @@ under accelerate launch, and batched logits equal to pipeline("audio-classificat
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -468,6 +469,49 @@ def test_two_processes_under_accelerate_launch_write_the_single_process_table(tm
     pd.testing.assert_frame_equal(one.drop(columns=numeric), two.drop(columns=numeric))
     np.testing.assert_allclose(one[numeric].to_numpy(dtype=float), two[numeric].to_numpy(dtype=float), atol=1e-5)
     assert json.loads((tmp_path / "shards" / "metrics.json").read_text())["models"]["tiny_hubert"]["n"] == len(clips) + 1
+
+
+@pytest.mark.slow
+def test_a_frozen_process_stops_the_launch_named_and_a_relaunch_completes(tmp_path, model_dir, clips):
+    """Two processes under accelerate launch; rank 1 is frozen (SIGSTOP: its sockets stay open, as when a machine
+    hangs) as soon as it reports: rank 0 stops within --peer-timeout + 15 s, naming it, instead of waiting for its
+    share for ever. The same command again labels every input once."""
+    manifest = tmp_path / "m.csv"
+    pd.DataFrame({"path": [str(p) for p in clips]}).to_csv(manifest, index=False)
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1",
+                "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()), "--multi_gpu"]
+    command = [*launcher, "-m", "ser_hf.predict", str(manifest), "--model", str(model_dir), "--out",
+               str(tmp_path / "out.csv"), "--no-progress", "--peer-timeout", "5", "--workers", "0"]
+    log = tmp_path / "launch.log"
+    proc = subprocess.Popen(command, env=_env(), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=log.open("w"),
+                            start_new_session=True)
+    frozen = None
+    try:
+        deadline = time.time() + 300
+        while frozen is None and time.time() < deadline and proc.poll() is None:
+            for status in (tmp_path / "out.csv.parts").glob("launch-*/rank-1.json"):
+                with contextlib.suppress(ValueError, OSError):
+                    frozen = json.loads(status.read_text())["pid"]
+            time.sleep(0.02)
+        assert frozen is not None, log.read_text()[-3000:]
+        os.kill(frozen, signal.SIGSTOP)
+        stopped = time.monotonic()
+        while "ser-hf predict: rank 1" not in log.read_text() and time.monotonic() - stopped < 60:
+            time.sleep(0.1)
+        took = time.monotonic() - stopped
+    finally:
+        if frozen is not None:
+            os.kill(frozen, signal.SIGKILL)
+        proc.wait(timeout=120)
+    text = log.read_text()
+    assert "ser-hf predict: rank 1" in text and "has shown no sign of life" in text, text[-3000:]
+    assert took < 5 + 15, took
+    assert proc.returncode != 0 and not (tmp_path / "out.csv").exists()
+    command[command.index("--main_process_port") + 1] = str(_free_port())
+    again = subprocess.run(command, env=_env(), cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    table = pd.read_csv(tmp_path / "out.csv")
+    assert sorted(table["path"]) == sorted(str(p) for p in clips) and table["path"].is_unique
 
 
 def test_ser_hf_predict_is_a_subcommand(tmp_path, model_dir, clips):
