@@ -462,21 +462,21 @@ def run_levers(report: Report, smoke: bool, compile_budget_s: float):
                            "max_train_seconds=2.0", "bf16=false"]
     steps, warmup = (30, 8) if gpu else (2, 1)
     probe = load_recipe("hubert_bilingual", base)
-    labels = list(get_label_set(probe.label_set).classes)
-    per_step = probe.per_device_train_batch_size * probe.gradient_accumulation_steps
+    labels = list(get_label_set(probe.data.label_set).classes)
+    per_step = probe.training.per_device_train_batch_size * probe.training.gradient_accumulation_steps
     compile_warmup = 2 * warmup
     durations = bilingual_durations((compile_warmup + steps + 2) * max(per_step, 32 if gpu else 4))
     data = bt.noise_data(durations, labels)
     pristine, extractor = base_model(labels, probe, tiny=not gpu)
     peak, gpu_name = bt.peak_tflops(None) if gpu else (None, "CPU")
-    crop = [min(d, probe.max_train_seconds) for d in durations]
+    crop = [min(d, probe.training.max_train_seconds) for d in durations]
     flops = {kind: flops_per_audio_second(pristine, float(np.mean(crop)), device, kind == "cached")
              for kind in ("audio", "cached")}
     section = report.data["finetune"] = {
         "model": "HuBERT-base size (HubertConfig(), random weights)" if gpu else "tiny HuBERT (smoke)",
         "device": gpu_name, "peak_tflops": peak, "target_mfu": TARGET_MFU,
         "data": {"clips": len(durations), "seconds_mean": float(np.mean(durations)), "seconds_min": min(durations),
-                 "seconds_max": max(durations), "crop_s": probe.max_train_seconds,
+                 "seconds_max": max(durations), "crop_s": probe.training.max_train_seconds,
                  "distribution": "hubert_bilingual corpora: datasheet ranges weighted by file count (noise audio)"},
         "flops_per_audio_second": flops, "rows": [], "errors": {},
     }

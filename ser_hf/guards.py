@@ -379,3 +379,13 @@ def set_collective_timeout(seconds: float) -> None:
         dist.distributed_c10d._set_pg_timeout(timedelta(seconds=seconds))
     except (AttributeError, ValueError, RuntimeError) as err:  # a torch without it, a backend without timeouts
         logger.warning("could not set the collective timeout to %s s: %s", seconds, err)
+
+
+def close_process_group() -> None:
+    """Tear down the formed process group after a job that ended well. Left to interpreter exit, gloo's threads can
+    abort the process ("terminate called without an active exception", SIGABRT) after all its work is written, and
+    the launcher then reports the whole job failed."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

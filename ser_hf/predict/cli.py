@@ -76,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (under accelerate launch: each "
                    "process's own GPU)")
     p.add_argument("--precision", choices=PRECISIONS, default=d["precision"],
-                   help="fp32: what pipeline('audio-classification') computes, label for label; fast: int8 Linear + "
-                        "bf16 CNN on CPU, bf16 autocast on a GPU; auto: fast on CPU, fp32 on a GPU")
+                   help="fp32 (default): what pipeline('audio-classification') computes, label for label; fast: "
+                        "int8 Linear + bf16 CNN on CPU, bf16 autocast on a GPU; auto: fast on CPU, fp32 on a GPU")
     p.add_argument("--threads", type=int, default=None, help="torch / onnxruntime threads (default: theirs)")
     p.add_argument("--plots", default=None, metavar="DIR", help="a timeline PNG per segmented recording")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -265,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if job is not None:
             job.finish()
+    if state is not None:
+        from ser_hf.guards import close_process_group
+
+        close_process_group()  # every share is written; rank 0 merges them on files
     if rank != 0:
         return 0
     launch = [json.loads((paths.parts / f"done-{r}.json").read_text()) for r in range(world)]

@@ -19,9 +19,10 @@ SEGMENT_MODES: dict[str, str] = {
 # --vad: the detector behind --segments vad. silero: silero-vad's ONNX model (inside its wheel, offline, on
 # onnxruntime); energy: frames whose RMS reaches --silence-rms, the Space's gate at 30-ms resolution.
 VAD_BACKENDS: tuple[str, ...] = ("auto", "silero", "energy")
-# --precision: fp32 is what pipeline("audio-classification") computes; fast is ser_hf.inference.cpu_fast_path on
-# CPU (int8 Linear layers, bf16 CNN) and bf16 autocast on a GPU; auto is fast on CPU (benchmarks/predict.py: the same
-# label as fp32 on every clip measured, several times the speed) and fp32 on a GPU (not measured yet).
+# --precision: fp32, the default, is what pipeline("audio-classification") computes (the labels a run's results.json
+# and card report are the ones users get); fast is ser_hf.inference.cpu_fast_path on CPU (int8 Linear layers, bf16
+# CNN) and bf16 autocast on a GPU (benchmarks/predict.py: the same label as fp32 on every clip measured, ~1.4x fp32's
+# speed on CPU); auto is fast on CPU and fp32 on a GPU.
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "fast")
 # --out: the format by the extension; anything without one of these is a `datasets` folder (save_to_disk).
 OUTPUT_FORMATS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
@@ -38,7 +39,7 @@ DEFAULTS = dict(
     batch_seconds=64.0,
     workers=1,  # decoding processes beside the model
     streams="auto",  # model replicas run concurrently, each on threads // streams threads: auto = 2 on CPU, 1 on a GPU
-    precision="auto",
+    precision="fp32",  # exact: pipeline()'s scores; --precision fast / auto trade that for speed
     long_seconds=30.0,  # longer recordings are segmented
     window=2.0,  # seed 003's 2-s segments
     hop=1.0,

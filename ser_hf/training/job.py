@@ -98,3 +98,4 @@ def guarded_job(recipe: Recipe) -> Iterator[Job | None]:
         job.finish()
         if lock is not None:
             lock.release()
+    guards.close_process_group()  # reached only when the job ended well

@@ -100,8 +100,8 @@ def test_file_tab_gives_what_the_pipeline_gives(app, clips):
     """The File tab runs float32 whatever the live tab's fast path: its scores are pipeline()'s for the file."""
     from transformers import pipeline
 
-    assert "file" not in app.CONFIG["fast_cpu_tabs"] and "live" in app.CONFIG["fast_cpu_tabs"]  # as shipped
-    assert not app.models().fast and app.models("live").fast
+    assert app.CONFIG["fast_cpu_tabs"] == ["live"]  # as shipped
+    assert not app.models().fast and not app.models("long_clip").fast and app.models("live").fast
     classify = pipeline("audio-classification", model=app.CONFIG["models"][app.models().names[0]], device=-1)
     for name in ("mic.wav", "stereo_44k.wav"):
         wave, _ = app.read_audio(str(clips / name), 16000)

@@ -228,6 +228,7 @@ cached = extract(ds, extractor, cache_dir=cache, batch_size=1, progress=False)
 uncached = extract(ds, extractor, batch_size=1, use_cache=False, progress=False)
 np.savez(out / f"rank{state.process_index}.npz", cached=cached.features, index=cached.file_index,
          uncached=uncached.features)
+state.destroy_process_group()  # as train.py and predict do when they end well (gloo's threads can abort at exit)
 """
 
 

@@ -332,7 +332,7 @@ def test_train_end_to_end_writes_every_output_and_the_pipeline_loads_it(tmp_path
     assert results["run"]["precision"] == ("bf16" if cpu_has_bf16() else "float32")  # the recipe's bf16: auto
     assert results["long_clip"]["n_scored"] > 0 and results["long_clip"]["n_silent"] > 0
     assert "synthetic" in results["data"] and "synthetic" in (out / "results.md").read_text()
-    assert load_recipe(str(out / "recipe.yaml")).max_steps == 12
+    assert load_recipe(str(out / "recipe.yaml")).training.max_steps == 12
     assert result["test"]["accuracy"] == test["accuracy"]
 
     classifier = pipeline("audio-classification", model=str(out), device=-1)
