@@ -130,12 +130,23 @@ class PaddingMaskedGroupNorm(torch.nn.GroupNorm):
             return super().forward(hidden)
         # Each clip through the stock kernel on its own frames (in float32, as autocast runs group_norm): the very
         # computation of the clip alone, and ~10x cheaper than masked statistics over the padded batch (a dozen
-        # passes over batch x 512 x frames). Padding frames stay 0; no later layer reads them for a real frame.
+        # passes over batch x 512 x frames). Clips of one length go through together (group norm's statistics are
+        # per clip): cropped training batches are mostly full-width clips, so a batch costs one or two calls, not
+        # one per clip. Padding frames stay 0; no later layer reads them for a real frame.
         out = hidden.new_zeros(hidden.shape, dtype=torch.float32)
         weight, bias = self.weight.float(), self.bias.float()
+        by_length: dict[int, list[int]] = {}
         for i, n in enumerate(lengths.clamp(min=1, max=hidden.shape[-1]).tolist()):
-            out[i, :, :n] = torch.nn.functional.group_norm(hidden[i : i + 1, :, :n].float(), self.num_groups, weight,
-                                                           bias, self.eps)[0]
+            by_length.setdefault(n, []).append(i)
+        for n, rows in by_length.items():
+            if len(rows) == 1:
+                part = slice(rows[0], rows[0] + 1)
+            elif rows[-1] - rows[0] == len(rows) - 1:
+                part = slice(rows[0], rows[-1] + 1)  # a contiguous run: a view, no gather
+            else:
+                part = torch.tensor(rows, device=hidden.device)
+            out[part, :, :n] = torch.nn.functional.group_norm(hidden[part, :, :n].float(), self.num_groups, weight,
+                                                              bias, self.eps)
         # Under autocast group_norm gives float32 (the next convolution casts it back); without autocast (a model cast
         # to bf16 by DeepSpeed, FSDP2's mixed-precision policy) the stock layer keeps the input's dtype, and so must this.
         return out if torch.is_autocast_enabled(hidden.device.type) else out.to(hidden.dtype)

@@ -104,7 +104,9 @@ def test_a_padded_training_batch_gives_every_clip_its_unpadded_logits(model_type
 
     model, extractor = build_model(LABELS, tiny_model=model_type)
     model.eval()
-    rows = [wav_row(1.7, 0, 180.0), wav_row(0.45, 1, 300.0), wav_row(1.0, 2, 420.0)]
+    # clips of one length go through the norm together: a contiguous pair, a pair apart, and one alone
+    rows = [wav_row(1.7, 0, 180.0), wav_row(1.7, 1, 250.0), wav_row(0.45, 1, 300.0), wav_row(1.0, 2, 420.0),
+            wav_row(0.45, 2, 520.0)]
     batch = AudioCollator(extractor, max_seconds=3.0, pad_to_multiple_seconds=0.5)(rows)
     with torch.no_grad():
         batched = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
