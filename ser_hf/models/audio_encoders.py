@@ -182,6 +182,21 @@ def mask_padding_in_feature_encoder(model: PreTrainedModel) -> bool:
     return True
 
 
+# Encoders whose padded batches give each clip its unpadded outputs once the group norm is padding-aware (or whose
+# CNN normalises each frame alone) and whose transformer masks padded frames. data2vec-audio is not one: its stacked
+# positional convolutions carry padding into a clip's last frames.
+PADDING_EXACT_TYPES = frozenset({"hubert", "wav2vec2", "wavlm"})
+
+
+def pads_exactly(model: PreTrainedModel) -> bool:
+    """Whether clips of different lengths may share a zero-padded batch (with its attention mask) and still each get
+    the logits they get alone, as in ``pipeline()``; installs :class:`PaddingMaskedGroupNorm` where that makes it so."""
+    config = getattr(model, "config", None)
+    if getattr(config, "model_type", None) not in PADDING_EXACT_TYPES:
+        return False
+    return mask_padding_in_feature_encoder(model) or config.feat_extract_norm == "layer"
+
+
 def feature_encoder_output(model: PreTrainedModel, input_values: torch.Tensor,
                            attention_mask: torch.Tensor | None = None) -> torch.Tensor:
     """The CNN feature encoder's output (batch, channels, frames) for a zero-padded batch of clips, each clip's frames

@@ -25,9 +25,6 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-# Model types whose padded, masked batches give each clip its unpadded logits (tests/predict/test_predict.py checks it).
-PADDING_EXACT_TYPES = frozenset({"hubert", "wav2vec2", "wavlm"})
-
 
 class ModelError(ValueError):
     """A --model that cannot be used, or models that cannot run side by side; the message says which."""
@@ -209,14 +206,12 @@ class Predictor:
         import copy
 
         from ser_hf.inference import cpu_fast_path
-        from ser_hf.models.audio_encoders import mask_padding_in_feature_encoder
+        from ser_hf.models.audio_encoders import pads_exactly
 
         model = copy.deepcopy(model)
         if self.precision == "fast" and self.device == "cpu":
             model = cpu_fast_path(model)
-        exact = model.config.model_type in PADDING_EXACT_TYPES and (
-            mask_padding_in_feature_encoder(model) or model.config.feat_extract_norm == "layer")
-        return model, exact
+        return model, pads_exactly(model)
 
     def _run(self, unit: _Unit, batch: dict) -> list[np.ndarray]:
         if unit.onnx is not None:

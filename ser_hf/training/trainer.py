@@ -3,9 +3,10 @@
 What a run reports is what its saved model gives through ``pipeline("audio-classification")``, file by file:
 
 * validation and test (every fold and cross-corpus cell too) run through :class:`InferenceCollator` and
-  :meth:`SERTrainer.prediction_step`: each clip whole, through the saved feature extractor alone, in float32, and
-  only clips whose inputs have the same shape share a forward pass (:func:`ser_hf.inference.pipeline_logits`'s
-  rule), so nothing is cropped or padded and the logits are the pipeline's;
+  :meth:`SERTrainer.prediction_step`: each clip whole, through the saved feature extractor alone, in float32; clips
+  of different lengths share a zero-padded batch only where that is exact (wav2vec2 / HuBERT / WavLM with the
+  padding-aware group norm, :func:`ser_hf.models.audio_encoders.pads_exactly`), otherwise only clips whose inputs
+  have the same shape do (:func:`ser_hf.inference.pipeline_logits`'s rule), so the logits are the pipeline's;
 * training batches (:class:`AudioCollator`) normalise each clip alone, as the pipeline does, then zero-pad and
   pass an attention mask; the group-norm CNN of hubert-base-style encoders ignores that padding
   (:class:`ser_hf.models.audio_encoders.PaddingMaskedGroupNorm`), so a clip trains on the features it will have
@@ -46,6 +47,7 @@ from ser_hf.data.balance import class_weights
 from ser_hf.evaluation.metrics import make_compute_metrics
 from ser_hf.inference import clip_inputs, equal_shape_batches, model_logits, pad_waveform_inputs
 from ser_hf.locks import storage_guard
+from ser_hf.models.audio_encoders import pads_exactly
 from ser_hf.recipe import Recipe
 from ser_hf.training.arguments import TrainingConfig
 from ser_hf.training.data import SAMPLING_RATE, PreparedData, model_view
@@ -133,15 +135,21 @@ class AudioCollator:
 @dataclass
 class InferenceCollator:
     """Evaluation batches that give ``pipeline()``'s logits: each clip whole through the feature extractor alone,
-    grouped into sub-batches of identical input shape (:func:`ser_hf.inference.equal_shape_batches`), which
-    :meth:`SERTrainer.prediction_step` runs one by one. ``labels`` comes first: the Trainer counts rows by it."""
+    then, for a model whose padded batches are exact (``padded``: :func:`ser_hf.models.audio_encoders.pads_exactly`),
+    one zero-padded batch with its attention mask, otherwise sub-batches of identical input shape
+    (:func:`ser_hf.inference.equal_shape_batches`), which :meth:`SERTrainer.prediction_step` runs one by one.
+    ``labels`` comes first: the Trainer counts rows by it."""
 
     feature_extractor: object
+    padded: bool = False
 
     def __call__(self, rows: list[dict]) -> dict:
         inputs = [clip_inputs(self.feature_extractor, decode_row(row)) for row in rows]
-        groups = [{"rows": torch.tensor(index, dtype=torch.long), "inputs": batch}
-                  for index, batch in equal_shape_batches(inputs, len(rows))]
+        if self.padded and all(set(item) <= {"input_values", "attention_mask"} for item in inputs):
+            groups = [{"rows": torch.arange(len(rows)), "inputs": pad_waveform_inputs(inputs)}]
+        else:
+            groups = [{"rows": torch.tensor(index, dtype=torch.long), "inputs": batch}
+                      for index, batch in equal_shape_batches(inputs, len(rows))]
         return {"labels": torch.tensor([int(r["label"]) for r in rows], dtype=torch.long), "clip_groups": groups}
 
 
@@ -388,7 +396,8 @@ def build_trainer(recipe: Recipe, args: TrainingConfig, model, extractor, data: 
                                   recipe.data.augment_online_p, args.seed)
     train_collator = AudioCollator(extractor, args.max_train_seconds, train=True, augment=augment,
                                    pad_to_multiple_seconds=args.pad_to_multiple_seconds)
-    eval_collator = InferenceCollator(extractor)
+    # rows run longest first, so a padded evaluation batch pads little
+    eval_collator = InferenceCollator(extractor, padded=pads_exactly(model))
     loss_func = None
     if recipe.data.balance == "class_weights":
         weights = class_weights(data.splits["train"]["label"], len(data.label_names))

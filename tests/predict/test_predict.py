@@ -99,7 +99,8 @@ def test_batches_give_the_pipelines_scores_clip_by_clip(tmp_path, model_type, ov
     probabilities pipeline('audio-classification') gives each alone."""
     from transformers import pipeline
 
-    from ser_hf.predict.models import PADDING_EXACT_TYPES, Predictor, parse_models
+    from ser_hf.models.audio_encoders import PADDING_EXACT_TYPES
+    from ser_hf.predict.models import Predictor, parse_models
 
     folder = _save_tiny(tmp_path / model_type, model_type, **overrides)
     waves = [_noise(s, i) for i, s in enumerate([0.5, 1.3, 2.2, 0.9, 1.3, 3.1])]

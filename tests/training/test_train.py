@@ -21,7 +21,9 @@ import train
 from ser_hf.data.audio import decode_wav_bytes, encode_wav
 from ser_hf.data.corpora import CorpusRootError
 from ser_hf.hardware import cpu_has_bf16
+from ser_hf.inference import model_logits
 from ser_hf.models import TINY_TYPES, build_model
+from ser_hf.models.audio_encoders import pads_exactly
 from ser_hf.recipe import load_recipe
 from ser_hf.training import (
     AudioCollator,
@@ -121,8 +123,6 @@ def test_a_padded_training_batch_gives_every_clip_its_unpadded_logits(model_type
 def test_a_model_cast_to_bf16_runs_padded_batches_and_evaluation():
     """DeepSpeed's bf16 mode (and FSDP2's mixed-precision policy) casts the model itself, with no autocast: the
     padding-masked group norm hands on bf16, and evaluation's float32 inputs are cast to the model's dtype."""
-    from ser_hf.inference import model_logits
-
     model, extractor = build_model(LABELS, tiny_model="hubert")
     model.eval()
     batch = AudioCollator(extractor, max_seconds=3.0)([wav_row(1.7, 0, 180.0), wav_row(0.45, 1, 300.0)])
@@ -144,6 +144,17 @@ def test_inference_collator_keeps_clips_whole_and_stacks_only_equal_shapes():
     assert list(batch)[0] == "labels" and batch["labels"].tolist() == [0, 1, 2]
     shapes = sorted((g["rows"].tolist(), tuple(g["inputs"]["input_values"].shape)) for g in batch["clip_groups"])
     assert shapes == [([0, 2], (2, 3 * SR)), ([1], (1, int(0.7 * SR)))], "no crop, no padding"
+    # a model whose padded batches are exact (pads_exactly) gets one padded batch; its logits are each clip's alone
+    model, extractor = build_model(LABELS, tiny_model="hubert")
+    model.eval()
+    assert pads_exactly(model)
+    (group,) = InferenceCollator(extractor, padded=True)(rows)["clip_groups"]
+    assert group["rows"].tolist() == [0, 1, 2]
+    assert group["inputs"]["attention_mask"].sum(-1).tolist() == [3 * SR, int(0.7 * SR), 3 * SR]
+    with torch.no_grad():
+        padded = model_logits(model, group["inputs"])
+        for g in InferenceCollator(extractor)(rows)["clip_groups"]:
+            assert torch.allclose(padded[g["rows"]], model_logits(model, g["inputs"]), atol=1e-5)
 
 
 def test_padding_fraction_from_durations():
