@@ -128,28 +128,25 @@ class PaddingMaskedGroupNorm(torch.nn.GroupNorm):
         lengths = self.frame_lengths
         if lengths is None or lengths.shape[0] != hidden.shape[0] or bool((lengths >= hidden.shape[-1]).all()):
             return super().forward(hidden)
-        # Each clip through the stock kernel on its own frames (in float32, as autocast runs group_norm): the very
-        # computation of the clip alone, and ~10x cheaper than masked statistics over the padded batch (a dozen
-        # passes over batch x 512 x frames). Clips of one length go through together (group norm's statistics are
-        # per clip): cropped training batches are mostly full-width clips, so a batch costs one or two calls, not
-        # one per clip. Padding frames stay 0; no later layer reads them for a real frame.
-        out = hidden.new_zeros(hidden.shape, dtype=torch.float32)
-        weight, bias = self.weight.float(), self.bias.float()
-        by_length: dict[int, list[int]] = {}
-        for i, n in enumerate(lengths.clamp(min=1, max=hidden.shape[-1]).tolist()):
-            by_length.setdefault(n, []).append(i)
-        for n, rows in by_length.items():
-            if len(rows) == 1:
-                part = slice(rows[0], rows[0] + 1)
-            elif rows[-1] - rows[0] == len(rows) - 1:
-                part = slice(rows[0], rows[-1] + 1)  # a contiguous run: a view, no gather
-            else:
-                part = torch.tensor(rows, device=hidden.device)
-            out[part, :, :n] = torch.nn.functional.group_norm(hidden[part, :, :n].float(), self.num_groups, weight,
-                                                              bias, self.eps)
-        # Under autocast group_norm gives float32 (the next convolution casts it back); without autocast (a model cast
-        # to bf16 by DeepSpeed, FSDP2's mixed-precision policy) the stock layer keeps the input's dtype, and so must this.
-        return out if torch.is_autocast_enabled(hidden.device.type) else out.to(hidden.dtype)
+        # The stock kernel on the whole batch is already right for every full-width clip (group norm's statistics
+        # are per clip); only the shorter clips go through it again on their own frames, those of one length
+        # together: the very computation of each clip alone, and ~10x cheaper than masked statistics over the
+        # padded batch. Cropped training batches are mostly full-width, so this costs one or two extra calls. The
+        # dtype is the stock layer's throughout (float32 under autocast; a model cast to bf16 by DeepSpeed or FSDP2's
+        # mixed precision keeps bf16). Padding frames become 0; no later layer reads them for a real frame.
+        width = hidden.shape[-1]
+        short: dict[int, list[int]] = {}
+        for i, n in enumerate(lengths.clamp(min=1, max=width).tolist()):
+            if n < width:
+                short.setdefault(n, []).append(i)
+        out = super().forward(hidden)  # written over in place: group norm's backward does not read its output
+        for n, rows in short.items():
+            contiguous = rows[-1] - rows[0] == len(rows) - 1
+            part = slice(rows[0], rows[-1] + 1) if contiguous else torch.tensor(rows, device=hidden.device)
+            out[part, :, :n] = torch.nn.functional.group_norm(hidden[part, :, :n], self.num_groups, self.weight,
+                                                              self.bias, self.eps)
+            out[part, :, n:] = 0
+        return out
 
 
 def _record_frame_lengths(norm_path: str, conv_path: str, model, args, kwargs) -> None:

@@ -118,6 +118,19 @@ def test_a_padded_training_batch_gives_every_clip_its_unpadded_logits(model_type
         scores = {s["label"]: s["score"] for s in classify({"raw": wave, "sampling_rate": SR}, top_k=None)}
         expected = torch.softmax(batched[i], -1)
         assert [scores[name] for name in LABELS] == pytest.approx(expected.tolist(), abs=1e-5), (model_type, i)
+    # and it learns what it would alone: the batch's gradients are the sum of each clip's own
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    weights = torch.randn(len(rows), len(LABELS))
+    model.zero_grad()
+    (model(**inputs).logits * weights).sum().backward()
+    together = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+    model.zero_grad()
+    for i, row in enumerate(rows):
+        alone = extractor(decode_wav_bytes(row["audio"]["bytes"])[0], sampling_rate=SR, return_tensors="pt")
+        (model(input_values=alone["input_values"]).logits[0] * weights[i]).sum().backward()
+    apart = [p.grad for p in model.parameters() if p.grad is not None]
+    for a, b in zip(together, apart, strict=True):
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-3), model_type
 
 
 def test_a_model_cast_to_bf16_runs_padded_batches_and_evaluation():
