@@ -127,14 +127,18 @@ def run_stock(work: Path, init: Path, seed: int, epochs: float, recipe, crop: fl
 
 def run_serhf(work: Path, init: Path, seed: int, epochs: float, name: str, overrides: list[str],
               checkout: Path = ROOT) -> dict:
-    out = work / f"serhf-{name}-seed{seed}"
+    out = work / f"serhf-{name.replace(' ', '_')}-seed{seed}"
     shutil.rmtree(out, ignore_errors=True)
+    for o in overrides:  # a variant may give its own epochs (the last num_train_epochs on the command line wins)
+        if o.startswith("num_train_epochs="):
+            epochs = float(o.partition("=")[2])
     command = [sys.executable, str(checkout / "train.py"), "--recipe", "quickstart", f"model_name_or_path={init}",
                "tiny_model=null", f"num_train_epochs={epochs}", f"seed={seed}", f"output_dir={out}", "resume=false",
                *overrides]
-    wall, cpu, rc = timed(command, work / f"serhf-{name}-seed{seed}.log")
+    log = out.with_suffix(".log")
+    wall, cpu, rc = timed(command, log)
     if rc:
-        raise RuntimeError(f"ser-hf failed (exit {rc}); see {work / f'serhf-{name}-seed{seed}.log'}")
+        raise RuntimeError(f"ser-hf failed (exit {rc}); see {log}")
     r = json.loads((out / "results.json").read_text())
     scores = pipeline_scores(out, work / "audiofolder" / "test")
     shutil.rmtree(out, ignore_errors=True)
