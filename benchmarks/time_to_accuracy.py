@@ -2,6 +2,7 @@
 and the same initial weights, several seeds, runs alternated, both scored as a user gets them.
 
     python benchmarks/time_to_accuracy.py --json tta.json                 # 3 seeds, 3 epochs, fp32 and bf16 rows
+    python benchmarks/time_to_accuracy.py --serhf-epochs 4 --variant "5 epochs=num_train_epochs=5"  # README table
     python benchmarks/time_to_accuracy.py --seeds 1 --variant grouped=group_by_length=true
     python benchmarks/time_to_accuracy.py --precisions fp32               # only the float32 pair
 
