@@ -301,7 +301,7 @@ def test_real_browser_drives_every_tab(running_app, app, clips, request):
 
 @pytest.fixture(scope="module")
 def limited_app(tmp_path_factory, clips):
-    """The app with one worker and a short waiting line per tab, running on a free port; and a 120-s speech clip."""
+    """The app with one worker and a short waiting line per tab, running on a free port; and a 600-s speech clip."""
     d = tmp_path_factory.mktemp("limited")
     tiny_classifier(d / "model", SEVEN)
     config = yaml.safe_load((ROOT / "space" / "config.yaml").read_text())
@@ -314,7 +314,8 @@ def limited_app(tmp_path_factory, clips):
     module = load_app("space_app_limited")
     mp.undo()
     wave, _ = sf.read(clips / "long.wav", dtype="float32")
-    sf.write(d / "long120.wav", np.tile(wave, 10)[: 120 * 16000], 16000)
+    # the longest clip the tab takes: three of them keep it busy for seconds even on a quiet machine
+    sf.write(d / "long600.wav", np.tile(wave, 50)[: 600 * 16000], 16000)
     sf.write(d / "chunk.wav", wave[:8000], 16000)  # 0.5 s of speech: one microphone chunk
     port = _free_port()
     demo = module.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
@@ -340,12 +341,12 @@ def test_long_clips_do_not_block_the_live_tab_and_a_full_line_says_busy(limited_
 
     app, url, demo, d = limited_app
     client = Client(url, verbose=False)
-    long_jobs = [client.submit(handle_file(str(d / "long120.wav")), "model's classes", api_name="/analyse_long_clip")
+    long_jobs = [client.submit(handle_file(str(d / "long600.wav")), "model's classes", api_name="/analyse_long_clip")
                  for _ in range(3)]
     _wait_for(lambda: app.waiting_in(demo, "long_clip") == 2, "two long clips waiting behind the first")
     start = time.monotonic()
     with pytest.raises(ValidationError, match="Busy: 2 requests are waiting for the Long clip tab. Try again"):
-        client.predict(handle_file(str(d / "long120.wav")), "model's classes", api_name="/analyse_long_clip")
+        client.predict(handle_file(str(d / "long600.wav")), "model's classes", api_name="/analyse_long_clip")
     assert time.monotonic() - start < 10  # refused at once, not after the clips ahead of it
 
     live, waiting, served = LiveStream(client, smoothing="none"), LiveStream(client), {}
@@ -369,4 +370,4 @@ def test_long_clips_do_not_block_the_live_tab_and_a_full_line_says_busy(limited_
     assert "first" in served  # the waiting stream got the slot once the first one closed
     waiting.close()
     for job in long_jobs:
-        assert "60 segments" in job.result(timeout=600)[-1]
+        assert "300 segments" in job.result(timeout=600)[-1]
