@@ -55,6 +55,22 @@ def pad_waveform_inputs(inputs: list[dict[str, torch.Tensor]], multiple: int = 1
     return {"input_values": values, "attention_mask": mask}
 
 
+def inference_batches(inputs: list[dict[str, torch.Tensor]], batch_size: int,
+                      padded: bool = False) -> list[tuple[list[int], dict]]:
+    """``(row indices, model inputs)`` for clips' :func:`clip_inputs`, each clip's logits its own alone. ``padded``
+    (the model :func:`ser_hf.models.audio_encoders.pads_exactly`): waveform inputs of any lengths go as one batch,
+    zero-padded with an attention mask (clips all of one length as the pipeline runs them, without one); otherwise,
+    or for inputs that are not plain waveforms, only equal-shaped inputs share a batch (:func:`equal_shape_batches`)."""
+    key = "input_values"
+    if padded and inputs and all(set(x) <= {key, "attention_mask"} and x[key].ndim == 2 for x in inputs):
+        if len({x[key].shape[1] for x in inputs}) == 1:
+            batch = {k: torch.cat([x[k] for x in inputs]) for k in inputs[0]}
+        else:
+            batch = pad_waveform_inputs(inputs)
+        return [(list(range(len(inputs))), batch)]
+    return equal_shape_batches(inputs, batch_size)
+
+
 def _shape_key(inputs: dict[str, torch.Tensor]) -> tuple:
     return tuple((k, tuple(v.shape), v.dtype) for k, v in sorted(inputs.items()))
 

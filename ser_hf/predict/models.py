@@ -229,21 +229,12 @@ class Predictor:
             return [o.cpu().numpy() for o in shared_encoder_logits(unit.torch_models, batch, self.device)]
 
     def _unit_logits(self, unit: _Unit, waves: list[np.ndarray]) -> list[np.ndarray]:
-        import torch
-
-        from ser_hf.inference import clip_inputs, equal_shape_batches, pad_waveform_inputs
+        from ser_hf.inference import clip_inputs, inference_batches
 
         inputs = [clip_inputs(unit.extractor, w) for w in waves]
         results = [np.empty((len(waves), 0), np.float32) for _ in unit.names]
-        key = "input_values"
-        if unit.paddable and all(set(x) <= {key, "attention_mask"} and x[key].ndim == 2 for x in inputs):
-            lengths = {x[key].shape[1] for x in inputs}
-            # zero padding and an attention mask: exact for these models (see the module docstring); clips of one
-            # length go as the pipeline runs them, without a mask
-            batch = {k: torch.cat([x[k] for x in inputs]) for k in inputs[0]} if len(lengths) == 1 \
-                else pad_waveform_inputs(inputs)
-            return self._run(unit, batch)
-        for rows, batch in equal_shape_batches(inputs, self.batch_size):
+        # paddable: zero padding and an attention mask, exact for these models (see the module docstring)
+        for rows, batch in inference_batches(inputs, self.batch_size, unit.paddable):
             for r, logits in enumerate(self._run(unit, batch)):
                 if results[r].shape[1] == 0:
                     results[r] = np.empty((len(waves), logits.shape[1]), np.float32)

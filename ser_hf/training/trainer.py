@@ -45,7 +45,7 @@ from ser_hf import guards
 from ser_hf.data.audio import decode_wav_bytes
 from ser_hf.data.balance import class_weights
 from ser_hf.evaluation.metrics import make_compute_metrics
-from ser_hf.inference import clip_inputs, equal_shape_batches, model_logits, pad_waveform_inputs
+from ser_hf.inference import clip_inputs, inference_batches, model_logits, pad_waveform_inputs
 from ser_hf.locks import storage_guard
 from ser_hf.models.audio_encoders import pads_exactly
 from ser_hf.recipe import Recipe
@@ -135,9 +135,9 @@ class AudioCollator:
 @dataclass
 class InferenceCollator:
     """Evaluation batches that give ``pipeline()``'s logits: each clip whole through the feature extractor alone,
-    then, for a model whose padded batches are exact (``padded``: :func:`ser_hf.models.audio_encoders.pads_exactly`),
-    one zero-padded batch with its attention mask, otherwise sub-batches of identical input shape
-    (:func:`ser_hf.inference.equal_shape_batches`), which :meth:`SERTrainer.prediction_step` runs one by one.
+    then batched by :func:`ser_hf.inference.inference_batches` (one zero-padded batch for a model whose padded
+    batches are exact, ``padded``; otherwise sub-batches of identical input shape), which
+    :meth:`SERTrainer.prediction_step` runs one by one.
     ``labels`` comes first: the Trainer counts rows by it."""
 
     feature_extractor: object
@@ -145,11 +145,8 @@ class InferenceCollator:
 
     def __call__(self, rows: list[dict]) -> dict:
         inputs = [clip_inputs(self.feature_extractor, decode_row(row)) for row in rows]
-        if self.padded and all(set(item) <= {"input_values", "attention_mask"} for item in inputs):
-            groups = [{"rows": torch.arange(len(rows)), "inputs": pad_waveform_inputs(inputs)}]
-        else:
-            groups = [{"rows": torch.tensor(index, dtype=torch.long), "inputs": batch}
-                      for index, batch in equal_shape_batches(inputs, len(rows))]
+        groups = [{"rows": torch.tensor(index, dtype=torch.long), "inputs": batch}
+                  for index, batch in inference_batches(inputs, len(rows), self.padded)]
         return {"labels": torch.tensor([int(r["label"]) for r in rows], dtype=torch.long), "clip_groups": groups}
 
 
