@@ -261,6 +261,18 @@ class Job:
         if state and self.status["state"] == "running":
             self._write(state=state)
 
+    def wait_for_others_to_finish(self, timeout: float) -> None:
+        """After :meth:`finish`: wait (at most ``timeout`` s) until every watched process has finished too, so that
+        removing the status folder next cannot look, to a process still watching, like a peer gone without a word."""
+        deadline = time.monotonic() + timeout
+        for rank in self._watches:
+            while time.monotonic() < deadline:
+                status = self.read(rank)[1]
+                if status is not None and (status["state"] != "running" or (
+                        status["host"] == host_name() and not pid_alive(status["pid"]))):
+                    break
+                time.sleep(0.05)
+
     # ------------------------------------------------------------ sync points
     def _next(self) -> int:
         self._seq += 1

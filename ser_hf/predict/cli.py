@@ -286,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     summary = finish_run(paths, columns, read_journals(paths.parts), {it.key: it.index for it in inputs.items},
                          predictor.names, predictor.classes, summary)
+    if job is not None:  # the others may still be watching the status files under paths.parts
+        job.wait_for_others_to_finish(args.peer_timeout)
     shutil.rmtree(paths.parts, ignore_errors=True)
     errors = ", ".join(f"{k} {v}" for k, v in sorted(summary["errors_by_kind"].items()))
     print(f"{summary['predicted']} of {summary['inputs']} inputs labelled ({summary['audio_seconds']:.0f} s of audio; "
